@@ -1,0 +1,215 @@
+using Rope.Simd.Kernels;
+
+namespace Rope.Simd;
+
+/// <summary>
+/// Rotates float32 query and key activations by a <see cref="RopeTable"/> on one instruction-set path.
+/// <see cref="Default"/> is the widest path the runtime accelerates; <see cref="Supported"/> lists every path
+/// this process can run, each callable on purpose. Stateless and thread-safe; allocation-free for rotary dims up
+/// to 1024 (wider ones rent scratch from the shared array pool).
+/// </summary>
+/// <remarks>
+/// <para>For each token t at position p = positions[t], each head, and each pair i &lt; rotaryDim/2 with elements
+/// (a, b) placed as <see cref="RopeLayout"/> says: a' = a·cos(p·ω_i) − b·sin(p·ω_i), b' = a·sin(p·ω_i) + b·cos(p·ω_i)
+/// with cos/sin read from the table. The inverse rotation uses −sin (rotation by −angle). Elements of a head from
+/// rotaryDim to headDim pass through: untouched in place, copied out of place.</para>
+/// <para>Accuracy: with M = max(|a|, |b|), every rotated element is within 2·2^-23·M of the exact rotation of the
+/// float32 inputs by the exact angle, on every path (float32 products combined by a fused multiply-add where the
+/// ISA has one). NaN and infinity propagate as in the formula evaluated in double.</para>
+/// </remarks>
+public abstract class RopeEngine
+{
+    private static readonly RopeEngine[] SupportedEngines = CreateSupportedEngines();
+
+    private protected RopeEngine()
+    {
+    }
+
+    /// <summary>The widest path the runtime accelerates in this process.</summary>
+    public static RopeEngine Default { get; } = Array.Find(SupportedEngines, engine => engine.IsAccelerated)!;
+
+    /// <summary>
+    /// Every path this process can run, widest first; <see cref="RopePath.Scalar"/> is always last. A path can be
+    /// supported without being the default, e.g. Vector512 under <c>DOTNET_PreferredVectorBitWidth=256</c>.
+    /// </summary>
+    public static IReadOnlyList<RopeEngine> Supported => SupportedEngines;
+
+    /// <summary>The instruction-set path of this engine.</summary>
+    public abstract RopePath Path { get; }
+
+    /// <summary>Whether this process can run <paramref name="path"/>.</summary>
+    public static bool IsSupported(RopePath path) => Array.Exists(SupportedEngines, engine => engine.Path == path);
+
+    /// <summary>The engine for one path.</summary>
+    /// <exception cref="PlatformNotSupportedException">The CPU or the runtime's settings do not allow that path.</exception>
+    public static RopeEngine Get(RopePath path) =>
+        Array.Find(SupportedEngines, engine => engine.Path == path)
+        ?? throw new PlatformNotSupportedException($"The {path} path is not available in this process.");
+
+    /// <summary>Rotates one tensor in place.</summary>
+    /// <param name="table">cos/sin rows; its rotary dim is rotated in each head.</param>
+    /// <param name="values">The activations, at least <paramref name="shape"/>.RequiredLength floats.</param>
+    /// <param name="shape">Tokens, heads, head dim and strides of <paramref name="values"/>; head dim ≥ the table's rotary dim.</param>
+    /// <param name="positions">A start position or one position per token; every one must have a row in the table.</param>
+    /// <param name="layout">Where each rotated pair lies in a head.</param>
+    /// <param name="inverse">Rotate by −angle (undo a rotation; shift cached keys back).</param>
+    /// <exception cref="ArgumentException">A span is too short, the shape does not fit the table, or a position is outside the table.</exception>
+    public void Apply(RopeTable table, Span<float> values, RopeShape shape, RopePositions positions, RopeLayout layout, bool inverse = false)
+    {
+        Validate(table, layout, values.Length, shape, nameof(values), nameof(shape));
+        positions.Validate(table, shape.Tokens);
+        Rotate(table, layout, inverse, positions, shape.Tokens, new RotationTarget(values, values, shape), default);
+    }
+
+    /// <summary>
+    /// Rotates queries and keys in place in one pass: each token's row is expanded once and used for all heads of both
+    /// (grouped-query attention, e.g. 32 query heads and 8 key heads).
+    /// </summary>
+    /// <param name="table">cos/sin rows.</param>
+    /// <param name="queries">Query activations, at least <paramref name="queryShape"/>.RequiredLength floats.</param>
+    /// <param name="queryShape">Shape of the queries.</param>
+    /// <param name="keys">Key activations; must not share elements with the query heads.</param>
+    /// <param name="keyShape">Shape of the keys: the same token count as the queries.</param>
+    /// <param name="positions">A start position or one position per token.</param>
+    /// <param name="layout">Where each rotated pair lies in a head.</param>
+    /// <param name="inverse">Rotate by −angle.</param>
+    /// <exception cref="ArgumentException">A span is too short, the token counts differ, a shape does not fit the table, or a position is outside the table.</exception>
+    public void Apply(RopeTable table, Span<float> queries, RopeShape queryShape, Span<float> keys, RopeShape keyShape,
+        RopePositions positions, RopeLayout layout, bool inverse = false)
+    {
+        Validate(table, layout, queries.Length, queryShape, nameof(queries), nameof(queryShape));
+        Validate(table, layout, keys.Length, keyShape, nameof(keys), nameof(keyShape));
+        SameTokens(queryShape, keyShape);
+        positions.Validate(table, queryShape.Tokens);
+        Rotate(table, layout, inverse, positions, queryShape.Tokens,
+            new RotationTarget(queries, queries, queryShape), new RotationTarget(keys, keys, keyShape));
+    }
+
+    /// <summary>Rotates one tensor from <paramref name="source"/> into <paramref name="destination"/> (same shape); pass-through elements are copied.</summary>
+    /// <param name="table">cos/sin rows.</param>
+    /// <param name="source">Input activations.</param>
+    /// <param name="destination">Output: either the very same memory as the source (in place) or memory that does not overlap it.
+    /// Elements between heads (stride gaps) are not written.</param>
+    /// <param name="shape">Shape of both.</param>
+    /// <param name="positions">A start position or one position per token.</param>
+    /// <param name="layout">Where each rotated pair lies in a head.</param>
+    /// <param name="inverse">Rotate by −angle.</param>
+    /// <exception cref="ArgumentException">A span is too short, the spans partly overlap, the shape does not fit the table, or a position is outside the table.</exception>
+    public void Apply(RopeTable table, ReadOnlySpan<float> source, Span<float> destination, RopeShape shape,
+        RopePositions positions, RopeLayout layout, bool inverse = false)
+    {
+        Validate(table, layout, source.Length, shape, nameof(source), nameof(shape));
+        Guard.Length(destination.Length, shape.RequiredLength, "the shape", nameof(destination));
+        NoPartialOverlap(source, destination, nameof(destination));
+        positions.Validate(table, shape.Tokens);
+        Rotate(table, layout, inverse, positions, shape.Tokens, new RotationTarget(source, destination, shape), default);
+    }
+
+    /// <summary>Rotates queries and keys out of place in one pass (see the in-place overload for the GQA semantics).</summary>
+    /// <param name="table">cos/sin rows.</param>
+    /// <param name="querySource">Input queries.</param>
+    /// <param name="queryDestination">Output queries: the same memory as the input or not overlapping it.</param>
+    /// <param name="queryShape">Shape of the query input and output.</param>
+    /// <param name="keySource">Input keys.</param>
+    /// <param name="keyDestination">Output keys: the same memory as the input or not overlapping it.</param>
+    /// <param name="keyShape">Shape of the key input and output: the same token count as the queries.</param>
+    /// <param name="positions">A start position or one position per token.</param>
+    /// <param name="layout">Where each rotated pair lies in a head.</param>
+    /// <param name="inverse">Rotate by −angle.</param>
+    /// <exception cref="ArgumentException">A span is too short, spans partly overlap, the token counts differ, a shape does not fit the table, or a position is outside the table.</exception>
+    public void Apply(RopeTable table,
+        ReadOnlySpan<float> querySource, Span<float> queryDestination, RopeShape queryShape,
+        ReadOnlySpan<float> keySource, Span<float> keyDestination, RopeShape keyShape,
+        RopePositions positions, RopeLayout layout, bool inverse = false)
+    {
+        Validate(table, layout, querySource.Length, queryShape, nameof(querySource), nameof(queryShape));
+        Guard.Length(queryDestination.Length, queryShape.RequiredLength, "the query shape", nameof(queryDestination));
+        NoPartialOverlap(querySource, queryDestination, nameof(queryDestination));
+        Validate(table, layout, keySource.Length, keyShape, nameof(keySource), nameof(keyShape));
+        Guard.Length(keyDestination.Length, keyShape.RequiredLength, "the key shape", nameof(keyDestination));
+        NoPartialOverlap(keySource, keyDestination, nameof(keyDestination));
+        SameTokens(queryShape, keyShape);
+        positions.Validate(table, queryShape.Tokens);
+        Rotate(table, layout, inverse, positions, queryShape.Tokens,
+            new RotationTarget(querySource, queryDestination, queryShape), new RotationTarget(keySource, keyDestination, keyShape));
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => Path.ToString();
+
+    private protected abstract void Rotate(RopeTable table, RopeLayout layout, bool inverse, RopePositions positions, int tokens,
+        scoped in RotationTarget first, scoped in RotationTarget second);
+
+    private static RopeEngine[] CreateSupportedEngines()
+    {
+        var engines = new List<RopeEngine>(4);
+        AddIfSupported<Vector512Kernel, System.Runtime.Intrinsics.Vector512<float>>(engines);
+        AddIfSupported<Vector256Kernel, System.Runtime.Intrinsics.Vector256<float>>(engines);
+        AddIfSupported<Vector128Kernel, System.Runtime.Intrinsics.Vector128<float>>(engines);
+        AddIfSupported<ScalarKernel, FloatPair>(engines);
+        return engines.ToArray();
+    }
+
+    private static void AddIfSupported<TKernel, TVector>(List<RopeEngine> engines)
+        where TKernel : IRotationKernel<TVector>
+        where TVector : struct
+    {
+        if (TKernel.IsSupported)
+        {
+            engines.Add(new KernelEngine<TKernel, TVector>());
+        }
+    }
+
+    private protected abstract bool IsAccelerated { get; }
+
+    private static void Validate(RopeTable table, RopeLayout layout, int length, RopeShape shape, string spanName, string shapeName)
+    {
+        ArgumentNullException.ThrowIfNull(table);
+        if (layout is not (RopeLayout.Interleaved or RopeLayout.HalfSplit))
+        {
+            throw new ArgumentOutOfRangeException(nameof(layout), layout, "Unknown layout.");
+        }
+
+        if (shape.HeadDim < table.RotaryDim)
+        {
+            throw new ArgumentException(
+                $"Head dim {shape.HeadDim} is smaller than the table's rotary dim {table.RotaryDim}; a head must hold every rotated element.",
+                shapeName);
+        }
+
+        Guard.Length(length, shape.RequiredLength,
+            $"{shape.Tokens} tokens × {shape.Heads} heads of {shape.HeadDim} (strides {shape.TokenStride}/{shape.HeadStride})", spanName);
+    }
+
+    private static void SameTokens(RopeShape queryShape, RopeShape keyShape)
+    {
+        if (queryShape.Tokens != keyShape.Tokens)
+        {
+            throw new ArgumentException(
+                $"Keys have {keyShape.Tokens} tokens but queries have {queryShape.Tokens}; both must cover the same tokens.", nameof(keyShape));
+        }
+    }
+
+    private static void NoPartialOverlap(ReadOnlySpan<float> source, Span<float> destination, string name)
+    {
+        if (source.Overlaps(destination, out int offset) && offset != 0)
+        {
+            throw new ArgumentException(
+                "The destination overlaps the source at a different start; use the same memory (in place) or separate memory.", name);
+        }
+    }
+}
+
+/// <summary>A <see cref="RopeEngine"/> bound to one kernel; all work goes to <see cref="RotationDriver{TKernel, TVector}"/>.</summary>
+internal sealed class KernelEngine<TKernel, TVector> : RopeEngine
+    where TKernel : IRotationKernel<TVector>
+    where TVector : struct
+{
+    public override RopePath Path => TKernel.Path;
+
+    private protected override bool IsAccelerated => TKernel.IsAccelerated;
+
+    private protected override void Rotate(RopeTable table, RopeLayout layout, bool inverse, RopePositions positions, int tokens,
+        scoped in RotationTarget first, scoped in RotationTarget second) =>
+        RotationDriver<TKernel, TVector>.Rotate(table, layout, inverse, positions, tokens, first, second);
+}
