@@ -170,6 +170,11 @@ public abstract class RopeEngine
             throw new ArgumentOutOfRangeException(nameof(layout), layout, "Unknown layout.");
         }
 
+        if (shape.HeadDim == 0)
+        {
+            throw new ArgumentException("The shape is uninitialized (head dim 0); construct it with RopeShape's constructor.", shapeName);
+        }
+
         if (shape.HeadDim < table.RotaryDim)
         {
             throw new ArgumentException(

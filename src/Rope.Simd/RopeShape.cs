@@ -79,7 +79,13 @@ public readonly record struct RopeShape
 
     private void CheckHeadsDoNotOverlap()
     {
-        // An axis with one entry never steps, so only axes of two or more entries constrain their stride.
+        // An empty tensor has no heads to overlap; an axis with one entry never steps, so only axes of two or more
+        // entries constrain their stride.
+        if (Tokens == 0 || Heads == 0)
+        {
+            return;
+        }
+
         bool headsStep = Heads > 1, tokensStep = Tokens > 1;
         bool overlap;
         string offender;

@@ -52,7 +52,7 @@ internal static class RotationDriver<TKernel, TVector>
 
         float[]? rented = null;
         Span<float> scratch = scratchLength <= StackScratchLimit
-            ? stackalloc float[StackScratchLimit]
+            ? AlignToCacheLine(stackalloc float[StackScratchLimit + 16])
             : (rented = ArrayPool<float>.Shared.Rent(scratchLength));
         ref float cos = ref MemoryMarshal.GetReference(scratch);
         ref float sin = ref Unsafe.Add(ref cos, scratchSpan);
@@ -193,7 +193,19 @@ internal static class RotationDriver<TKernel, TVector>
 
         nuint last = (nuint)(span - width);
         TVector tail = TKernel.Load(ref Unsafe.Add(ref source, last));
-        for (nuint i = 0; i < last; i += (nuint)width)
+        nuint i = 0;
+        // Two vectors per iteration: one interleaved vector alone leaves the loop overhead and loads on the critical path.
+        for (; i + (nuint)(2 * width) <= last; i += (nuint)(2 * width))
+        {
+            ref float next = ref Unsafe.Add(ref source, i + (nuint)width);
+            TVector x0 = TKernel.Load(ref Unsafe.Add(ref source, i)), x1 = TKernel.Load(ref next);
+            x0 = TKernel.RotateInterleaved(x0, TKernel.Load(ref Unsafe.Add(ref cos, i)), TKernel.Load(ref Unsafe.Add(ref sin, i)));
+            x1 = TKernel.RotateInterleaved(x1, TKernel.Load(ref Unsafe.Add(ref cos, i + (nuint)width)), TKernel.Load(ref Unsafe.Add(ref sin, i + (nuint)width)));
+            TKernel.Store(x0, ref Unsafe.Add(ref destination, i));
+            TKernel.Store(x1, ref Unsafe.Add(ref destination, i + (nuint)width));
+        }
+
+        for (; i < last; i += (nuint)width)
         {
             TVector x = TKernel.Load(ref Unsafe.Add(ref source, i));
             TKernel.Store(TKernel.RotateInterleaved(x, TKernel.Load(ref Unsafe.Add(ref cos, i)), TKernel.Load(ref Unsafe.Add(ref sin, i))),
@@ -239,6 +251,12 @@ internal static class RotationDriver<TKernel, TVector>
         TKernel.RotateHalfSplit(ref tailFirst, ref tailSecond, TKernel.Load(ref Unsafe.Add(ref cos, last)), TKernel.Load(ref Unsafe.Add(ref sin, last)));
         TKernel.Store(tailFirst, ref Unsafe.Add(ref destination, last));
         TKernel.Store(tailSecond, ref Unsafe.Add(ref destinationSecond, last));
+    }
+
+    private static unsafe Span<float> AlignToCacheLine(Span<float> stackMemory)
+    {
+        int misalignment = (int)((nuint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(stackMemory)) / sizeof(float) % 16);
+        return stackMemory.Slice((16 - misalignment) % 16);
     }
 
     private static void Copy(ref float source, ref float destination, int count) =>

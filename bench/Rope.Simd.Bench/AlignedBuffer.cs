@@ -1,0 +1,24 @@
+using System.Runtime.InteropServices;
+
+namespace Rope.Simd.Bench;
+
+/// <summary>Native float memory aligned to 64 bytes (one cache line), optionally shifted by some elements.</summary>
+internal sealed unsafe class AlignedBuffer : IDisposable
+{
+    private readonly float* memory;
+
+    public AlignedBuffer(int length, int misalignElements = 0)
+    {
+        memory = (float*)NativeMemory.AlignedAlloc((nuint)(length + misalignElements) * sizeof(float), 64);
+        Length = length;
+        Start = memory + misalignElements;
+    }
+
+    public int Length { get; }
+
+    public float* Start { get; }
+
+    public Span<float> Span => new(Start, Length);
+
+    public void Dispose() => NativeMemory.AlignedFree(memory);
+}

@@ -1,0 +1,50 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Rope.Simd.Bench;
+
+/// <summary>
+/// The floor for in-place RoPE: a widest-vector streaming read-modify-write (x = x·a + b) over the same buffer.
+/// RoPE reads and writes every element once, so no RoPE can beat this loop on the same bytes.
+/// </summary>
+internal static class BandwidthLimit
+{
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static void ReadModifyWrite(Span<float> values)
+    {
+        ref float start = ref values[0];
+        nuint length = (nuint)values.Length, i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var a = Vector512.Create(0.999f);
+            var b = Vector512.Create(1e-3f);
+            for (; i + (nuint)Vector512<float>.Count <= length; i += (nuint)Vector512<float>.Count)
+            {
+                Vector512.MultiplyAddEstimate(Vector512.LoadUnsafe(ref start, i), a, b).StoreUnsafe(ref start, i);
+            }
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            var a = Vector256.Create(0.999f);
+            var b = Vector256.Create(1e-3f);
+            for (; i + (nuint)Vector256<float>.Count <= length; i += (nuint)Vector256<float>.Count)
+            {
+                Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref start, i), a, b).StoreUnsafe(ref start, i);
+            }
+        }
+        else if (Vector128.IsHardwareAccelerated)
+        {
+            var a = Vector128.Create(0.999f);
+            var b = Vector128.Create(1e-3f);
+            for (; i + (nuint)Vector128<float>.Count <= length; i += (nuint)Vector128<float>.Count)
+            {
+                Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref start, i), a, b).StoreUnsafe(ref start, i);
+            }
+        }
+
+        for (; i < length; i++)
+        {
+            Unsafe.Add(ref start, i) = Unsafe.Add(ref start, i) * 0.999f + 1e-3f;
+        }
+    }
+}

@@ -1,0 +1,3 @@
+using Rope.Simd.Bench;
+
+QuickRun.Run(Console.Out);

@@ -1,0 +1,101 @@
+using System.Runtime.InteropServices;
+using Rope.Simd;
+
+namespace Rope.Simd.Tests;
+
+/// <summary>
+/// Spans that start right after, or end right before, a page the process may not touch: a path that reads or writes
+/// even one element outside its span crashes the test process instead of passing.
+/// </summary>
+public unsafe class GuardPageTests
+{
+    private const int ProtNone = 0, ProtRead = 1, ProtWrite = 2, MapPrivate = 0x02, MapAnonymous = 0x20;
+
+    public static readonly int[] RotaryDims = [2, 4, 6, 8, 10, 14, 16, 18, 30, 32, 34, 62, 66, 80, 96, 130];
+
+    [Theory]
+    [MemberData(nameof(Paths.SupportedWithLayouts), MemberType = typeof(Paths))]
+    public void NoPathTouchesMemoryOutsideItsSpans(RopePath path, RopeLayout layout)
+    {
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "needs mmap/mprotect");
+        RopeEngine engine = RopeEngine.Get(path);
+        using var pages = new GuardedPages();
+        var random = new Random(12);
+        foreach (int rotaryDim in RotaryDims)
+        {
+            var table = RopeTable.Create(rotaryDim, 8);
+            foreach (int extra in (ReadOnlySpan<int>)[0, 2])
+            {
+                var shape = new RopeShape(tokens: 2, heads: 3, headDim: rotaryDim + extra);
+                float[] input = TestData.Activations(random, shape.RequiredLength);
+                int[] positions = [3, 7];
+                double[] expected = RotationOracle.Expected(input, shape.Heads, shape.HeadDim, positions, table, layout, false);
+                string context = $"{path} {layout} rotary {rotaryDim} head {shape.HeadDim}";
+
+                // In place, flush against the end and then the start of the accessible region.
+                foreach (bool atEnd in (ReadOnlySpan<bool>)[true, false])
+                {
+                    Span<float> span = atEnd ? pages.AtEnd(shape.RequiredLength) : pages.AtStart(shape.RequiredLength);
+                    input.CopyTo(span);
+                    engine.Apply(table, span, shape, positions, layout);
+                    RotationOracle.AssertClose(input, span.ToArray(), expected, shape.HeadDim, rotaryDim, layout, context);
+                }
+
+                // Out of place, source at the end and destination at the start, both flush against guard pages.
+                Span<float> source = pages.AtEnd(shape.RequiredLength), destination = pages.AtStart(shape.RequiredLength);
+                input.CopyTo(source);
+                engine.Apply(table, source, destination, shape, positions, layout);
+                RotationOracle.AssertClose(input, destination.ToArray(), expected, shape.HeadDim, rotaryDim, layout, context + " out of place");
+            }
+        }
+    }
+
+    [Fact]
+    public void TableFillWritesOnlyItsRows()
+    {
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "needs mmap/mprotect");
+        using var pages = new GuardedPages();
+        foreach (int rotaryDim in RotaryDims)
+        {
+            var frequencies = RopeFrequencies.Create(rotaryDim);
+            RopeTable.Fill(frequencies, 5, 3, pages.AtEnd(3 * rotaryDim));
+            RopeTable.Fill(frequencies, 5, 3, pages.AtStart(3 * rotaryDim));
+            Assert.Equal(RopeTable.Create(frequencies, 5, 3).Rows.ToArray(), pages.AtStart(3 * rotaryDim).ToArray());
+        }
+    }
+
+    /// <summary>Two accessible pages with an inaccessible page on each side.</summary>
+    private sealed class GuardedPages : IDisposable
+    {
+        private readonly nuint pageSize = (nuint)Environment.SystemPageSize;
+        private readonly byte* mapping;
+
+        public GuardedPages()
+        {
+            mapping = (byte*)mmap(0, 4 * pageSize, ProtNone, MapPrivate | MapAnonymous, -1, 0);
+            Assert.True(mapping != (byte*)-1, "mmap failed");
+            Assert.Equal(0, mprotect((nint)(mapping + pageSize), 2 * pageSize, ProtRead | ProtWrite));
+        }
+
+        public Span<float> AtStart(int length) => CheckedSpan(mapping + pageSize, length);
+
+        public Span<float> AtEnd(int length) => CheckedSpan(mapping + 3 * pageSize - length * sizeof(float), length);
+
+        public void Dispose() => munmap((nint)mapping, 4 * pageSize);
+
+        private Span<float> CheckedSpan(byte* start, int length)
+        {
+            Assert.True((nuint)length * sizeof(float) <= 2 * pageSize, "tensor larger than the guarded region");
+            return new Span<float>(start, length);
+        }
+    }
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern nint mmap(nint address, nuint length, int protection, int flags, int fileDescriptor, nint offset);
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int mprotect(nint address, nuint length, int protection);
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int munmap(nint address, nuint length);
+}

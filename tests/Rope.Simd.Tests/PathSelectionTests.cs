@@ -1,0 +1,41 @@
+using System.Runtime.Intrinsics;
+using Rope.Simd;
+
+namespace Rope.Simd.Tests;
+
+/// <summary>
+/// Which path this process runs. CI runs the suite under the runtime's ISA knobs and sets ROPE_SIMD_EXPECTED_PATH to the
+/// path each leg must get, so a knob the runtime ignored turns the leg red instead of silently testing the default.
+/// </summary>
+public class PathSelectionTests
+{
+    public const string ExpectedPathVariable = "ROPE_SIMD_EXPECTED_PATH";
+
+    [Fact]
+    public void DefaultIsTheWidestAcceleratedPath()
+    {
+        RopePath widest = Vector512.IsHardwareAccelerated && RopeEngine.IsSupported(RopePath.Vector512) ? RopePath.Vector512
+            : Vector256.IsHardwareAccelerated && RopeEngine.IsSupported(RopePath.Vector256) ? RopePath.Vector256
+            : Vector128.IsHardwareAccelerated ? RopePath.Vector128
+            : RopePath.Scalar;
+        Assert.Equal(widest, RopeEngine.Default.Path);
+    }
+
+    [Fact]
+    public void DefaultPathIsTheOneThisLegExpects()
+    {
+        string? expected = Environment.GetEnvironmentVariable(ExpectedPathVariable);
+        Assert.SkipWhen(string.IsNullOrEmpty(expected), $"{ExpectedPathVariable} is not set (CI sets it for every leg)");
+        Assert.Equal(Enum.Parse<RopePath>(expected!), RopeEngine.Default.Path);
+    }
+
+    [Fact]
+    public void SupportedPathsAreListedWidestFirstAndEndWithScalar()
+    {
+        RopePath[] paths = [.. RopeEngine.Supported.Select(engine => engine.Path)];
+        Assert.Equal(paths.OrderDescending(), paths);
+        Assert.Equal(RopePath.Scalar, paths[^1]);
+        Assert.Contains(RopeEngine.Default, RopeEngine.Supported);
+        Assert.All(paths, path => Assert.Equal(path, RopeEngine.Get(path).Path));
+    }
+}

@@ -1,0 +1,148 @@
+using Rope.Simd;
+
+namespace Rope.Simd.Tests;
+
+/// <summary>Bad input is rejected with an ArgumentException-family exception naming the parameter, before anything is written.</summary>
+public class ValidationTests
+{
+    private static readonly RopeTable Table = RopeTable.Create(rotaryDim: 8, positionCount: 16);
+    private static readonly RopeEngine Engine = RopeEngine.Default;
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-2)]
+    [InlineData(7)]
+    public void OddOrNonPositiveRotaryDimIsRejected(int rotaryDim)
+    {
+        AssertThrowsNaming<ArgumentOutOfRangeException>("rotaryDim", () => RopeFrequencies.Create(rotaryDim));
+        AssertThrowsNaming<ArgumentOutOfRangeException>("rotaryDim", () => RopeTable.Create(rotaryDim, 4));
+    }
+
+    [Fact]
+    public void BadBaseOrFrequenciesAreRejected()
+    {
+        AssertThrowsNaming<ArgumentOutOfRangeException>("base", () => RopeFrequencies.Create(8, 0));
+        AssertThrowsNaming<ArgumentOutOfRangeException>("base", () => RopeFrequencies.Create(8, double.NaN));
+        AssertThrowsNaming<ArgumentException>("inverseFrequencies", () => RopeFrequencies.FromInverseFrequencies([]));
+        AssertThrowsNaming<ArgumentException>("inverseFrequencies", () => RopeFrequencies.FromInverseFrequencies([1, -0.5]));
+        AssertThrowsNaming<ArgumentException>("inverseFrequencies", () => RopeFrequencies.FromInverseFrequencies([double.PositiveInfinity]));
+    }
+
+    [Fact]
+    public void OddHeadDimAndNegativeCountsAreRejected()
+    {
+        AssertThrowsNaming<ArgumentOutOfRangeException>("headDim", () => new RopeShape(1, 1, 9));
+        AssertThrowsNaming<ArgumentOutOfRangeException>("headDim", () => new RopeShape(1, 1, 0));
+        AssertThrowsNaming<ArgumentOutOfRangeException>("tokens", () => new RopeShape(-1, 1, 8));
+        AssertThrowsNaming<ArgumentOutOfRangeException>("heads", () => new RopeShape(1, -3, 8));
+        AssertThrowsNaming<ArgumentOutOfRangeException>("tokenStride", () => new RopeShape(2, 1, 8, -8, 8));
+        AssertThrowsNaming<ArgumentOutOfRangeException>("positionCount", () => RopeTable.Create(8, 0));
+        AssertThrowsNaming<ArgumentOutOfRangeException>("positionCount", () => RopeTable.Fill(Table.Frequencies, 0, -1, new float[8]));
+        AssertThrowsNaming<ArgumentOutOfRangeException>("firstPosition", () => RopeTable.Create(Table.Frequencies, -1, 4));
+    }
+
+    [Fact]
+    public void SizesWhoseProductOverflowsAreRejected()
+    {
+        AssertThrowsNaming<ArgumentException>("heads", () => new RopeShape(1, 1 << 20, 1 << 12));
+        AssertThrowsNaming<ArgumentException>("tokens", () => new RopeShape(1 << 16, 1 << 8, 1 << 8));
+        AssertThrowsNaming<ArgumentException>("tokens", () => new RopeShape(3, 2, 8, int.MaxValue / 2, 8));
+        AssertThrowsNaming<ArgumentOutOfRangeException>("positionCount", () => RopeTable.Create(Table.Frequencies, int.MaxValue - 2, 4));
+        AssertThrowsNaming<ArgumentException>("positionCount", () => RopeTable.Create(RopeFrequencies.Create(1024), 0, 1 << 22));
+    }
+
+    [Fact]
+    public void OverlappingHeadsAreRejected()
+    {
+        AssertThrowsNaming<ArgumentException>("headStride", () => new RopeShape(1, 2, 8, 16, 4));
+        AssertThrowsNaming<ArgumentException>("tokenStride", () => new RopeShape(2, 2, 8, 12, 8));
+        AssertThrowsNaming<ArgumentException>("tokenStride", () => new RopeShape(2, 2, 8, 8, 8));
+        _ = new RopeShape(3, 2, 8, tokenStride: 8, headStride: 24);
+        _ = new RopeShape(1, 2, 8, tokenStride: 0, headStride: 8);
+    }
+
+    [Fact]
+    public void RotaryDimAboveHeadDimIsRejected()
+    {
+        var shape = new RopeShape(1, 1, 6);
+        AssertThrowsNaming<ArgumentException>("shape", () => Engine.Apply(Table, new float[6], shape, 0, RopeLayout.HalfSplit));
+    }
+
+    [Fact]
+    public void SpansShorterThanTheShapeAreRejectedAndNothingIsWritten()
+    {
+        var shape = new RopeShape(2, 3, 8);
+        var values = new float[47];
+        values.AsSpan().Fill(1);
+        AssertThrowsNaming<ArgumentException>("values", () => Engine.Apply(Table, values, shape, 0, RopeLayout.Interleaved));
+        AssertThrowsNaming<ArgumentException>("keys", () => Engine.Apply(Table, new float[48], shape, values, shape, 0, RopeLayout.Interleaved));
+        AssertThrowsNaming<ArgumentException>("destination", () => Engine.Apply(Table, new float[48], values, shape, 0, RopeLayout.Interleaved));
+        Assert.All(values, v => Assert.Equal(1f, v));
+    }
+
+    [Fact]
+    public void PositionsOutsideTheTableAreRejectedBeforeAnyWrite()
+    {
+        var shape = new RopeShape(4, 1, 8);
+        var values = new float[32];
+        values.AsSpan().Fill(1);
+        AssertThrowsNaming<ArgumentOutOfRangeException>("positions", () => Engine.Apply(Table, values, shape, 13, RopeLayout.Interleaved));
+        AssertThrowsNaming<ArgumentOutOfRangeException>("positions", () => Engine.Apply(Table, values, shape, -1, RopeLayout.Interleaved));
+        AssertThrowsNaming<ArgumentOutOfRangeException>("positions", () => Engine.Apply(Table, values, shape, int.MaxValue, RopeLayout.Interleaved));
+        AssertThrowsNaming<ArgumentOutOfRangeException>("positions", () => Engine.Apply(Table, values, shape, new[] { 0, 1, 2, 16 }, RopeLayout.Interleaved));
+        AssertThrowsNaming<ArgumentOutOfRangeException>("positions", () => Engine.Apply(Table, values, shape, new[] { 0, -5, 2, 3 }, RopeLayout.Interleaved));
+        AssertThrowsNaming<ArgumentException>("positions", () => Engine.Apply(Table, values, shape, new[] { 0, 1, 2 }, RopeLayout.Interleaved));
+        AssertThrowsNaming<ArgumentOutOfRangeException>("position", () => Table.GetRow(16));
+        Assert.All(values, v => Assert.Equal(1f, v));
+    }
+
+    [Fact]
+    public void QueryAndKeyTokenCountsMustMatch()
+    {
+        AssertThrowsNaming<ArgumentException>("keyShape", () =>
+            Engine.Apply(Table, new float[32], new RopeShape(4, 1, 8), new float[24], new RopeShape(3, 1, 8), 0, RopeLayout.HalfSplit));
+    }
+
+    [Fact]
+    public void PartlyOverlappingSourceAndDestinationAreRejected()
+    {
+        var buffer = new float[40];
+        var shape = new RopeShape(4, 1, 8);
+        AssertThrowsNaming<ArgumentException>("destination", () =>
+            Engine.Apply(Table, buffer.AsSpan(0, 32), buffer.AsSpan(8, 32), shape, 0, RopeLayout.HalfSplit));
+        Engine.Apply(Table, buffer.AsSpan(0, 32), buffer.AsSpan(0, 32), shape, 0, RopeLayout.HalfSplit);
+    }
+
+    [Fact]
+    public void UnknownLayoutAndNullTableAreRejected()
+    {
+        var shape = new RopeShape(1, 1, 8);
+        AssertThrowsNaming<ArgumentOutOfRangeException>("layout", () => Engine.Apply(Table, new float[8], shape, 0, (RopeLayout)7));
+        AssertThrowsNaming<ArgumentNullException>("table", () => Engine.Apply(null!, new float[8], shape, 0, RopeLayout.HalfSplit));
+        AssertThrowsNaming<ArgumentException>("shape", () => Engine.Apply(Table, new float[8], default, 0, RopeLayout.HalfSplit));
+    }
+
+    [Fact]
+    public void EmptyTensorsAreANoOp()
+    {
+        Engine.Apply(Table, Span<float>.Empty, new RopeShape(0, 4, 8), 0, RopeLayout.Interleaved);
+        Engine.Apply(Table, Span<float>.Empty, new RopeShape(3, 0, 8), 2, RopeLayout.Interleaved);
+    }
+
+    [Fact]
+    public void UnsupportedPathIsReportedAsSuch()
+    {
+        foreach (RopePath path in Enum.GetValues<RopePath>().Where(path => !RopeEngine.IsSupported(path)))
+        {
+            Assert.Throws<PlatformNotSupportedException>(() => RopeEngine.Get(path));
+        }
+    }
+
+    private static void AssertThrowsNaming<TException>(string parameter, Action action)
+        where TException : ArgumentException
+    {
+        TException exception = Assert.Throws<TException>(action);
+        Assert.Equal(parameter, exception.ParamName);
+        Assert.False(string.IsNullOrWhiteSpace(exception.Message));
+    }
+}
