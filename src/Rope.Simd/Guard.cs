@@ -21,12 +21,23 @@ internal static class Guard
         }
     }
 
-    public static void Length(int actual, long required, string description, string? name)
+    /// <summary>Throws unless a span of <paramref name="actual"/> elements holds <paramref name="required"/>; formats only on failure.</summary>
+    public static void Length(int actual, long required, string? name)
     {
         if (actual < required)
         {
+            throw new ArgumentException($"The span holds {actual} elements but at least {required} are needed.", name);
+        }
+    }
+
+    /// <summary>Throws unless a span of <paramref name="actual"/> elements holds every head of <paramref name="shape"/>.</summary>
+    public static void Length(int actual, RopeShape shape, string? name)
+    {
+        if (actual < shape.RequiredLength)
+        {
             throw new ArgumentException(
-                $"Span holds {actual} elements but {description} needs at least {required}.", name);
+                $"The span holds {actual} elements but {shape.Tokens} tokens × {shape.Heads} heads of {shape.HeadDim} " +
+                $"(token stride {shape.TokenStride}, head stride {shape.HeadStride}) need at least {shape.RequiredLength}.", name);
         }
     }
 }

@@ -99,7 +99,7 @@ public abstract class RopeEngine
         RopePositions positions, RopeLayout layout, bool inverse = false)
     {
         Validate(table, layout, source.Length, shape, nameof(source), nameof(shape));
-        Guard.Length(destination.Length, shape.RequiredLength, "the shape", nameof(destination));
+        Guard.Length(destination.Length, shape, nameof(destination));
         NoPartialOverlap(source, destination, nameof(destination));
         positions.Validate(table, shape.Tokens);
         Rotate(table, layout, inverse, positions, shape.Tokens, new RotationTarget(source, destination, shape), default);
@@ -123,10 +123,10 @@ public abstract class RopeEngine
         RopePositions positions, RopeLayout layout, bool inverse = false)
     {
         Validate(table, layout, querySource.Length, queryShape, nameof(querySource), nameof(queryShape));
-        Guard.Length(queryDestination.Length, queryShape.RequiredLength, "the query shape", nameof(queryDestination));
+        Guard.Length(queryDestination.Length, queryShape, nameof(queryDestination));
         NoPartialOverlap(querySource, queryDestination, nameof(queryDestination));
         Validate(table, layout, keySource.Length, keyShape, nameof(keySource), nameof(keyShape));
-        Guard.Length(keyDestination.Length, keyShape.RequiredLength, "the key shape", nameof(keyDestination));
+        Guard.Length(keyDestination.Length, keyShape, nameof(keyDestination));
         NoPartialOverlap(keySource, keyDestination, nameof(keyDestination));
         SameTokens(queryShape, keyShape);
         positions.Validate(table, queryShape.Tokens);
@@ -182,8 +182,7 @@ public abstract class RopeEngine
                 shapeName);
         }
 
-        Guard.Length(length, shape.RequiredLength,
-            $"{shape.Tokens} tokens × {shape.Heads} heads of {shape.HeadDim} (strides {shape.TokenStride}/{shape.HeadStride})", spanName);
+        Guard.Length(length, shape, spanName);
     }
 
     private static void SameTokens(RopeShape queryShape, RopeShape keyShape)

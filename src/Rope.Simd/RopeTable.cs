@@ -96,7 +96,7 @@ public sealed class RopeTable
         ArgumentNullException.ThrowIfNull(frequencies);
         Guard.NonNegative(positionCount);
         long length = CheckedRowsLength(frequencies, firstPosition, positionCount, nameof(positionCount));
-        Guard.Length(destination.Length, length, $"{positionCount} rows of {frequencies.RotaryDim} floats", nameof(destination));
+        Guard.Length(destination.Length, length, nameof(destination));
         CosSinRowWriter.WriteRows(frequencies.Turns, frequencies.PairCount, firstPosition, positionCount, destination);
     }
 

@@ -1,4 +1,6 @@
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
 using Rope.Simd;
 
 namespace Rope.Simd.Tests;
@@ -37,5 +39,14 @@ public class PathSelectionTests
         Assert.Equal(RopePath.Scalar, paths[^1]);
         Assert.Contains(RopeEngine.Default, RopeEngine.Supported);
         Assert.All(paths, path => Assert.Equal(path, RopeEngine.Get(path).Path));
+    }
+
+    [Fact]
+    public void OnArm64TheNeonPathIsEnumeratedExactlyWhenAdvSimdIsOn()
+    {
+        Assert.SkipUnless(RuntimeInformation.ProcessArchitecture == Architecture.Arm64, "ARM64 only (run under qemu by CI)");
+        Assert.Equal(AdvSimd.Arm64.IsSupported, RopeEngine.IsSupported(RopePath.Vector128));
+        Assert.False(RopeEngine.IsSupported(RopePath.Vector256));
+        Assert.False(RopeEngine.IsSupported(RopePath.Vector512));
     }
 }

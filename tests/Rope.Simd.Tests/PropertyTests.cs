@@ -88,6 +88,31 @@ public class PropertyTests
         RotationOracle.AssertClose(input, actual, expected, 40, 40, layout, $"{path} {layout} special values");
     }
 
+    [Theory]
+    [MemberData(nameof(Paths.SupportedWithLayouts), MemberType = typeof(Paths))]
+    public void RotationAllocatesNothing(RopePath path, RopeLayout layout)
+    {
+        RopeEngine engine = RopeEngine.Get(path);
+        var table = RopeTable.Create(rotaryDim: 96, positionCount: 64);
+        var queryShape = new RopeShape(tokens: 4, heads: 4, headDim: 128);
+        var keyShape = new RopeShape(tokens: 4, heads: 2, headDim: 128);
+        float[] queries = new float[queryShape.RequiredLength], keys = new float[keyShape.RequiredLength];
+        float[] output = new float[queryShape.RequiredLength];
+        int[] positions = [3, 9, 27, 63];
+
+        void RotateEveryWay()
+        {
+            engine.Apply(table, queries, queryShape, 10, layout);
+            engine.Apply(table, queries, queryShape, keys, keyShape, positions, layout, inverse: true);
+            engine.Apply(table, queries, output, queryShape, positions, layout);
+        }
+
+        RotateEveryWay();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        RotateEveryWay();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
     [Fact]
     public void OneTableUsedFromManyThreadsGivesIdenticalResults()
     {
