@@ -39,6 +39,7 @@ internal static class RotationDriver<TKernel, TVector>
 {
     // cos and sin for a rotary dim of 1024 plus two spill vectors of the widest kernel, on the stack.
     private const int StackScratchLimit = 2 * 1024 + 2 * 16;
+    private const int CacheLineFloats = 64 / sizeof(float);
 
     [SkipLocalsInit]
     public static void Rotate(RopeTable table, RopeLayout layout, bool inverse, RopePositions positions, int tokens,
@@ -52,7 +53,7 @@ internal static class RotationDriver<TKernel, TVector>
 
         float[]? rented = null;
         Span<float> scratch = scratchLength <= StackScratchLimit
-            ? AlignToCacheLine(stackalloc float[StackScratchLimit + 16])
+            ? AlignToCacheLine(stackalloc float[StackScratchLimit + CacheLineFloats])
             : (rented = ArrayPool<float>.Shared.Rent(scratchLength));
         ref float cos = ref MemoryMarshal.GetReference(scratch);
         ref float sin = ref Unsafe.Add(ref cos, scratchSpan);
@@ -253,10 +254,11 @@ internal static class RotationDriver<TKernel, TVector>
         TKernel.Store(tailSecond, ref Unsafe.Add(ref destinationSecond, last));
     }
 
+    /// <summary>Starts the scratch on a 64-byte boundary so no vector load from it splits a cache line.</summary>
     private static unsafe Span<float> AlignToCacheLine(Span<float> stackMemory)
     {
-        int misalignment = (int)((nuint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(stackMemory)) / sizeof(float) % 16);
-        return stackMemory.Slice((16 - misalignment) % 16);
+        int misalignment = (int)((nuint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(stackMemory)) / sizeof(float) % CacheLineFloats);
+        return stackMemory.Slice((CacheLineFloats - misalignment) % CacheLineFloats);
     }
 
     private static void Copy(ref float source, ref float destination, int count) =>

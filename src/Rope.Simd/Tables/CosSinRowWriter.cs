@@ -12,7 +12,9 @@ namespace Rope.Simd.Tables;
 /// Per position p and pair i: the angle in turns, p·(H_i + L_i), is formed exactly as a double-double
 /// (FMA recovers the rounding of p·H_i), rounded to the nearest quarter turn n, and the remainder
 /// r ∈ [-1/8, 1/8] turn is converted to radians and passed to the vectorized double SinCos. The quadrant
-/// n mod 4 then swaps and negates sin r and cos r. All of it runs on <see cref="Vector{T}"/> of double.
+/// n mod 4 then swaps and negates sin r and cos r. All of it runs on <see cref="Vector{T}"/> of double; since the
+/// reduction is already done, sin and cos of r are plain polynomials (the fdlibm kernel coefficients for
+/// |r| ≤ π/4, accurate to about 1 ulp in double, far below float32 resolution).
 /// </remarks>
 internal static class CosSinRowWriter
 {
@@ -24,32 +26,53 @@ internal static class CosSinRowWriter
     {
         int rowLength = pairCount * 2;
         int lanes = Vector<double>.Count;
-        Span<double> cosLanes = stackalloc double[lanes];
-        Span<double> sinLanes = stackalloc double[lanes];
+        // Narrowed lanes: cos of each pair in the low half, sin in the high half.
+        Span<float> narrowed = stackalloc float[2 * lanes];
+        ref float narrowedCos = ref MemoryMarshal.GetReference(narrowed);
         ref double high = ref MemoryMarshal.GetArrayDataReference(turns.High);
         ref double low = ref MemoryMarshal.GetArrayDataReference(turns.Low);
 
         for (int row = 0; row < count; row++)
         {
             var position = new Vector<double>((double)firstPosition + row);
-            Span<float> output = destination.Slice(row * rowLength, rowLength);
+            ref float output = ref MemoryMarshal.GetReference(destination.Slice(row * rowLength, rowLength));
             for (int pair = 0; pair < pairCount; pair += lanes)
             {
                 var turnsHigh = Vector.LoadUnsafe(ref high, (nuint)pair);
                 var turnsLow = Vector.LoadUnsafe(ref low, (nuint)pair);
                 CosSin(position, turnsHigh, turnsLow, out var cos, out var sin);
-                cos.CopyTo(cosLanes);
-                sin.CopyTo(sinLanes);
+                Vector.Narrow(cos, sin).StoreUnsafe(ref narrowedCos);
 
                 int valid = Math.Min(lanes, pairCount - pair);
-                Span<float> pairs = output.Slice(pair * 2, valid * 2);
+                ref float pairs = ref Unsafe.Add(ref output, 2 * pair);
                 for (int lane = 0; lane < valid; lane++)
                 {
-                    pairs[lane * 2] = (float)cosLanes[lane];
-                    pairs[lane * 2 + 1] = (float)sinLanes[lane];
+                    Unsafe.Add(ref pairs, 2 * lane) = Unsafe.Add(ref narrowedCos, lane);
+                    Unsafe.Add(ref pairs, 2 * lane + 1) = Unsafe.Add(ref narrowedCos, lanes + lane);
                 }
             }
         }
+    }
+
+    /// <summary>sin r and cos r for |r| ≤ π/4 (plus rounding), by the fdlibm minimax polynomials in r².</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector<double> Sin, Vector<double> Cos) SinCosQuarterTurn(Vector<double> r)
+    {
+        var z = r * r;
+        var sinPoly = Vector.FusedMultiplyAdd(z, new Vector<double>(1.58969099521155010221e-10), new Vector<double>(-2.50507602534068634195e-08));
+        sinPoly = Vector.FusedMultiplyAdd(z, sinPoly, new Vector<double>(2.75573137070700676789e-06));
+        sinPoly = Vector.FusedMultiplyAdd(z, sinPoly, new Vector<double>(-1.98412698298579493134e-04));
+        sinPoly = Vector.FusedMultiplyAdd(z, sinPoly, new Vector<double>(8.33333333332248946124e-03));
+        sinPoly = Vector.FusedMultiplyAdd(z, sinPoly, new Vector<double>(-1.66666666666666324348e-01));
+        var sin = Vector.FusedMultiplyAdd(r * z, sinPoly, r);
+
+        var cosPoly = Vector.FusedMultiplyAdd(z, new Vector<double>(-1.13596475577881948265e-11), new Vector<double>(2.08757232129817482790e-09));
+        cosPoly = Vector.FusedMultiplyAdd(z, cosPoly, new Vector<double>(-2.75573143513906633035e-07));
+        cosPoly = Vector.FusedMultiplyAdd(z, cosPoly, new Vector<double>(2.48015872894767294178e-05));
+        cosPoly = Vector.FusedMultiplyAdd(z, cosPoly, new Vector<double>(-1.38888888888741095749e-03));
+        cosPoly = Vector.FusedMultiplyAdd(z, cosPoly, new Vector<double>(4.16666666666666019037e-02));
+        var cos = Vector.FusedMultiplyAdd(z * z, cosPoly, Vector.FusedMultiplyAdd(z, new Vector<double>(-0.5), Vector<double>.One));
+        return (sin, cos);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -61,7 +84,7 @@ internal static class CosSinRowWriter
         var quarterTurns = Vector.Round(productHigh * 4.0);
         // productHigh - quarterTurns/4 is exact: both are doubles and the difference is below 1/8 turn.
         var remainderTurns = (productHigh - quarterTurns * 0.25) + (productError + position * turnsLow);
-        var (sinR, cosR) = Vector.SinCos(remainderTurns * AngleTurns.TwoPiHigh);
+        var (sinR, cosR) = SinCosQuarterTurn(remainderTurns * AngleTurns.TwoPiHigh);
 
         var quadrant = Vector.AsVectorInt64(quarterTurns + new Vector<double>(IntegerMagic)) & new Vector<long>(3);
         var odd = Vector.Equals(quadrant & Vector<long>.One, Vector<long>.One);
