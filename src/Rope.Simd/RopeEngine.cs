@@ -99,8 +99,7 @@ public abstract class RopeEngine
         RopePositions positions, RopeLayout layout, bool inverse = false)
     {
         Validate(table, layout, source.Length, shape, nameof(source), nameof(shape));
-        Guard.Length(destination.Length, shape, nameof(destination));
-        NoPartialOverlap(source, destination, nameof(destination));
+        ValidateDestination(source, destination, shape, nameof(destination));
         positions.Validate(table, shape.Tokens);
         Rotate(table, layout, inverse, positions, shape.Tokens, new RotationTarget(source, destination, shape), default);
     }
@@ -123,11 +122,9 @@ public abstract class RopeEngine
         RopePositions positions, RopeLayout layout, bool inverse = false)
     {
         Validate(table, layout, querySource.Length, queryShape, nameof(querySource), nameof(queryShape));
-        Guard.Length(queryDestination.Length, queryShape, nameof(queryDestination));
-        NoPartialOverlap(querySource, queryDestination, nameof(queryDestination));
+        ValidateDestination(querySource, queryDestination, queryShape, nameof(queryDestination));
         Validate(table, layout, keySource.Length, keyShape, nameof(keySource), nameof(keyShape));
-        Guard.Length(keyDestination.Length, keyShape, nameof(keyDestination));
-        NoPartialOverlap(keySource, keyDestination, nameof(keyDestination));
+        ValidateDestination(keySource, keyDestination, keyShape, nameof(keyDestination));
         SameTokens(queryShape, keyShape);
         positions.Validate(table, queryShape.Tokens);
         Rotate(table, layout, inverse, positions, queryShape.Tokens,
@@ -194,8 +191,9 @@ public abstract class RopeEngine
         }
     }
 
-    private static void NoPartialOverlap(ReadOnlySpan<float> source, Span<float> destination, string name)
+    private static void ValidateDestination(ReadOnlySpan<float> source, Span<float> destination, RopeShape shape, string name)
     {
+        Guard.Length(destination.Length, shape, name);
         if (source.Overlaps(destination, out int offset) && offset != 0)
         {
             throw new ArgumentException(

@@ -174,8 +174,7 @@ internal static class RotationDriver<TKernel, TVector>
 
             if (copyPassThrough)
             {
-                MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref headSource, rotaryDim), shape.HeadDim - rotaryDim)
-                    .CopyTo(MemoryMarshal.CreateSpan(ref Unsafe.Add(ref headDestination, rotaryDim), shape.HeadDim - rotaryDim));
+                Copy(ref Unsafe.Add(ref headSource, rotaryDim), ref Unsafe.Add(ref headDestination, rotaryDim), shape.HeadDim - rotaryDim);
             }
         }
     }
