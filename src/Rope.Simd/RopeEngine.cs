@@ -3,7 +3,8 @@ using Rope.Simd.Kernels;
 namespace Rope.Simd;
 
 /// <summary>
-/// Rotates float32 query and key activations by a <see cref="RopeTable"/> on one instruction-set path.
+/// Rotates float32, bfloat16 and float16 query and key activations by a <see cref="RopeTable"/> on one instruction-set
+/// path, and converts spans between float32 and the 16-bit types on that path.
 /// <see cref="Default"/> is the widest path the runtime accelerates; <see cref="Supported"/> lists every path
 /// this process can run, each callable on purpose. Stateless and thread-safe; allocation-free for rotary dims up
 /// to 1024 (wider ones rent scratch from the shared array pool).
@@ -16,8 +17,15 @@ namespace Rope.Simd;
 /// <para>Accuracy: with M = max(|a|, |b|), every rotated element is within 2·2^-23·M of the exact rotation of the
 /// float32 inputs by the exact angle, on every path (float32 products combined by a fused multiply-add where the
 /// ISA has one). NaN and infinity propagate as in the formula evaluated in double.</para>
+/// <para>bfloat16 and float16 (<see cref="Half"/>) activations are widened exactly, rotated in float32 with the same
+/// float32 table (two products and one sum, each rounded to float32, never fused), and rounded once, to nearest even,
+/// when stored. The result is therefore the same bits on every path and every CPU. With y the exact rotation (the
+/// double reference) and E = 3·2^-23·max(|a|, |b|) + 2^-147, the bound on the float32 result's error, every rotated
+/// element equals y rounded to the element type, except when a rounding boundary of that type (a midpoint between
+/// two neighbours) lies within E of y; then it is one of those two neighbours. Both are under half a unit in the last
+/// place of the element type plus E.</para>
 /// </remarks>
-public abstract class RopeEngine
+public abstract partial class RopeEngine
 {
     private static readonly RopeEngine[] SupportedEngines = CreateSupportedEngines();
 
@@ -48,7 +56,7 @@ public abstract class RopeEngine
 
     /// <summary>Rotates one tensor in place.</summary>
     /// <param name="table">cos/sin rows; its rotary dim is rotated in each head.</param>
-    /// <param name="values">The activations, at least <paramref name="shape"/>.RequiredLength floats.</param>
+    /// <param name="values">The activations, at least <paramref name="shape"/>.RequiredLength elements.</param>
     /// <param name="shape">Tokens, heads, head dim and strides of <paramref name="values"/>; head dim ≥ the table's rotary dim.</param>
     /// <param name="positions">A start position or one position per token; every one must have a row in the table.</param>
     /// <param name="layout">Where each rotated pair lies in a head.</param>
@@ -58,7 +66,7 @@ public abstract class RopeEngine
     {
         Validate(table, layout, values.Length, shape, nameof(values), nameof(shape));
         positions.Validate(table, shape.Tokens);
-        Rotate(table, layout, inverse, positions, shape.Tokens, new RotationTarget(values, values, shape), default);
+        Rotate(table, layout, inverse, positions, shape.Tokens, new RotationTarget<float>(values, values, shape), default);
     }
 
     /// <summary>
@@ -66,7 +74,7 @@ public abstract class RopeEngine
     /// (grouped-query attention, e.g. 32 query heads and 8 key heads).
     /// </summary>
     /// <param name="table">cos/sin rows.</param>
-    /// <param name="queries">Query activations, at least <paramref name="queryShape"/>.RequiredLength floats.</param>
+    /// <param name="queries">Query activations, at least <paramref name="queryShape"/>.RequiredLength elements.</param>
     /// <param name="queryShape">Shape of the queries.</param>
     /// <param name="keys">Key activations; must not share elements with the query heads.</param>
     /// <param name="keyShape">Shape of the keys: the same token count as the queries.</param>
@@ -82,7 +90,7 @@ public abstract class RopeEngine
         SameTokens(queryShape, keyShape);
         positions.Validate(table, queryShape.Tokens);
         Rotate(table, layout, inverse, positions, queryShape.Tokens,
-            new RotationTarget(queries, queries, queryShape), new RotationTarget(keys, keys, keyShape));
+            new RotationTarget<float>(queries, queries, queryShape), new RotationTarget<float>(keys, keys, keyShape));
     }
 
     /// <summary>Rotates one tensor from <paramref name="source"/> into <paramref name="destination"/> (same shape); pass-through elements are copied.</summary>
@@ -101,7 +109,7 @@ public abstract class RopeEngine
         Validate(table, layout, source.Length, shape, nameof(source), nameof(shape));
         ValidateDestination(source, destination, shape, nameof(destination));
         positions.Validate(table, shape.Tokens);
-        Rotate(table, layout, inverse, positions, shape.Tokens, new RotationTarget(source, destination, shape), default);
+        Rotate(table, layout, inverse, positions, shape.Tokens, new RotationTarget<float>(source, destination, shape), default);
     }
 
     /// <summary>Rotates queries and keys out of place in one pass (see the in-place overload for the GQA semantics).</summary>
@@ -128,32 +136,32 @@ public abstract class RopeEngine
         SameTokens(queryShape, keyShape);
         positions.Validate(table, queryShape.Tokens);
         Rotate(table, layout, inverse, positions, queryShape.Tokens,
-            new RotationTarget(querySource, queryDestination, queryShape), new RotationTarget(keySource, keyDestination, keyShape));
+            new RotationTarget<float>(querySource, queryDestination, queryShape), new RotationTarget<float>(keySource, keyDestination, keyShape));
     }
 
     /// <inheritdoc/>
     public override string ToString() => Path.ToString();
 
     private protected abstract void Rotate(RopeTable table, RopeLayout layout, bool inverse, RopePositions positions, int tokens,
-        scoped in RotationTarget first, scoped in RotationTarget second);
+        scoped in RotationTarget<float> first, scoped in RotationTarget<float> second);
 
     private static RopeEngine[] CreateSupportedEngines()
     {
         var engines = new List<RopeEngine>(4);
-        AddIfSupported<Vector512Kernel, System.Runtime.Intrinsics.Vector512<float>>(engines);
-        AddIfSupported<Vector256Kernel, System.Runtime.Intrinsics.Vector256<float>>(engines);
-        AddIfSupported<Vector128Kernel, System.Runtime.Intrinsics.Vector128<float>>(engines);
-        AddIfSupported<ScalarKernel, FloatPair>(engines);
+        AddIfSupported<Vector512Ops, System.Runtime.Intrinsics.Vector512<float>>(engines);
+        AddIfSupported<Vector256Ops, System.Runtime.Intrinsics.Vector256<float>>(engines);
+        AddIfSupported<Vector128Ops, System.Runtime.Intrinsics.Vector128<float>>(engines);
+        AddIfSupported<ScalarOps, LanePair>(engines);
         return engines.ToArray();
     }
 
-    private static void AddIfSupported<TKernel, TVector>(List<RopeEngine> engines)
-        where TKernel : IRotationKernel<TVector>
+    private static void AddIfSupported<TOps, TVector>(List<RopeEngine> engines)
+        where TOps : IVectorOps<TVector>
         where TVector : struct
     {
-        if (TKernel.IsSupported)
+        if (TOps.IsSupported)
         {
-            engines.Add(new KernelEngine<TKernel, TVector>());
+            engines.Add(new KernelEngine<TOps, TVector>());
         }
     }
 
@@ -191,7 +199,7 @@ public abstract class RopeEngine
         }
     }
 
-    private static void ValidateDestination(ReadOnlySpan<float> source, Span<float> destination, RopeShape shape, string name)
+    private static void ValidateDestination<TElement>(ReadOnlySpan<TElement> source, Span<TElement> destination, RopeShape shape, string name)
     {
         Guard.Length(destination.Length, shape, name);
         if (source.Overlaps(destination, out int offset) && offset != 0)
@@ -202,16 +210,3 @@ public abstract class RopeEngine
     }
 }
 
-/// <summary>A <see cref="RopeEngine"/> bound to one kernel; all work goes to <see cref="RotationDriver{TKernel, TVector}"/>.</summary>
-internal sealed class KernelEngine<TKernel, TVector> : RopeEngine
-    where TKernel : IRotationKernel<TVector>
-    where TVector : struct
-{
-    public override RopePath Path => TKernel.Path;
-
-    private protected override bool IsAccelerated => TKernel.IsAccelerated;
-
-    private protected override void Rotate(RopeTable table, RopeLayout layout, bool inverse, RopePositions positions, int tokens,
-        scoped in RotationTarget first, scoped in RotationTarget second) =>
-        RotationDriver<TKernel, TVector>.Rotate(table, layout, inverse, positions, tokens, first, second);
-}

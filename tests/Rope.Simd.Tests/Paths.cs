@@ -21,4 +21,36 @@ public static class Paths
             return data;
         }
     }
+
+    public static TheoryData<RopePath, PackedType> SupportedWithPackedTypes
+    {
+        get
+        {
+            var data = new TheoryData<RopePath, PackedType>();
+            foreach (RopeEngine engine in RopeEngine.Supported)
+            {
+                foreach (PackedType type in PackedElements.All)
+                {
+                    data.Add(engine.Path, type);
+                }
+            }
+
+            return data;
+        }
+    }
+
+    public static TheoryData<PackedType, RopeLayout> PackedTypesWithLayouts
+    {
+        get
+        {
+            var data = new TheoryData<PackedType, RopeLayout>();
+            foreach (PackedType type in PackedElements.All)
+            {
+                data.Add(type, RopeLayout.Interleaved);
+                data.Add(type, RopeLayout.HalfSplit);
+            }
+
+            return data;
+        }
+    }
 }

@@ -68,7 +68,7 @@ public class RotationTests
             string context = $"{path} trial {trial}: {layout} rotary {rotaryDim}/{headDim} tokens {tokens} heads {queryHeads}/{keyHeads} " +
                 $"inverse {inverse} outOfPlace {outOfPlace} q {querySource.Shape} k {keySource.Shape}";
 
-            StridedTensor queryResult = querySource, keyResult = keySource;
+            StridedTensor<float> queryResult = querySource, keyResult = keySource;
             if (outOfPlace)
             {
                 queryResult = StridedTensor.Create(new float[queryInput.Length], querySource.Shape, random.Next(16));

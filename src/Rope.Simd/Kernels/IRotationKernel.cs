@@ -1,44 +1,36 @@
 namespace Rope.Simd.Kernels;
 
 /// <summary>
-/// The per-ISA part of rotation: a vector type of <see cref="Count"/> floats and the few operations on it that
-/// differ between instruction sets. Loops, tails, validation and dispatch live in <see cref="RotationDriver{TKernel, TVector}"/>.
+/// Rotation of one element type in registers of one ISA: <see cref="Count"/> elements per block and the few operations
+/// on a block. Loops, tails, scratch and dispatch live in <see cref="RotationDriver{TKernel, TElement, TVector}"/>.
 /// </summary>
 /// <remarks>
-/// The driver first expands a table row once per token into per-element cos and signed-sin vectors, then rotates
-/// every head of that token with them:
-/// interleaved x' = x·cos + swapPairs(x)·sin with sin = [-s0, s0, -s1, s1, ...] (signs flipped for the inverse);
-/// half-split a' = a·cos − b·sin, b' = b·cos + a·sin with sin negated for the inverse.
-/// Every product pair is combined by one multiply-add (fused where the ISA has FMA).
+/// Per token the driver expands the table row once into per-block cos and sin scratch slots of <see cref="Count"/>
+/// floats each (the order inside a slot is the kernel's own), then rotates every head of that token with them.
+/// Interleaved blocks start at even elements, so a block always holds whole pairs.
 /// </remarks>
-internal interface IRotationKernel<TVector>
+internal interface IRotationKernel<TElement, TVector>
+    where TElement : unmanaged
     where TVector : struct
 {
-    /// <summary>The path this kernel implements.</summary>
-    static abstract RopePath Path { get; }
-
-    /// <summary>Whether this process can run the kernel at all.</summary>
-    static abstract bool IsSupported { get; }
-
-    /// <summary>Whether the runtime accelerates this vector width by default (the widest such kernel is the default path).</summary>
-    static abstract bool IsAccelerated { get; }
-
-    /// <summary>Floats per vector; even, so a vector always holds whole interleaved pairs.</summary>
+    /// <summary>Elements per block; even.</summary>
     static abstract int Count { get; }
 
-    static abstract TVector Load(ref float source);
+    /// <summary>Loads one block of elements from any address.</summary>
+    static abstract TVector Load(ref TElement source);
 
-    static abstract void Store(TVector value, ref float destination);
+    /// <summary>Stores one block of elements to any address.</summary>
+    static abstract void Store(TVector value, ref TElement destination);
 
-    /// <summary>From interleaved row floats [c0, s0, c1, s1, ...]: cos = [c0, c0, c1, c1, ...], sin = [∓s0, ±s0, ...].</summary>
-    static abstract void ExpandInterleaved(TVector row, bool inverse, out TVector cos, out TVector sin);
+    /// <summary>Fills one cos slot and one sin slot from the <see cref="Count"/> row floats [c, s, c, s, ...] of an interleaved block.</summary>
+    static abstract void ExpandInterleaved(ref float row, bool inverse, ref float cos, ref float sin);
 
-    /// <summary>From two vectors of row floats: cos = [c0, c1, ...] and sin = [s0, s1, ...] (negated for the inverse).</summary>
-    static abstract void ExpandHalfSplit(TVector rowLow, TVector rowHigh, bool inverse, out TVector cos, out TVector sin);
+    /// <summary>Fills one cos slot and one sin slot from the 2·<see cref="Count"/> row floats of the pairs of a half-split block.</summary>
+    static abstract void ExpandHalfSplit(ref float pairs, bool inverse, ref float cos, ref float sin);
 
-    /// <summary>x·cos + swapPairs(x)·sin for expanded interleaved cos/sin.</summary>
-    static abstract TVector RotateInterleaved(TVector x, TVector cos, TVector sin);
+    /// <summary>Rotates the pairs of one interleaved block.</summary>
+    static abstract TVector RotateInterleaved(TVector block, ref float cos, ref float sin);
 
-    /// <summary>(a·cos − b·sin, b·cos + a·sin) element-wise.</summary>
-    static abstract void RotateHalfSplit(ref TVector first, ref TVector second, TVector cos, TVector sin);
+    /// <summary>Rotates a block of first halves with the matching block of second halves.</summary>
+    static abstract void RotateHalfSplit(ref TVector first, ref TVector second, ref float cos, ref float sin);
 }

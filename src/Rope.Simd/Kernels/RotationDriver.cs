@@ -5,18 +5,18 @@ using System.Runtime.InteropServices;
 namespace Rope.Simd.Kernels;
 
 /// <summary>One tensor to rotate: its heads are read from <see cref="Source"/> and written to <see cref="Destination"/> (the same memory in place).</summary>
-internal readonly ref struct RotationTarget
+internal readonly ref struct RotationTarget<TElement>
 {
-    public RotationTarget(ReadOnlySpan<float> source, Span<float> destination, RopeShape shape)
+    public RotationTarget(ReadOnlySpan<TElement> source, Span<TElement> destination, RopeShape shape)
     {
         Source = source;
         Destination = destination;
         Shape = shape;
     }
 
-    public ReadOnlySpan<float> Source { get; }
+    public ReadOnlySpan<TElement> Source { get; }
 
-    public Span<float> Destination { get; }
+    public Span<TElement> Destination { get; }
 
     public RopeShape Shape { get; }
 
@@ -24,55 +24,65 @@ internal readonly ref struct RotationTarget
 }
 
 /// <summary>
-/// Owns every loop, tail and scratch buffer of rotation, for any kernel. Arguments arrive validated.
+/// Owns every loop, tail and scratch buffer of rotation, for any kernel and element type. Arguments arrive validated.
 /// </summary>
 /// <remarks>
-/// Per token the table row is expanded once into cos and sin scratch vectors (see <see cref="IRotationKernel{TVector}"/>),
-/// then every head of both targets is rotated with them. A rotated span of L floats (rotaryDim for interleaved,
-/// rotaryDim/2 per half for half-split) is covered by whole vectors plus one final vector that ends exactly at L and
-/// may overlap the previous one; its input is loaded before anything is stored, so in-place rotation stays correct.
-/// Spans shorter than one vector go through a vector-sized stack copy. Nothing outside the spans is read or written.
+/// A rotated span of L elements (rotaryDim for interleaved, rotaryDim/2 per half for half-split) is covered by blocks
+/// of <c>TKernel.Count</c> elements at 0, Count, 2·Count, ... and one final block that ends exactly at L and may
+/// overlap the previous one; its input is loaded before anything is stored, so in-place rotation stays correct.
+/// Per token the table row is expanded once into one cos and one sin slot per block, then every head of both
+/// targets is rotated with them. Spans shorter than one block go through block-sized stack copies of the row and of
+/// the elements. Nothing outside the spans is read or written.
 /// </remarks>
-internal static class RotationDriver<TKernel, TVector>
-    where TKernel : IRotationKernel<TVector>
+internal static class RotationDriver<TKernel, TElement, TVector>
+    where TKernel : IRotationKernel<TElement, TVector>
+    where TElement : unmanaged
     where TVector : struct
 {
-    // cos and sin for a rotary dim of 1024 plus two spill vectors of the widest kernel, on the stack.
-    private const int StackScratchLimit = 2 * 1024 + 2 * 16;
+    // Slots for a rotary dim of 1024 of the widest block, plus the row and element spills, on the stack.
+    private const int WidestBlock = 32;
+    private const int StackScratchLimit = 2 * (1024 + WidestBlock) + 4 * WidestBlock;
     private const int CacheLineFloats = 64 / sizeof(float);
 
     [SkipLocalsInit]
     public static void Rotate(RopeTable table, RopeLayout layout, bool inverse, RopePositions positions, int tokens,
-        scoped in RotationTarget first, scoped in RotationTarget second)
+        scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second)
     {
         int rotaryDim = table.RotaryDim;
-        int width = TKernel.Count;
-        int span = layout == RopeLayout.Interleaved ? rotaryDim : rotaryDim / 2;
-        int scratchSpan = Math.Max(span, width);
-        int scratchLength = 2 * scratchSpan + 2 * width;
+        int count = TKernel.Count;
+        bool interleaved = layout == RopeLayout.Interleaved;
+        int span = interleaved ? rotaryDim : rotaryDim / 2;
+        int slotsLength = (span + count - 1) / count * count;
+        int scratchLength = 2 * slotsLength + 4 * count;
 
         float[]? rented = null;
         Span<float> scratch = scratchLength <= StackScratchLimit
             ? AlignToCacheLine(stackalloc float[StackScratchLimit + CacheLineFloats])
             : (rented = ArrayPool<float>.Shared.Rent(scratchLength));
         ref float cos = ref MemoryMarshal.GetReference(scratch);
-        ref float sin = ref Unsafe.Add(ref cos, scratchSpan);
-        ref float spill = ref Unsafe.Add(ref sin, scratchSpan);
+        ref float sin = ref Unsafe.Add(ref cos, slotsLength);
+        ref float rowSpill = ref Unsafe.Add(ref sin, slotsLength);
+        // 2·Count elements of at most 4 bytes: the two halves of a short half-split span.
+        ref TElement elementSpill = ref Unsafe.As<float, TElement>(ref Unsafe.Add(ref rowSpill, 2 * count));
+        if (span < count)
+        {
+            MemoryMarshal.CreateSpan(ref rowSpill, 2 * count).Clear();
+        }
 
         for (int token = 0; token < tokens; token++)
         {
             ref float row = ref table.RowReference(positions[token]);
-            if (layout == RopeLayout.Interleaved)
+            if (interleaved)
             {
-                ExpandInterleaved(ref row, span, inverse, ref cos, ref sin);
-                RotateHeads(first, token, span, rotaryDim, interleaved: true, ref cos, ref sin, ref spill);
-                RotateHeads(second, token, span, rotaryDim, interleaved: true, ref cos, ref sin, ref spill);
+                ExpandInterleaved(ref row, span, inverse, ref cos, ref sin, ref rowSpill);
+                RotateHeads(first, token, span, rotaryDim, interleaved: true, ref cos, ref sin, ref elementSpill);
+                RotateHeads(second, token, span, rotaryDim, interleaved: true, ref cos, ref sin, ref elementSpill);
             }
             else
             {
-                ExpandHalfSplit(ref row, span, inverse, ref cos, ref sin);
-                RotateHeads(first, token, span, rotaryDim, interleaved: false, ref cos, ref sin, ref spill);
-                RotateHeads(second, token, span, rotaryDim, interleaved: false, ref cos, ref sin, ref spill);
+                ExpandHalfSplit(ref row, span, inverse, ref cos, ref sin, ref rowSpill);
+                RotateHeads(first, token, span, rotaryDim, interleaved: false, ref cos, ref sin, ref elementSpill);
+                RotateHeads(second, token, span, rotaryDim, interleaved: false, ref cos, ref sin, ref elementSpill);
             }
         }
 
@@ -82,30 +92,22 @@ internal static class RotationDriver<TKernel, TVector>
         }
     }
 
-    private static void ExpandInterleaved(ref float row, int span, bool inverse, ref float cos, ref float sin)
+    /// <summary>Row floats [c, s, ...] of the span's pairs: interleaved, element i's row float is i.</summary>
+    private static void ExpandInterleaved(ref float row, int span, bool inverse, ref float cos, ref float sin, ref float rowSpill)
     {
-        int width = TKernel.Count;
-        if (span < width)
+        int count = TKernel.Count;
+        if (span < count)
         {
-            for (int i = 0; i < span; i += 2)
-            {
-                float c = Unsafe.Add(ref row, i), s = Unsafe.Add(ref row, i + 1);
-                Unsafe.Add(ref cos, i) = c;
-                Unsafe.Add(ref cos, i + 1) = c;
-                Unsafe.Add(ref sin, i) = inverse ? s : -s;
-                Unsafe.Add(ref sin, i + 1) = inverse ? -s : s;
-            }
-
+            Copy(ref row, ref rowSpill, span);
+            TKernel.ExpandInterleaved(ref rowSpill, inverse, ref cos, ref sin);
             return;
         }
 
-        nuint last = (nuint)(span - width);
-        for (nuint i = 0; ; i += (nuint)width)
+        nuint last = (nuint)(span - count);
+        for (nuint slot = 0, i = 0; ; slot += (nuint)count, i += (nuint)count)
         {
             i = Math.Min(i, last);
-            TKernel.ExpandInterleaved(TKernel.Load(ref Unsafe.Add(ref row, i)), inverse, out TVector c, out TVector s);
-            TKernel.Store(c, ref Unsafe.Add(ref cos, i));
-            TKernel.Store(s, ref Unsafe.Add(ref sin, i));
+            TKernel.ExpandInterleaved(ref Unsafe.Add(ref row, i), inverse, ref Unsafe.Add(ref cos, slot), ref Unsafe.Add(ref sin, slot));
             if (i == last)
             {
                 break;
@@ -113,30 +115,22 @@ internal static class RotationDriver<TKernel, TVector>
         }
     }
 
-    private static void ExpandHalfSplit(ref float row, int span, bool inverse, ref float cos, ref float sin)
+    /// <summary>Row floats of the span's pairs: half-split, element i of the first half pairs with row floats 2i and 2i + 1.</summary>
+    private static void ExpandHalfSplit(ref float row, int span, bool inverse, ref float cos, ref float sin, ref float rowSpill)
     {
-        int width = TKernel.Count;
-        if (span < width)
+        int count = TKernel.Count;
+        if (span < count)
         {
-            for (int i = 0; i < span; i++)
-            {
-                Unsafe.Add(ref cos, i) = Unsafe.Add(ref row, 2 * i);
-                float s = Unsafe.Add(ref row, 2 * i + 1);
-                Unsafe.Add(ref sin, i) = inverse ? -s : s;
-            }
-
+            Copy(ref row, ref rowSpill, 2 * span);
+            TKernel.ExpandHalfSplit(ref rowSpill, inverse, ref cos, ref sin);
             return;
         }
 
-        nuint last = (nuint)(span - width);
-        for (nuint i = 0; ; i += (nuint)width)
+        nuint last = (nuint)(span - count);
+        for (nuint slot = 0, i = 0; ; slot += (nuint)count, i += (nuint)count)
         {
             i = Math.Min(i, last);
-            ref float pairs = ref Unsafe.Add(ref row, 2 * i);
-            TKernel.ExpandHalfSplit(TKernel.Load(ref pairs), TKernel.Load(ref Unsafe.Add(ref pairs, width)), inverse,
-                out TVector c, out TVector s);
-            TKernel.Store(c, ref Unsafe.Add(ref cos, i));
-            TKernel.Store(s, ref Unsafe.Add(ref sin, i));
+            TKernel.ExpandHalfSplit(ref Unsafe.Add(ref row, 2 * i), inverse, ref Unsafe.Add(ref cos, slot), ref Unsafe.Add(ref sin, slot));
             if (i == last)
             {
                 break;
@@ -145,8 +139,8 @@ internal static class RotationDriver<TKernel, TVector>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void RotateHeads(scoped in RotationTarget target, int token, int span, int rotaryDim, bool interleaved,
-        ref float cos, ref float sin, ref float spill)
+    private static void RotateHeads(scoped in RotationTarget<TElement> target, int token, int span, int rotaryDim, bool interleaved,
+        ref float cos, ref float sin, ref TElement spill)
     {
         RopeShape shape = target.Shape;
         if (shape.Heads == 0)
@@ -155,14 +149,14 @@ internal static class RotationDriver<TKernel, TVector>
         }
 
         bool copyPassThrough = shape.HeadDim > rotaryDim && !target.InPlace;
-        ref float source = ref MemoryMarshal.GetReference(target.Source);
-        ref float destination = ref MemoryMarshal.GetReference(target.Destination);
+        ref TElement source = ref MemoryMarshal.GetReference(target.Source);
+        ref TElement destination = ref MemoryMarshal.GetReference(target.Destination);
         nint tokenOffset = (nint)token * shape.TokenStride;
         for (int head = 0; head < shape.Heads; head++)
         {
             nint offset = tokenOffset + (nint)head * shape.HeadStride;
-            ref float headSource = ref Unsafe.Add(ref source, offset);
-            ref float headDestination = ref Unsafe.Add(ref destination, offset);
+            ref TElement headSource = ref Unsafe.Add(ref source, offset);
+            ref TElement headDestination = ref Unsafe.Add(ref destination, offset);
             if (interleaved)
             {
                 RotateInterleaved(ref headSource, ref headDestination, span, ref cos, ref sin, ref spill);
@@ -180,53 +174,53 @@ internal static class RotationDriver<TKernel, TVector>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void RotateInterleaved(ref float source, ref float destination, int span, ref float cos, ref float sin, ref float spill)
+    private static void RotateInterleaved(ref TElement source, ref TElement destination, int span, ref float cos, ref float sin, ref TElement spill)
     {
-        int width = TKernel.Count;
-        if (span < width)
+        int count = TKernel.Count;
+        if (span < count)
         {
             Copy(ref source, ref spill, span);
-            TKernel.Store(TKernel.RotateInterleaved(TKernel.Load(ref spill), TKernel.Load(ref cos), TKernel.Load(ref sin)), ref spill);
+            TKernel.Store(TKernel.RotateInterleaved(TKernel.Load(ref spill), ref cos, ref sin), ref spill);
             Copy(ref spill, ref destination, span);
             return;
         }
 
-        nuint last = (nuint)(span - width);
+        nuint last = (nuint)(span - count);
+        nuint lastSlot = (nuint)((span - 1) / count * count);
         TVector tail = TKernel.Load(ref Unsafe.Add(ref source, last));
         nuint i = 0;
-        // Two vectors per iteration: one interleaved vector alone leaves the loop overhead and loads on the critical path.
-        for (; i + (nuint)(2 * width) <= last; i += (nuint)(2 * width))
+        // Two blocks per iteration: one interleaved block alone leaves the loop overhead and loads on the critical path.
+        for (; i + (nuint)(2 * count) <= last; i += (nuint)(2 * count))
         {
-            ref float next = ref Unsafe.Add(ref source, i + (nuint)width);
-            TVector x0 = TKernel.Load(ref Unsafe.Add(ref source, i)), x1 = TKernel.Load(ref next);
-            x0 = TKernel.RotateInterleaved(x0, TKernel.Load(ref Unsafe.Add(ref cos, i)), TKernel.Load(ref Unsafe.Add(ref sin, i)));
-            x1 = TKernel.RotateInterleaved(x1, TKernel.Load(ref Unsafe.Add(ref cos, i + (nuint)width)), TKernel.Load(ref Unsafe.Add(ref sin, i + (nuint)width)));
+            nuint next = i + (nuint)count;
+            TVector x0 = TKernel.Load(ref Unsafe.Add(ref source, i)), x1 = TKernel.Load(ref Unsafe.Add(ref source, next));
+            x0 = TKernel.RotateInterleaved(x0, ref Unsafe.Add(ref cos, i), ref Unsafe.Add(ref sin, i));
+            x1 = TKernel.RotateInterleaved(x1, ref Unsafe.Add(ref cos, next), ref Unsafe.Add(ref sin, next));
             TKernel.Store(x0, ref Unsafe.Add(ref destination, i));
-            TKernel.Store(x1, ref Unsafe.Add(ref destination, i + (nuint)width));
+            TKernel.Store(x1, ref Unsafe.Add(ref destination, next));
         }
 
-        for (; i < last; i += (nuint)width)
+        for (; i < last; i += (nuint)count)
         {
             TVector x = TKernel.Load(ref Unsafe.Add(ref source, i));
-            TKernel.Store(TKernel.RotateInterleaved(x, TKernel.Load(ref Unsafe.Add(ref cos, i)), TKernel.Load(ref Unsafe.Add(ref sin, i))),
-                ref Unsafe.Add(ref destination, i));
+            TKernel.Store(TKernel.RotateInterleaved(x, ref Unsafe.Add(ref cos, i), ref Unsafe.Add(ref sin, i)), ref Unsafe.Add(ref destination, i));
         }
 
-        TKernel.Store(TKernel.RotateInterleaved(tail, TKernel.Load(ref Unsafe.Add(ref cos, last)), TKernel.Load(ref Unsafe.Add(ref sin, last))),
+        TKernel.Store(TKernel.RotateInterleaved(tail, ref Unsafe.Add(ref cos, lastSlot), ref Unsafe.Add(ref sin, lastSlot)),
             ref Unsafe.Add(ref destination, last));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void RotateHalfSplit(ref float source, ref float destination, int span, ref float cos, ref float sin, ref float spill)
+    private static void RotateHalfSplit(ref TElement source, ref TElement destination, int span, ref float cos, ref float sin, ref TElement spill)
     {
-        int width = TKernel.Count;
-        if (span < width)
+        int count = TKernel.Count;
+        if (span < count)
         {
-            ref float spillSecond = ref Unsafe.Add(ref spill, width);
+            ref TElement spillSecond = ref Unsafe.Add(ref spill, count);
             Copy(ref source, ref spill, span);
             Copy(ref Unsafe.Add(ref source, span), ref spillSecond, span);
             TVector a = TKernel.Load(ref spill), b = TKernel.Load(ref spillSecond);
-            TKernel.RotateHalfSplit(ref a, ref b, TKernel.Load(ref cos), TKernel.Load(ref sin));
+            TKernel.RotateHalfSplit(ref a, ref b, ref cos, ref sin);
             TKernel.Store(a, ref spill);
             TKernel.Store(b, ref spillSecond);
             Copy(ref spill, ref destination, span);
@@ -234,21 +228,22 @@ internal static class RotationDriver<TKernel, TVector>
             return;
         }
 
-        nuint last = (nuint)(span - width);
-        ref float sourceSecond = ref Unsafe.Add(ref source, span);
-        ref float destinationSecond = ref Unsafe.Add(ref destination, span);
+        nuint last = (nuint)(span - count);
+        nuint lastSlot = (nuint)((span - 1) / count * count);
+        ref TElement sourceSecond = ref Unsafe.Add(ref source, span);
+        ref TElement destinationSecond = ref Unsafe.Add(ref destination, span);
         TVector tailFirst = TKernel.Load(ref Unsafe.Add(ref source, last));
         TVector tailSecond = TKernel.Load(ref Unsafe.Add(ref sourceSecond, last));
-        for (nuint i = 0; i < last; i += (nuint)width)
+        for (nuint i = 0; i < last; i += (nuint)count)
         {
             TVector first = TKernel.Load(ref Unsafe.Add(ref source, i));
             TVector second = TKernel.Load(ref Unsafe.Add(ref sourceSecond, i));
-            TKernel.RotateHalfSplit(ref first, ref second, TKernel.Load(ref Unsafe.Add(ref cos, i)), TKernel.Load(ref Unsafe.Add(ref sin, i)));
+            TKernel.RotateHalfSplit(ref first, ref second, ref Unsafe.Add(ref cos, i), ref Unsafe.Add(ref sin, i));
             TKernel.Store(first, ref Unsafe.Add(ref destination, i));
             TKernel.Store(second, ref Unsafe.Add(ref destinationSecond, i));
         }
 
-        TKernel.RotateHalfSplit(ref tailFirst, ref tailSecond, TKernel.Load(ref Unsafe.Add(ref cos, last)), TKernel.Load(ref Unsafe.Add(ref sin, last)));
+        TKernel.RotateHalfSplit(ref tailFirst, ref tailSecond, ref Unsafe.Add(ref cos, lastSlot), ref Unsafe.Add(ref sin, lastSlot));
         TKernel.Store(tailFirst, ref Unsafe.Add(ref destination, last));
         TKernel.Store(tailSecond, ref Unsafe.Add(ref destinationSecond, last));
     }
@@ -260,6 +255,6 @@ internal static class RotationDriver<TKernel, TVector>
         return stackMemory.Slice((CacheLineFloats - misalignment) % CacheLineFloats);
     }
 
-    private static void Copy(ref float source, ref float destination, int count) =>
+    private static void Copy<T>(ref T source, ref T destination, int count) =>
         MemoryMarshal.CreateReadOnlySpan(ref source, count).CopyTo(MemoryMarshal.CreateSpan(ref destination, count));
 }

@@ -1,0 +1,40 @@
+using System.Runtime.CompilerServices;
+
+namespace Rope.Simd.Kernels;
+
+/// <summary>
+/// bfloat16 is the upper half of a float32: widening is a shift (low half) or a mask (high half); narrowing adds
+/// 0x7FFF plus the lowest kept bit and drops the lower 16 bits, which rounds to nearest even across every exponent,
+/// subnormals and the overflow to infinity included. NaN would round to infinity or flip its sign that way, so it
+/// keeps its upper bits with the quiet bit set instead.
+/// </summary>
+internal readonly struct BFloat16Codec : IPackedCodec<BFloat16>
+{
+    private const uint HighHalf = 0xFFFF_0000;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Widen<TOps, TVector>(TVector packed, out TVector low, out TVector high)
+        where TOps : IVectorOps<TVector>
+        where TVector : struct
+    {
+        low = TOps.ShiftLeft(packed, 16);
+        high = TOps.And(packed, TOps.Broadcast(HighHalf));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVector Narrow<TOps, TVector>(TVector low, TVector high)
+        where TOps : IVectorOps<TVector>
+        where TVector : struct =>
+        TOps.Or(TOps.ShiftRightLogical(RoundToHighHalf<TOps, TVector>(low), 16), TOps.And(RoundToHighHalf<TOps, TVector>(high), TOps.Broadcast(HighHalf)));
+
+    /// <summary>The float32 bits with the rounded bfloat16 in the upper 16 bits (the lower 16 are garbage).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVector RoundToHighHalf<TOps, TVector>(TVector value)
+        where TOps : IVectorOps<TVector>
+        where TVector : struct
+    {
+        TVector lowestKeptBit = TOps.And(TOps.ShiftRightLogical(value, 16), TOps.Broadcast(1));
+        TVector rounded = TOps.AddBits(TOps.AddBits(value, TOps.Broadcast(0x7FFF)), lowestKeptBit);
+        return TOps.Select(TOps.IsNaN(value), TOps.Or(value, TOps.Broadcast(BFloat16.QuietBit << 16)), rounded);
+    }
+}

@@ -1,0 +1,20 @@
+namespace Rope.Simd.Kernels;
+
+/// <summary>
+/// Conversion between a 16-bit floating-point element type and float32, two elements per 32-bit lane: the element at
+/// the lower address in the low half of the lane, its neighbour in the high half. Keeping the two halves in separate
+/// float registers needs no shuffles, and for interleaved pairs it splits each pair into its two members for free.
+/// </summary>
+internal interface IPackedCodec<TElement>
+    where TElement : unmanaged
+{
+    /// <summary>The exact float32 values of the low-half and the high-half elements of each lane.</summary>
+    static abstract void Widen<TOps, TVector>(TVector packed, out TVector low, out TVector high)
+        where TOps : IVectorOps<TVector>
+        where TVector : struct;
+
+    /// <summary>Both float registers rounded to nearest even (NaN stays a quiet NaN) and packed back, low then high.</summary>
+    static abstract TVector Narrow<TOps, TVector>(TVector low, TVector high)
+        where TOps : IVectorOps<TVector>
+        where TVector : struct;
+}

@@ -1,0 +1,97 @@
+using System.Diagnostics.CodeAnalysis;
+
+namespace Rope.Simd.Kernels;
+
+/// <summary>
+/// The per-ISA layer: a register of <see cref="Count"/> float lanes and the handful of operations every kernel and
+/// converter is written in. A new instruction set is one new implementation of this interface; rotation kernels,
+/// 16-bit codecs, loops and tails are generic over it.
+/// </summary>
+/// <remarks>
+/// The bit operations treat the same register as <see cref="Count"/> 32-bit unsigned lanes (reinterpretation is free);
+/// 16-bit elements are processed two per lane, the lower-addressed element in the low half (little-endian).
+/// Every arithmetic operation is one IEEE-754 binary32 operation rounded to nearest even, except
+/// <see cref="MultiplyAddEstimate"/>, which fuses where the ISA has FMA.
+/// </remarks>
+internal interface IVectorOps<TVector>
+    where TVector : struct
+{
+    /// <summary>The path these operations implement.</summary>
+    static abstract RopePath Path { get; }
+
+    /// <summary>Whether this process can run them at all.</summary>
+    static abstract bool IsSupported { get; }
+
+    /// <summary>Whether the runtime accelerates this width by default (the widest such path is the default).</summary>
+    static abstract bool IsAccelerated { get; }
+
+    /// <summary>Float lanes per register; even, so a register always holds whole interleaved pairs.</summary>
+    static abstract int Count { get; }
+
+    /// <summary>Loads <see cref="Count"/> floats from any address (no alignment needed).</summary>
+    static abstract TVector Load(ref float source);
+
+    /// <summary>Stores <see cref="Count"/> floats to any address (no alignment needed).</summary>
+    static abstract void Store(TVector value, ref float destination);
+
+    static abstract TVector Add(TVector left, TVector right);
+
+    static abstract TVector Subtract(TVector left, TVector right);
+
+    static abstract TVector Multiply(TVector left, TVector right);
+
+    /// <summary>left·right + addend, fused (one rounding) where the ISA has FMA, two roundings otherwise.</summary>
+    static abstract TVector MultiplyAddEstimate(TVector left, TVector right, TVector addend);
+
+    /// <summary>[x0, x0, x2, x2, ...].</summary>
+    static abstract TVector DuplicateEven(TVector value);
+
+    /// <summary>[x1, x1, x3, x3, ...].</summary>
+    static abstract TVector DuplicateOdd(TVector value);
+
+    /// <summary>[x1, x0, x3, x2, ...].</summary>
+    static abstract TVector SwapPairs(TVector value);
+
+    /// <summary>The even-indexed lanes of the concatenation of <paramref name="low"/> then <paramref name="high"/>.</summary>
+    static abstract TVector UnzipEven(TVector low, TVector high);
+
+    /// <summary>The odd-indexed lanes of the concatenation of <paramref name="low"/> then <paramref name="high"/>.</summary>
+    static abstract TVector UnzipOdd(TVector low, TVector high);
+
+    /// <summary>[e0, o0, e1, o1, ...] for the first half of the lanes of <paramref name="even"/> and <paramref name="odd"/>.</summary>
+    static abstract TVector ZipLow(TVector even, TVector odd);
+
+    /// <summary>[e_h, o_h, ...] for the second half of the lanes (h = Count / 2).</summary>
+    static abstract TVector ZipHigh(TVector even, TVector odd);
+
+    /// <summary>Every lane holds the bit pattern <paramref name="bits"/>.</summary>
+    static abstract TVector Broadcast(uint bits);
+
+    /// <summary>Even lanes hold <paramref name="evenBits"/>, odd lanes <paramref name="oddBits"/>.</summary>
+    static abstract TVector BroadcastPair(uint evenBits, uint oddBits);
+
+    static abstract TVector And(TVector left, TVector right);
+
+    static abstract TVector Or(TVector left, TVector right);
+
+    static abstract TVector Xor(TVector left, TVector right);
+
+    /// <summary>Lane-wise 32-bit integer addition, wrapping.</summary>
+    static abstract TVector AddBits(TVector left, TVector right);
+
+    static abstract TVector ShiftLeft(TVector value, [ConstantExpected(Min = 0, Max = 31)] int count);
+
+    static abstract TVector ShiftRightLogical(TVector value, [ConstantExpected(Min = 0, Max = 31)] int count);
+
+    /// <summary>All ones in lanes whose 32-bit patterns are equal, zero elsewhere.</summary>
+    static abstract TVector EqualsBits(TVector left, TVector right);
+
+    /// <summary>All ones in lanes where left &gt; right as signed 32-bit integers, zero elsewhere.</summary>
+    static abstract TVector GreaterThanBits(TVector left, TVector right);
+
+    /// <summary>All ones in lanes holding a NaN, zero elsewhere.</summary>
+    static abstract TVector IsNaN(TVector value);
+
+    /// <summary>Lanes of <paramref name="whenTrue"/> where <paramref name="mask"/> is all ones, of <paramref name="whenFalse"/> where it is zero.</summary>
+    static abstract TVector Select(TVector mask, TVector whenTrue, TVector whenFalse);
+}

@@ -1,0 +1,93 @@
+using System.Runtime.CompilerServices;
+
+namespace Rope.Simd.Kernels;
+
+/// <summary>
+/// Rotation of 16-bit elements (bfloat16, float16) in registers of <typeparamref name="TOps"/>: a block is one register
+/// of 2·Count elements, widened exactly by <typeparamref name="TCodec"/> into a register of low-half elements and one of
+/// high-half elements, rotated in float32, and rounded once on the way back.
+/// </summary>
+/// <remarks>
+/// Both layouts reduce to a' = a·c − b·s, b' = a·s + b·c on whole registers (s negated for the inverse), evaluated as
+/// two products and one sum, each rounded to float32 with no fused multiply-add, so every path and every CPU produces
+/// the same bits. Interleaved: a lane holds one pair, so a is the low half and b the high half, and the slots hold
+/// [c_k, c_k+1, ...] and [s_k, ...] of the block's pairs. Half-split: the low halves of a block hold its even
+/// elements and the high halves its odd ones, so each slot holds the even elements' cos (sin) then the odd ones'.
+/// </remarks>
+internal readonly struct PackedKernel<TOps, TVector, TCodec, TElement> : IRotationKernel<TElement, TVector>
+    where TOps : IVectorOps<TVector>
+    where TVector : struct
+    where TCodec : IPackedCodec<TElement>
+    where TElement : unmanaged
+{
+    private const uint SignBit = 0x8000_0000;
+
+    public static int Count => 2 * TOps.Count;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVector Load(ref TElement source) => TOps.Load(ref Unsafe.As<TElement, float>(ref source));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(TVector value, ref TElement destination) => TOps.Store(value, ref Unsafe.As<TElement, float>(ref destination));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ExpandInterleaved(ref float row, bool inverse, ref float cos, ref float sin)
+    {
+        SplitRow(ref row, inverse, out TVector c, out TVector s);
+        TOps.Store(c, ref cos);
+        TOps.Store(s, ref sin);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ExpandHalfSplit(ref float pairs, bool inverse, ref float cos, ref float sin)
+    {
+        int count = TOps.Count;
+        SplitRow(ref pairs, inverse, out TVector cosLow, out TVector sinLow);
+        SplitRow(ref Unsafe.Add(ref pairs, 2 * count), inverse, out TVector cosHigh, out TVector sinHigh);
+        TOps.Store(TOps.UnzipEven(cosLow, cosHigh), ref cos);
+        TOps.Store(TOps.UnzipOdd(cosLow, cosHigh), ref Unsafe.Add(ref cos, count));
+        TOps.Store(TOps.UnzipEven(sinLow, sinHigh), ref sin);
+        TOps.Store(TOps.UnzipOdd(sinLow, sinHigh), ref Unsafe.Add(ref sin, count));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVector RotateInterleaved(TVector block, ref float cos, ref float sin)
+    {
+        TCodec.Widen<TOps, TVector>(block, out TVector a, out TVector b);
+        Rotate(ref a, ref b, TOps.Load(ref cos), TOps.Load(ref sin));
+        return TCodec.Narrow<TOps, TVector>(a, b);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void RotateHalfSplit(ref TVector first, ref TVector second, ref float cos, ref float sin)
+    {
+        int count = TOps.Count;
+        TCodec.Widen<TOps, TVector>(first, out TVector aEven, out TVector aOdd);
+        TCodec.Widen<TOps, TVector>(second, out TVector bEven, out TVector bOdd);
+        Rotate(ref aEven, ref bEven, TOps.Load(ref cos), TOps.Load(ref sin));
+        Rotate(ref aOdd, ref bOdd, TOps.Load(ref Unsafe.Add(ref cos, count)), TOps.Load(ref Unsafe.Add(ref sin, count)));
+        first = TCodec.Narrow<TOps, TVector>(aEven, aOdd);
+        second = TCodec.Narrow<TOps, TVector>(bEven, bOdd);
+    }
+
+    /// <summary>cos and sin of the Count pairs in 2·Count row floats, sin negated for the inverse.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void SplitRow(ref float row, bool inverse, out TVector cos, out TVector sin)
+    {
+        TVector low = TOps.Load(ref row), high = TOps.Load(ref Unsafe.Add(ref row, TOps.Count));
+        cos = TOps.UnzipEven(low, high);
+        sin = TOps.UnzipOdd(low, high);
+        if (inverse)
+        {
+            sin = TOps.Xor(sin, TOps.Broadcast(SignBit));
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Rotate(ref TVector a, ref TVector b, TVector cos, TVector sin)
+    {
+        TVector first = TOps.Subtract(TOps.Multiply(a, cos), TOps.Multiply(b, sin));
+        b = TOps.Add(TOps.Multiply(a, sin), TOps.Multiply(b, cos));
+        a = first;
+    }
+}

@@ -1,0 +1,54 @@
+using System.Runtime.CompilerServices;
+
+namespace Rope.Simd.Kernels;
+
+/// <summary>
+/// float32 rotation in registers of <typeparamref name="TOps"/>: a block is one register.
+/// Interleaved: x' = x·cos + swapPairs(x)·sin with cos = [c0, c0, c1, c1, ...] and sin = [−s0, s0, −s1, s1, ...]
+/// (signs flipped for the inverse). Half-split: a' = a·cos − b·sin, b' = b·cos + a·sin, sin negated for the inverse.
+/// Each product pair is combined by one multiply-add, fused where the ISA has FMA.
+/// </summary>
+internal readonly struct SingleKernel<TOps, TVector> : IRotationKernel<float, TVector>
+    where TOps : IVectorOps<TVector>
+    where TVector : struct
+{
+    private const uint SignBit = 0x8000_0000;
+
+    public static int Count => TOps.Count;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVector Load(ref float source) => TOps.Load(ref source);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(TVector value, ref float destination) => TOps.Store(value, ref destination);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ExpandInterleaved(ref float row, bool inverse, ref float cos, ref float sin)
+    {
+        TVector pairs = TOps.Load(ref row);
+        TVector signs = inverse ? TOps.BroadcastPair(0, SignBit) : TOps.BroadcastPair(SignBit, 0);
+        TOps.Store(TOps.DuplicateEven(pairs), ref cos);
+        TOps.Store(TOps.Xor(TOps.DuplicateOdd(pairs), signs), ref sin);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ExpandHalfSplit(ref float pairs, bool inverse, ref float cos, ref float sin)
+    {
+        TVector low = TOps.Load(ref pairs), high = TOps.Load(ref Unsafe.Add(ref pairs, TOps.Count));
+        TOps.Store(TOps.UnzipEven(low, high), ref cos);
+        TVector sines = TOps.UnzipOdd(low, high);
+        TOps.Store(inverse ? TOps.Xor(sines, TOps.Broadcast(SignBit)) : sines, ref sin);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVector RotateInterleaved(TVector block, ref float cos, ref float sin) =>
+        TOps.MultiplyAddEstimate(TOps.SwapPairs(block), TOps.Load(ref sin), TOps.Multiply(block, TOps.Load(ref cos)));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void RotateHalfSplit(ref TVector first, ref TVector second, ref float cos, ref float sin)
+    {
+        TVector a = first, b = second, c = TOps.Load(ref cos), s = TOps.Load(ref sin);
+        first = TOps.MultiplyAddEstimate(TOps.Xor(b, TOps.Broadcast(SignBit)), s, TOps.Multiply(a, c));
+        second = TOps.MultiplyAddEstimate(a, s, TOps.Multiply(b, c));
+    }
+}

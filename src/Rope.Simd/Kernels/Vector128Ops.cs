@@ -1,0 +1,108 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
+
+namespace Rope.Simd.Kernels;
+
+/// <summary>128-bit registers: SSE shuffles on x64, AdvSimd (NEON) trn/uzp/zip/rev64 on ARM64.</summary>
+internal readonly struct Vector128Ops : IVectorOps<Vector128<float>>
+{
+    public static RopePath Path => RopePath.Vector128;
+
+    public static bool IsSupported => Vector128.IsHardwareAccelerated && (Sse.IsSupported || AdvSimd.Arm64.IsSupported);
+
+    public static bool IsAccelerated => IsSupported;
+
+    public static int Count => Vector128<float>.Count;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Load(ref float source) => Vector128.LoadUnsafe(ref source);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(Vector128<float> value, ref float destination) => value.StoreUnsafe(ref destination);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Add(Vector128<float> left, Vector128<float> right) => left + right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Subtract(Vector128<float> left, Vector128<float> right) => left - right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Multiply(Vector128<float> left, Vector128<float> right) => left * right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> MultiplyAddEstimate(Vector128<float> left, Vector128<float> right, Vector128<float> addend) =>
+        Vector128.MultiplyAddEstimate(left, right, addend);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> DuplicateEven(Vector128<float> value) =>
+        Sse.IsSupported ? Sse.Shuffle(value, value, 0b10_10_00_00) : AdvSimd.Arm64.TransposeEven(value, value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> DuplicateOdd(Vector128<float> value) =>
+        Sse.IsSupported ? Sse.Shuffle(value, value, 0b11_11_01_01) : AdvSimd.Arm64.TransposeOdd(value, value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> SwapPairs(Vector128<float> value) =>
+        Sse.IsSupported ? Sse.Shuffle(value, value, 0b10_11_00_01) : AdvSimd.ReverseElement32(value.AsUInt64()).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> UnzipEven(Vector128<float> low, Vector128<float> high) =>
+        Sse.IsSupported ? Sse.Shuffle(low, high, 0b10_00_10_00) : AdvSimd.Arm64.UnzipEven(low, high);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> UnzipOdd(Vector128<float> low, Vector128<float> high) =>
+        Sse.IsSupported ? Sse.Shuffle(low, high, 0b11_01_11_01) : AdvSimd.Arm64.UnzipOdd(low, high);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> ZipLow(Vector128<float> even, Vector128<float> odd) =>
+        Sse.IsSupported ? Sse.UnpackLow(even, odd) : AdvSimd.Arm64.ZipLow(even, odd);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> ZipHigh(Vector128<float> even, Vector128<float> odd) =>
+        Sse.IsSupported ? Sse.UnpackHigh(even, odd) : AdvSimd.Arm64.ZipHigh(even, odd);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Broadcast(uint bits) => Vector128.Create(bits).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> BroadcastPair(uint evenBits, uint oddBits) =>
+        Vector128.Create(((ulong)oddBits << 32) | evenBits).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> And(Vector128<float> left, Vector128<float> right) => left & right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Or(Vector128<float> left, Vector128<float> right) => left | right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Xor(Vector128<float> left, Vector128<float> right) => left ^ right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> AddBits(Vector128<float> left, Vector128<float> right) => (left.AsUInt32() + right.AsUInt32()).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> ShiftLeft(Vector128<float> value, [ConstantExpected(Min = 0, Max = 31)] int count) =>
+        Vector128.ShiftLeft(value.AsUInt32(), count).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> ShiftRightLogical(Vector128<float> value, [ConstantExpected(Min = 0, Max = 31)] int count) =>
+        Vector128.ShiftRightLogical(value.AsUInt32(), count).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> EqualsBits(Vector128<float> left, Vector128<float> right) =>
+        Vector128.Equals(left.AsUInt32(), right.AsUInt32()).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> GreaterThanBits(Vector128<float> left, Vector128<float> right) =>
+        Vector128.GreaterThan(left.AsInt32(), right.AsInt32()).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> IsNaN(Vector128<float> value) => Vector128.IsNaN(value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Select(Vector128<float> mask, Vector128<float> whenTrue, Vector128<float> whenFalse) =>
+        Vector128.ConditionalSelect(mask, whenTrue, whenFalse);
+}

@@ -1,0 +1,62 @@
+using Rope.Simd.Kernels;
+
+namespace Rope.Simd;
+
+// Span conversions between float32 and the 16-bit element types, on this engine's path.
+public abstract partial class RopeEngine
+{
+    /// <summary>Rounds each float to the nearest bfloat16, ties to even; NaN stays a quiet NaN. Same bits as <c>(BFloat16)value</c>.</summary>
+    /// <param name="source">float32 values.</param>
+    /// <param name="destination">At least as long as the source; must not overlap it. Only the first source.Length elements are written.</param>
+    /// <exception cref="ArgumentException">The destination is too short or overlaps the source.</exception>
+    public void ConvertToBFloat16(ReadOnlySpan<float> source, Span<BFloat16> destination)
+    {
+        ValidateConversion(source, destination);
+        Narrow(source, destination);
+    }
+
+    /// <summary>Rounds each float to the nearest float16, ties to even. Same bits as <c>(Half)value</c>.</summary>
+    /// <inheritdoc cref="ConvertToBFloat16"/>
+    public void ConvertToHalf(ReadOnlySpan<float> source, Span<Half> destination)
+    {
+        ValidateConversion(source, destination);
+        Narrow(source, destination);
+    }
+
+    /// <summary>Widens each bfloat16 exactly. Same bits as <c>(float)value</c>.</summary>
+    /// <param name="source">bfloat16 values.</param>
+    /// <param name="destination">At least as long as the source; must not overlap it. Only the first source.Length elements are written.</param>
+    /// <exception cref="ArgumentException">The destination is too short or overlaps the source.</exception>
+    public void ConvertToSingle(ReadOnlySpan<BFloat16> source, Span<float> destination)
+    {
+        ValidateConversion(source, destination);
+        Widen(source, destination);
+    }
+
+    /// <summary>Widens each float16 exactly (a signaling NaN becomes quiet). Same bits as <c>(float)value</c>.</summary>
+    /// <inheritdoc cref="ConvertToSingle(ReadOnlySpan{BFloat16}, Span{float})"/>
+    public void ConvertToSingle(ReadOnlySpan<Half> source, Span<float> destination)
+    {
+        ValidateConversion(source, destination);
+        Widen(source, destination);
+    }
+
+    private protected abstract void Narrow(ReadOnlySpan<float> source, Span<BFloat16> destination);
+
+    private protected abstract void Narrow(ReadOnlySpan<float> source, Span<Half> destination);
+
+    private protected abstract void Widen(ReadOnlySpan<BFloat16> source, Span<float> destination);
+
+    private protected abstract void Widen(ReadOnlySpan<Half> source, Span<float> destination);
+
+    private static void ValidateConversion<TFrom, TTo>(ReadOnlySpan<TFrom> source, Span<TTo> destination)
+        where TFrom : unmanaged
+        where TTo : unmanaged
+    {
+        Guard.Length(destination.Length, source.Length, nameof(destination));
+        if (System.Runtime.InteropServices.MemoryMarshal.AsBytes(source).Overlaps(System.Runtime.InteropServices.MemoryMarshal.AsBytes((ReadOnlySpan<TTo>)destination)))
+        {
+            throw new ArgumentException("The destination overlaps the source; convert into separate memory.", nameof(destination));
+        }
+    }
+}
