@@ -50,6 +50,69 @@ public unsafe class GuardPageTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Paths.SupportedWithPackedTypes), MemberType = typeof(Paths))]
+    public void SixteenBitRotationStaysInsideItsSpans(RopePath path, PackedType type)
+    {
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "needs mmap/mprotect");
+        RopeEngine engine = RopeEngine.Get(path);
+        using var pages = new GuardedPages();
+        var random = new Random(13);
+        foreach (int rotaryDim in RotaryDims)
+        {
+            var table = RopeTable.Create(rotaryDim, 8);
+            foreach (RopeLayout layout in (ReadOnlySpan<RopeLayout>)[RopeLayout.Interleaved, RopeLayout.HalfSplit])
+            {
+                // Odd lengths put the last element in the middle of a 4-byte lane, right against the guard page.
+                foreach (int extra in (ReadOnlySpan<int>)[0, 2])
+                {
+                    var shape = new RopeShape(tokens: 2, heads: 3, headDim: rotaryDim + extra, tokenStride: 3 * (rotaryDim + extra) + 1, headStride: rotaryDim + extra);
+                    ushort[] input = PackedElements.Activations(type, random, shape.RequiredLength);
+                    ushort[] expected = (ushort[])input.Clone();
+                    PackedElements.Apply(RopeEngine.Get(RopePath.Scalar), type, table, expected, shape, 5, layout);
+                    string context = $"{path} {type} {layout} rotary {rotaryDim} head {shape.HeadDim} length {shape.RequiredLength}";
+
+                    foreach (bool atEnd in (ReadOnlySpan<bool>)[true, false])
+                    {
+                        Span<ushort> span = atEnd ? pages.AtEnd<ushort>(shape.RequiredLength) : pages.AtStart<ushort>(shape.RequiredLength);
+                        input.CopyTo(span);
+                        PackedElements.Apply(engine, type, table, span, shape, 5, layout);
+                        Assert.True(span.SequenceEqual(expected), context);
+                    }
+
+                    Span<ushort> source = pages.AtEnd<ushort>(shape.RequiredLength), destination = pages.AtStart<ushort>(shape.RequiredLength);
+                    input.CopyTo(source);
+                    PackedElements.Apply(engine, type, table, source, destination, shape, 5, layout);
+                    Assert.True(destination.SequenceEqual(expected), context + " out of place");
+                }
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Paths.SupportedWithPackedTypes), MemberType = typeof(Paths))]
+    public void ConversionsStayInsideTheirSpans(RopePath path, PackedType type)
+    {
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "needs mmap/mprotect");
+        RopeEngine engine = RopeEngine.Get(path);
+        using var pages = new GuardedPages();
+        for (int length = 0; length <= 67; length++)
+        {
+            float[] values = TestData.Activations(new Random(length), length);
+            Span<float> floats = pages.AtEnd<float>(length);
+            Span<ushort> narrow = pages.AtStart<ushort>(length);
+            values.CopyTo(floats);
+            PackedElements.Narrow(engine, type, floats, narrow);
+            Assert.Equal(PackedElements.Round(type, values), narrow.ToArray());
+
+            Span<ushort> narrowAtEnd = pages.AtEnd<ushort>(length);
+            narrow.CopyTo(narrowAtEnd);
+            Span<float> widened = pages.AtStart<float>(length);
+            PackedElements.Widen(engine, type, narrowAtEnd, widened);
+            Assert.Equal(PackedElements.Widen(type, narrowAtEnd.ToArray()), widened.ToArray());
+        }
+    }
+
     [Fact]
     public void TableFillWritesOnlyItsRows()
     {
@@ -77,16 +140,23 @@ public unsafe class GuardPageTests
             Assert.Equal(0, mprotect((nint)(mapping + pageSize), 2 * pageSize, ProtRead | ProtWrite));
         }
 
-        public Span<float> AtStart(int length) => CheckedSpan(mapping + pageSize, length);
+        public Span<float> AtStart(int length) => AtStart<float>(length);
 
-        public Span<float> AtEnd(int length) => CheckedSpan(mapping + 3 * pageSize - length * sizeof(float), length);
+        public Span<float> AtEnd(int length) => AtEnd<float>(length);
+
+        public Span<T> AtStart<T>(int length)
+            where T : unmanaged => CheckedSpan<T>(mapping + pageSize, length);
+
+        public Span<T> AtEnd<T>(int length)
+            where T : unmanaged => CheckedSpan<T>(mapping + 3 * pageSize - length * sizeof(T), length);
 
         public void Dispose() => munmap((nint)mapping, 4 * pageSize);
 
-        private Span<float> CheckedSpan(byte* start, int length)
+        private Span<T> CheckedSpan<T>(byte* start, int length)
+            where T : unmanaged
         {
-            Assert.True((nuint)length * sizeof(float) <= 2 * pageSize, "tensor larger than the guarded region");
-            return new Span<float>(start, length);
+            Assert.True((nuint)length * (nuint)sizeof(T) <= 2 * pageSize, "tensor larger than the guarded region");
+            return new Span<T>(start, length);
         }
     }
 

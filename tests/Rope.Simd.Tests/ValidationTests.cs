@@ -123,6 +123,32 @@ public class ValidationTests
     }
 
     [Fact]
+    public void SixteenBitOverloadsValidateLikeTheFloatOnesAndWriteNothing()
+    {
+        var shape = new RopeShape(2, 3, 8);
+        foreach (PackedType type in PackedElements.All)
+        {
+            var values = new ushort[47];
+            values.AsSpan().Fill(0x3F80);
+            var fits = new ushort[48];
+            AssertThrowsNaming<ArgumentException>("values", () => PackedElements.Apply(Engine, type, Table, values, shape, 0, RopeLayout.Interleaved));
+            AssertThrowsNaming<ArgumentException>("keys", () => PackedElements.Apply(Engine, type, Table, fits, shape, values, shape, 0, RopeLayout.Interleaved));
+            AssertThrowsNaming<ArgumentException>("destination", () => PackedElements.Apply(Engine, type, Table, fits, values, shape, 0, RopeLayout.HalfSplit));
+            AssertThrowsNaming<ArgumentException>("keyDestination", () =>
+                PackedElements.Apply(Engine, type, Table, fits, new ushort[48], shape, fits, values, shape, 0, RopeLayout.HalfSplit));
+            AssertThrowsNaming<ArgumentOutOfRangeException>("positions", () =>
+                PackedElements.Apply(Engine, type, Table, fits, shape, new[] { 0, 16 }, RopeLayout.Interleaved));
+            AssertThrowsNaming<ArgumentException>("keyShape", () =>
+                PackedElements.Apply(Engine, type, Table, fits, shape, new ushort[48], new RopeShape(3, 1, 8), 0, RopeLayout.HalfSplit));
+            AssertThrowsNaming<ArgumentOutOfRangeException>("layout", () => PackedElements.Apply(Engine, type, Table, fits, shape, 0, (RopeLayout)7));
+            AssertThrowsNaming<ArgumentException>("destination", () =>
+                PackedElements.Apply(Engine, type, Table, fits.AsSpan(0, 47), fits.AsSpan(1, 47), new RopeShape(1, 1, 8), 0, RopeLayout.HalfSplit));
+            Assert.All(values, v => Assert.Equal(0x3F80, v));
+            Assert.All(fits, v => Assert.Equal(0, v));
+        }
+    }
+
+    [Fact]
     public void EmptyTensorsAreANoOp()
     {
         Engine.Apply(Table, Span<float>.Empty, new RopeShape(0, 4, 8), 0, RopeLayout.Interleaved);

@@ -75,15 +75,14 @@ internal static class RotationDriver<TKernel, TElement, TVector>
             if (interleaved)
             {
                 ExpandInterleaved(ref row, span, inverse, ref cos, ref sin, ref rowSpill);
-                RotateHeads(first, token, span, rotaryDim, interleaved: true, ref cos, ref sin, ref elementSpill);
-                RotateHeads(second, token, span, rotaryDim, interleaved: true, ref cos, ref sin, ref elementSpill);
             }
             else
             {
                 ExpandHalfSplit(ref row, span, inverse, ref cos, ref sin, ref rowSpill);
-                RotateHeads(first, token, span, rotaryDim, interleaved: false, ref cos, ref sin, ref elementSpill);
-                RotateHeads(second, token, span, rotaryDim, interleaved: false, ref cos, ref sin, ref elementSpill);
             }
+
+            RotateTarget(first, token, span, rotaryDim, interleaved, ref cos, ref sin, ref elementSpill);
+            RotateTarget(second, token, span, rotaryDim, interleaved, ref cos, ref sin, ref elementSpill);
         }
 
         if (rented is not null)
@@ -139,15 +138,37 @@ internal static class RotationDriver<TKernel, TElement, TVector>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void RotateHeads(scoped in RotationTarget<TElement> target, int token, int span, int rotaryDim, bool interleaved,
+    private static void RotateTarget(scoped in RotationTarget<TElement> target, int token, int span, int rotaryDim, bool interleaved,
         ref float cos, ref float sin, ref TElement spill)
     {
-        RopeShape shape = target.Shape;
-        if (shape.Heads == 0)
+        if (target.Shape.Heads == 0)
         {
             return;
         }
 
+        if (interleaved)
+        {
+            RotateHeads<InterleavedPairs>(target, token, span, rotaryDim, ref cos, ref sin, ref spill);
+        }
+        else
+        {
+            RotateHeads<HalfSplitPairs>(target, token, span, rotaryDim, ref cos, ref sin, ref spill);
+        }
+    }
+
+    /// <summary>Every head of one token of one target.</summary>
+    /// <remarks>
+    /// Compiled once per layout (the layout is a type argument, so the other layout's loop is not even imported), and
+    /// never inlined: the JIT's inlining budget grows with the size of the method it inlines into, and this one is large
+    /// enough to take a whole 16-bit codec, where a single method holding every loop would leave much of it as calls.
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void RotateHeads<TLayout>(scoped in RotationTarget<TElement> target, int token, int span, int rotaryDim,
+        ref float cos, ref float sin, ref TElement spill)
+        where TLayout : struct
+    {
+        bool interleaved = typeof(TLayout) == typeof(InterleavedPairs);
+        RopeShape shape = target.Shape;
         bool copyPassThrough = shape.HeadDim > rotaryDim && !target.InPlace;
         ref TElement source = ref MemoryMarshal.GetReference(target.Source);
         ref TElement destination = ref MemoryMarshal.GetReference(target.Destination);
@@ -157,13 +178,17 @@ internal static class RotationDriver<TKernel, TElement, TVector>
             nint offset = tokenOffset + (nint)head * shape.HeadStride;
             ref TElement headSource = ref Unsafe.Add(ref source, offset);
             ref TElement headDestination = ref Unsafe.Add(ref destination, offset);
-            if (interleaved)
+            if (span < TKernel.Count)
             {
-                RotateInterleaved(ref headSource, ref headDestination, span, ref cos, ref sin, ref spill);
+                RotateThroughSpill(ref headSource, ref headDestination, span, interleaved, ref cos, ref sin, ref spill);
+            }
+            else if (typeof(TLayout) == typeof(InterleavedPairs))
+            {
+                RotateInterleaved(ref headSource, ref headDestination, span, ref cos, ref sin);
             }
             else
             {
-                RotateHalfSplit(ref headSource, ref headDestination, span, ref cos, ref sin, ref spill);
+                RotateHalfSplit(ref headSource, ref headDestination, span, ref cos, ref sin);
             }
 
             if (copyPassThrough)
@@ -173,11 +198,12 @@ internal static class RotationDriver<TKernel, TElement, TVector>
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void RotateInterleaved(ref TElement source, ref TElement destination, int span, ref float cos, ref float sin, ref TElement spill)
+    /// <summary>A span shorter than one block: rotated in a block-sized stack copy (for half-split, one per half).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void RotateThroughSpill(ref TElement source, ref TElement destination, int span, bool interleaved,
+        ref float cos, ref float sin, ref TElement spill)
     {
-        int count = TKernel.Count;
-        if (span < count)
+        if (interleaved)
         {
             Copy(ref source, ref spill, span);
             TKernel.Store(TKernel.RotateInterleaved(TKernel.Load(ref spill), ref cos, ref sin), ref spill);
@@ -185,49 +211,53 @@ internal static class RotationDriver<TKernel, TElement, TVector>
             return;
         }
 
-        nuint last = (nuint)(span - count);
-        nuint lastSlot = (nuint)((span - 1) / count * count);
-        TVector tail = TKernel.Load(ref Unsafe.Add(ref source, last));
-        nuint i = 0;
-        // Two blocks per iteration: one interleaved block alone leaves the loop overhead and loads on the critical path.
-        for (; i + (nuint)(2 * count) <= last; i += (nuint)(2 * count))
-        {
-            nuint next = i + (nuint)count;
-            TVector x0 = TKernel.Load(ref Unsafe.Add(ref source, i)), x1 = TKernel.Load(ref Unsafe.Add(ref source, next));
-            x0 = TKernel.RotateInterleaved(x0, ref Unsafe.Add(ref cos, i), ref Unsafe.Add(ref sin, i));
-            x1 = TKernel.RotateInterleaved(x1, ref Unsafe.Add(ref cos, next), ref Unsafe.Add(ref sin, next));
-            TKernel.Store(x0, ref Unsafe.Add(ref destination, i));
-            TKernel.Store(x1, ref Unsafe.Add(ref destination, next));
-        }
+        ref TElement spillSecond = ref Unsafe.Add(ref spill, TKernel.Count);
+        Copy(ref source, ref spill, span);
+        Copy(ref Unsafe.Add(ref source, span), ref spillSecond, span);
+        TVector a = TKernel.Load(ref spill), b = TKernel.Load(ref spillSecond);
+        TKernel.RotateHalfSplit(ref a, ref b, ref cos, ref sin);
+        TKernel.Store(a, ref spill);
+        TKernel.Store(b, ref spillSecond);
+        Copy(ref spill, ref destination, span);
+        Copy(ref spillSecond, ref Unsafe.Add(ref destination, span), span);
+    }
 
-        for (; i < last; i += (nuint)count)
+    /// <summary>
+    /// Blocks k = 0..n at offset min(k·Count, last) and slot k·Count, two per iteration (one block alone leaves the loop
+    /// overhead and loads on the critical path). Both are loaded before either is stored, and the pairs end with
+    /// (n − 1, n), so the final block, which may overlap its predecessor, never reads a rotated element; with an odd
+    /// number of blocks, block 0 goes first, paired with itself. One copy of the kernel keeps the 16-bit codecs inlined.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void RotateInterleaved(ref TElement source, ref TElement destination, int span, ref float cos, ref float sin)
+    {
+        nuint count = (nuint)TKernel.Count;
+        nuint last = (nuint)span - count;
+        nuint finalBlock = (last + count - 1) / count;
+        nuint block = 0, partner = finalBlock % 2;
+        while (true)
         {
-            TVector x = TKernel.Load(ref Unsafe.Add(ref source, i));
-            TKernel.Store(TKernel.RotateInterleaved(x, ref Unsafe.Add(ref cos, i), ref Unsafe.Add(ref sin, i)), ref Unsafe.Add(ref destination, i));
-        }
+            nuint slot0 = block * count, slot1 = partner * count;
+            nuint offset0 = Math.Min(slot0, last), offset1 = Math.Min(slot1, last);
+            TVector x0 = TKernel.Load(ref Unsafe.Add(ref source, offset0)), x1 = TKernel.Load(ref Unsafe.Add(ref source, offset1));
+            x0 = TKernel.RotateInterleaved(x0, ref Unsafe.Add(ref cos, slot0), ref Unsafe.Add(ref sin, slot0));
+            x1 = TKernel.RotateInterleaved(x1, ref Unsafe.Add(ref cos, slot1), ref Unsafe.Add(ref sin, slot1));
+            TKernel.Store(x0, ref Unsafe.Add(ref destination, offset0));
+            TKernel.Store(x1, ref Unsafe.Add(ref destination, offset1));
+            if (partner == finalBlock)
+            {
+                break;
+            }
 
-        TKernel.Store(TKernel.RotateInterleaved(tail, ref Unsafe.Add(ref cos, lastSlot), ref Unsafe.Add(ref sin, lastSlot)),
-            ref Unsafe.Add(ref destination, last));
+            block = partner + 1;
+            partner = block + 1;
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void RotateHalfSplit(ref TElement source, ref TElement destination, int span, ref float cos, ref float sin, ref TElement spill)
+    private static void RotateHalfSplit(ref TElement source, ref TElement destination, int span, ref float cos, ref float sin)
     {
         int count = TKernel.Count;
-        if (span < count)
-        {
-            ref TElement spillSecond = ref Unsafe.Add(ref spill, count);
-            Copy(ref source, ref spill, span);
-            Copy(ref Unsafe.Add(ref source, span), ref spillSecond, span);
-            TVector a = TKernel.Load(ref spill), b = TKernel.Load(ref spillSecond);
-            TKernel.RotateHalfSplit(ref a, ref b, ref cos, ref sin);
-            TKernel.Store(a, ref spill);
-            TKernel.Store(b, ref spillSecond);
-            Copy(ref spill, ref destination, span);
-            Copy(ref spillSecond, ref Unsafe.Add(ref destination, span), span);
-            return;
-        }
-
         nuint last = (nuint)(span - count);
         nuint lastSlot = (nuint)((span - 1) / count * count);
         ref TElement sourceSecond = ref Unsafe.Add(ref source, span);
@@ -258,3 +288,9 @@ internal static class RotationDriver<TKernel, TElement, TVector>
     private static void Copy<T>(ref T source, ref T destination, int count) =>
         MemoryMarshal.CreateReadOnlySpan(ref source, count).CopyTo(MemoryMarshal.CreateSpan(ref destination, count));
 }
+
+/// <summary>Type argument selecting the interleaved loop of <see cref="RotationDriver{TKernel, TElement, TVector}"/>.</summary>
+internal readonly struct InterleavedPairs;
+
+/// <summary>Type argument selecting the half-split loop of <see cref="RotationDriver{TKernel, TElement, TVector}"/>.</summary>
+internal readonly struct HalfSplitPairs;
