@@ -1,8 +1,9 @@
+using System.Runtime.InteropServices;
 using Rope.Simd;
 
 namespace Rope.Simd.Tests;
 
-/// <summary>The README's quick start, verbatim, so it keeps compiling and running.</summary>
+/// <summary>The README's code samples, verbatim, so they keep compiling and running.</summary>
 public class ReadmeSampleTests
 {
     [Fact]
@@ -28,5 +29,29 @@ public class ReadmeSampleTests
         RopeEngine.Default.Apply(table, keys, keyShape, positions: delta, RopeLayout.HalfSplit, inverse: true);
 
         Assert.All(queries, value => Assert.Equal(0f, value));
+    }
+
+    [Fact]
+    public void SixteenBitSampleRuns()
+    {
+        var table = RopeTable.Create(rotaryDim: 128, positionCount: 8192, @base: 500000);   // float32 whatever the activations
+        var shape = new RopeShape(tokens: 16, heads: 32, headDim: 128);
+
+        // bfloat16 kept as raw ushort (as read from a checkpoint): reinterpret in place, no copy.
+        ushort[] raw = new ushort[shape.RequiredLength];
+        Span<BFloat16> queries = MemoryMarshal.Cast<ushort, BFloat16>(raw.AsSpan());
+        RopeEngine.Default.Apply(table, queries, shape, positions: 100, RopeLayout.HalfSplit);
+
+        // float16 is System.Half; every float32 overload exists for both types (GQA, out of place, strides, inverse).
+        Half[] halfKeys = new Half[shape.RequiredLength];
+        RopeEngine.Default.Apply(table, halfKeys, shape, positions: 100, RopeLayout.HalfSplit);
+
+        // Span conversions, vectorized on every path: the same bits as the scalar casts.
+        float[] widened = new float[shape.RequiredLength];
+        RopeEngine.Default.ConvertToSingle(queries, widened);
+        RopeEngine.Default.ConvertToBFloat16(widened, queries);
+        RopeEngine.Default.ConvertToHalf(widened, halfKeys);
+
+        Assert.All(widened, value => Assert.Equal(0f, value));
     }
 }
