@@ -17,29 +17,36 @@ internal static class ConversionDriver<TOps, TVector, TCodec, TElement>
 {
     private const int WidestBlock = 32;
 
+    public static void Narrow(ReadOnlySpan<float> source, Span<TElement> destination) => Convert<float, TElement, Narrowing>(source, destination);
+
+    public static void Widen(ReadOnlySpan<TElement> source, Span<float> destination) => Convert<TElement, float, Widening>(source, destination);
+
     [SkipLocalsInit]
-    public static void Narrow(ReadOnlySpan<float> source, Span<TElement> destination)
+    private static void Convert<TFrom, TTo, TBlock>(ReadOnlySpan<TFrom> source, Span<TTo> destination)
+        where TFrom : unmanaged
+        where TTo : unmanaged
+        where TBlock : IBlockConversion<TFrom, TTo>
     {
         int block = 2 * TOps.Count;
         int length = source.Length;
         if (length < block)
         {
-            Span<float> spillSource = stackalloc float[WidestBlock];
-            Span<TElement> spillDestination = stackalloc TElement[WidestBlock];
+            Span<TFrom> spillSource = stackalloc TFrom[WidestBlock];
+            Span<TTo> spillDestination = stackalloc TTo[WidestBlock];
             spillSource.Clear();
             source.CopyTo(spillSource);
-            NarrowBlock(ref MemoryMarshal.GetReference(spillSource), ref MemoryMarshal.GetReference(spillDestination));
+            TBlock.Convert(ref MemoryMarshal.GetReference(spillSource), ref MemoryMarshal.GetReference(spillDestination));
             spillDestination[..length].CopyTo(destination);
             return;
         }
 
-        ref float from = ref MemoryMarshal.GetReference(source);
-        ref TElement to = ref MemoryMarshal.GetReference(destination);
+        ref TFrom from = ref MemoryMarshal.GetReference(source);
+        ref TTo to = ref MemoryMarshal.GetReference(destination);
         nuint last = (nuint)(length - block);
         for (nuint i = 0; ; i += (nuint)block)
         {
             i = Math.Min(i, last);
-            NarrowBlock(ref Unsafe.Add(ref from, i), ref Unsafe.Add(ref to, i));
+            TBlock.Convert(ref Unsafe.Add(ref from, i), ref Unsafe.Add(ref to, i));
             if (i == last)
             {
                 break;
@@ -47,49 +54,31 @@ internal static class ConversionDriver<TOps, TVector, TCodec, TElement>
         }
     }
 
-    [SkipLocalsInit]
-    public static void Widen(ReadOnlySpan<TElement> source, Span<float> destination)
+    private interface IBlockConversion<TFrom, TTo>
     {
-        int block = 2 * TOps.Count;
-        int length = source.Length;
-        if (length < block)
-        {
-            Span<TElement> spillSource = stackalloc TElement[WidestBlock];
-            Span<float> spillDestination = stackalloc float[WidestBlock];
-            spillSource.Clear();
-            source.CopyTo(spillSource);
-            WidenBlock(ref MemoryMarshal.GetReference(spillSource), ref MemoryMarshal.GetReference(spillDestination));
-            spillDestination[..length].CopyTo(destination);
-            return;
-        }
+        /// <summary>Converts one block of 2·Count elements.</summary>
+        static abstract void Convert(ref TFrom source, ref TTo destination);
+    }
 
-        ref TElement from = ref MemoryMarshal.GetReference(source);
-        ref float to = ref MemoryMarshal.GetReference(destination);
-        nuint last = (nuint)(length - block);
-        for (nuint i = 0; ; i += (nuint)block)
+    private readonly struct Narrowing : IBlockConversion<float, TElement>
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Convert(ref float source, ref TElement destination)
         {
-            i = Math.Min(i, last);
-            WidenBlock(ref Unsafe.Add(ref from, i), ref Unsafe.Add(ref to, i));
-            if (i == last)
-            {
-                break;
-            }
+            TVector low = TOps.Load(ref source), high = TOps.Load(ref Unsafe.Add(ref source, TOps.Count));
+            TVector packed = TCodec.Narrow<TOps, TVector>(TOps.UnzipEven(low, high), TOps.UnzipOdd(low, high));
+            TOps.Store(packed, ref Unsafe.As<TElement, float>(ref destination));
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void NarrowBlock(ref float source, ref TElement destination)
+    private readonly struct Widening : IBlockConversion<TElement, float>
     {
-        TVector low = TOps.Load(ref source), high = TOps.Load(ref Unsafe.Add(ref source, TOps.Count));
-        TVector packed = TCodec.Narrow<TOps, TVector>(TOps.UnzipEven(low, high), TOps.UnzipOdd(low, high));
-        TOps.Store(packed, ref Unsafe.As<TElement, float>(ref destination));
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void WidenBlock(ref TElement source, ref float destination)
-    {
-        TCodec.Widen<TOps, TVector>(TOps.Load(ref Unsafe.As<TElement, float>(ref source)), out TVector even, out TVector odd);
-        TOps.Store(TOps.ZipLow(even, odd), ref destination);
-        TOps.Store(TOps.ZipHigh(even, odd), ref Unsafe.Add(ref destination, TOps.Count));
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Convert(ref TElement source, ref float destination)
+        {
+            TCodec.Widen<TOps, TVector>(TOps.Load(ref Unsafe.As<TElement, float>(ref source)), out TVector even, out TVector odd);
+            TOps.Store(TOps.ZipLow(even, odd), ref destination);
+            TOps.Store(TOps.ZipHigh(even, odd), ref Unsafe.Add(ref destination, TOps.Count));
+        }
     }
 }
