@@ -167,7 +167,6 @@ internal static class RotationDriver<TKernel, TElement, TVector>
         ref float cos, ref float sin, ref TElement spill)
         where TLayout : struct
     {
-        bool interleaved = typeof(TLayout) == typeof(InterleavedPairs);
         RopeShape shape = target.Shape;
         bool copyPassThrough = shape.HeadDim > rotaryDim && !target.InPlace;
         ref TElement source = ref MemoryMarshal.GetReference(target.Source);
@@ -180,7 +179,7 @@ internal static class RotationDriver<TKernel, TElement, TVector>
             ref TElement headDestination = ref Unsafe.Add(ref destination, offset);
             if (span < TKernel.Count)
             {
-                RotateThroughSpill(ref headSource, ref headDestination, span, interleaved, ref cos, ref sin, ref spill);
+                RotateThroughSpill(ref headSource, ref headDestination, span, typeof(TLayout) == typeof(InterleavedPairs), ref cos, ref sin, ref spill);
             }
             else if (typeof(TLayout) == typeof(InterleavedPairs))
             {
