@@ -1,145 +1,156 @@
-using System.Diagnostics;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
-using Rope.Simd;
+using Rope.Simd.Bench.Peers;
 
 namespace Rope.Simd.Bench;
 
 /// <summary>
-/// The built-in comparison: for each element type, path and layout, the throughput of an in-place prefill as a
-/// percentage of <see cref="BandwidthLimit"/> over the same bytes, and the largest error against
-/// <see cref="RopeReference"/>. Every case of a table is measured in one process in interleaved rounds (medians), so
-/// drift on a shared machine hits every case alike.
+/// The built-in comparison (the README's main job): LLaMA-style shapes, 32 heads of 128, base 10000, one thread;
+/// every Rope.Simd path against the same-bytes limit and against ggml, TensorPrimitives and a naive loop where they
+/// can do the same work; every case's largest error against <see cref="RopeReference"/>.
 /// </summary>
 internal static class QuickRun
 {
-    private const int Rounds = 15;
-    private const int RepetitionsPerRound = 20;
-    private const int Tokens = 512, Heads = 32, HeadDim = 128;
+    private const int Heads = 32, HeadDim = 128, PrefillTokens = 512, DecodePosition = 511;
+    private const double Base = 10000;
 
-    public static void Run(TextWriter output)
+    public static List<ResultRow> Run(TextWriter output)
     {
-        var shape = new RopeShape(Tokens, Heads, HeadDim);
-        var table = RopeTable.Create(rotaryDim: HeadDim, positionCount: 4096, @base: 10000);
+        var table = RopeTable.Create(rotaryDim: HeadDim, positionCount: 4096, @base: Base);
+        var rows = new List<ResultRow>();
+        output.WriteLine($"ggml: {Ggml.LoadError ?? "loaded"}");
+        rows.AddRange(Single(table, PrefillTokens, 0, $"float32 prefill {PrefillTokens} x {Heads} x {HeadDim}", allPaths: true).Run(output));
+        rows.AddRange(Single(table, 1, DecodePosition, $"float32 decode 1 x {Heads} x {HeadDim} at position {DecodePosition}", allPaths: false).Run(output));
+        rows.AddRange(Packed(table, bfloat16: true).Run(output));
+        rows.AddRange(Packed(table, bfloat16: false).Run(output));
+        rows.AddRange(TableBuilding.Run(output));
+        return rows;
+    }
+
+    private static Comparison Single(RopeTable table, int tokens, int start, string title, bool allPaths)
+    {
+        var shape = new RopeShape(tokens, Heads, HeadDim);
         int elements = shape.RequiredLength;
-
-        output.WriteLine($"Rope.Simd quick run: in-place prefill {Tokens} tokens x {Heads} heads x {HeadDim}, positions 0..{Tokens - 1}, one thread");
-        output.WriteLine($"CPU: {CpuName()}; {Environment.ProcessorCount} cores; .NET {Environment.Version}; {IsaSummary()}");
-        output.WriteLine($"Default path: {RopeEngine.Default.Path}; paths in this process: {string.Join(", ", RopeEngine.Supported)}");
-
         float[] input = RandomActivations(elements, seed: 1);
-        int[] positions = [.. Enumerable.Range(0, Tokens)];
-        var expected = new Dictionary<RopeLayout, double[]>();
+        var expected = Expected(input, tokens, start, table);
+        var buffer = new AlignedBuffer(elements);
+        var shifted = new AlignedBuffer(elements, misalignElements: 1);
+        var comparison = new Comparison(title, elements, () => BandwidthLimit.ReadModifyWrite(buffer.Span));
+
+        string Check(AlignedBuffer target, Action rotate, RopeLayout layout)
+        {
+            input.CopyTo(target.Span);
+            rotate();
+            return Errors.Single(input, target.Span, expected[layout], HeadDim, layout);
+        }
+
+        foreach (RopeEngine engine in allPaths ? RopeEngine.Supported : [RopeEngine.Default])
+        {
+            foreach (RopeLayout layout in Enum.GetValues<RopeLayout>())
+            {
+                void Rotate() => engine.Apply(table, buffer.Span, shape, start, layout);
+                comparison.Add(new($"Rope.Simd {engine.Path} {layout}", Rotate, () => Check(buffer, Rotate, layout)));
+            }
+        }
+
         foreach (RopeLayout layout in Enum.GetValues<RopeLayout>())
         {
-            expected[layout] = new double[elements];
-            RopeReference.Rotate(input, expected[layout], Heads, HeadDim, positions, table.Frequencies.InverseFrequencies, layout);
+            void Rotate() => RopeEngine.Default.Apply(table, shifted.Span, shape, start, layout);
+            comparison.Add(new($"Rope.Simd {RopeEngine.Default.Path} {layout}, buffer 4 bytes off a cache line", Rotate, () => Check(shifted, Rotate, layout)));
         }
 
-        using var buffer = new AlignedBuffer(elements);
-        RunSingle(output, table, shape, input, expected, buffer);
-
-        // The 16-bit types: the same activations rounded once to the type, and the reference recomputed from those values.
-        var rounded = new float[elements];
-        foreach (string type in (ReadOnlySpan<string>)["bfloat16", "float16"])
+        string Baseline(RopeLayout layout) => $"Rope.Simd {RopeEngine.Default.Path} {layout}";
+        foreach (RopeLayout layout in Enum.GetValues<RopeLayout>())
         {
-            bool isBFloat16 = type == "bfloat16";
-            var narrow = new ushort[elements];
-            Narrow(RopeEngine.Default, isBFloat16, input, narrow);
-            Widen(RopeEngine.Default, isBFloat16, narrow, rounded);
-            foreach (RopeLayout layout in Enum.GetValues<RopeLayout>())
+            if (Ggml.TryCreate(tokens, start, Heads, HeadDim, Ggml.TypeF32, layout, Base, threads: 1) is Ggml ggml)
             {
-                RopeReference.Rotate(rounded, expected[layout], Heads, HeadDim, positions, table.Frequencies.InverseFrequencies, layout);
+                comparison.Add(new($"ggml rope_ext_inplace mode {(layout == RopeLayout.Interleaved ? 0 : 2)} ({layout})", ggml.Rotate, () =>
+                {
+                    input.CopyTo(ggml.Values<float>());
+                    ggml.Rotate();
+                    return Errors.Single(input, ggml.Values<float>(), expected[layout], HeadDim, layout);
+                }, Baseline(layout)));
             }
-
-            RunSixteenBit(output, type, isBFloat16, table, shape, narrow, rounded, expected, buffer);
         }
+
+        var loops = new ReferenceLoops(table);
+        void Composed() => loops.TensorPrimitivesHalfSplit(buffer.Span, tokens, start, Heads, HeadDim);
+        comparison.Add(new("TensorPrimitives composition (HalfSplit)", Composed, () => Check(buffer, Composed, RopeLayout.HalfSplit), Baseline(RopeLayout.HalfSplit)));
+        foreach (RopeLayout layout in Enum.GetValues<RopeLayout>())
+        {
+            void Naive() => ReferenceLoops.Scalar(table, buffer.Span, tokens, start, Heads, HeadDim, layout);
+            comparison.Add(new($"naive scalar loop ({layout})", Naive, () => Check(buffer, Naive, layout), Baseline(layout)));
+        }
+
+        return comparison;
     }
 
-    private static void RunSingle(TextWriter output, RopeTable table, RopeShape shape, float[] input,
-        Dictionary<RopeLayout, double[]> expected, AlignedBuffer buffer)
+    private static Comparison Packed(RopeTable table, bool bfloat16)
     {
+        string type = bfloat16 ? "bfloat16" : "float16";
+        var shape = new RopeShape(PrefillTokens, Heads, HeadDim);
         int elements = shape.RequiredLength;
-        var cases = new List<(string Name, Action Body)> { ("limit: in-place read-modify-write", () => BandwidthLimit.ReadModifyWrite(buffer.Span)) };
-        foreach (RopeEngine engine in RopeEngine.Supported)
-        {
-            foreach (RopeLayout layout in Enum.GetValues<RopeLayout>())
-            {
-                cases.Add(($"{engine.Path} {layout}", () => engine.Apply(table, buffer.Span, shape, 0, layout)));
-            }
-        }
-
-        input.CopyTo(buffer.Span);
-        double[] medians = MeasureInterleaved(cases);
-
-        output.WriteLine();
-        output.WriteLine("float32 (4 bytes per element)");
-        output.WriteLine();
-        output.WriteLine("| case | ns/element | % of limit | max error (x 2^-23 max(|a|,|b|)) |");
-        output.WriteLine("|---|---:|---:|---:|");
-        output.WriteLine($"| {cases[0].Name} | {medians[0] / elements:F4} | 100% | |");
-        int index = 1;
-        foreach (RopeEngine engine in RopeEngine.Supported)
-        {
-            foreach (RopeLayout layout in Enum.GetValues<RopeLayout>())
-            {
-                input.CopyTo(buffer.Span);
-                engine.Apply(table, buffer.Span, shape, 0, layout);
-                double error = MaxPairError(input, buffer.Span, expected[layout], layout);
-                output.WriteLine($"| {cases[index].Name} | {medians[index] / elements:F4} | {100 * medians[0] / medians[index]:F0}% | {error:F3} |");
-                index++;
-            }
-        }
-    }
-
-    private static void RunSixteenBit(TextWriter output, string type, bool isBFloat16, RopeTable table, RopeShape shape,
-        ushort[] input, float[] widenedInput, Dictionary<RopeLayout, double[]> expected, AlignedBuffer buffer)
-    {
-        int elements = shape.RequiredLength;
-        Span<ushort> Values() => MemoryMarshal.Cast<float, ushort>(buffer.Span)[..elements];
-
-        // The limit streams the same bytes: half as many float32 lanes as there are 16-bit elements.
-        var cases = new List<(string Name, Action Body)>
-        {
-            ("limit: in-place read-modify-write, same bytes", () => BandwidthLimit.ReadModifyWrite(buffer.Span[..(elements / 2)])),
-        };
-        foreach (RopeEngine engine in RopeEngine.Supported)
-        {
-            foreach (RopeLayout layout in Enum.GetValues<RopeLayout>())
-            {
-                cases.Add(($"{engine.Path} {layout}", () => Apply(engine, isBFloat16, table, Values(), shape, layout)));
-            }
-        }
-
-        input.CopyTo(Values());
-        double[] medians = MeasureInterleaved(cases);
-
-        output.WriteLine();
-        output.WriteLine($"{type} (2 bytes per element; float32 arithmetic, one rounding)");
-        output.WriteLine();
-        output.WriteLine($"| case | ns/element | % of limit | correctly rounded | max error beyond rounding (x 2^-23 max(|a|,|b|)) |");
-        output.WriteLine("|---|---:|---:|---:|---:|");
-        output.WriteLine($"| {cases[0].Name} | {medians[0] / elements:F4} | 100% | | |");
-        int index = 1;
+        float[] source = RandomActivations(elements, seed: 2);
+        var input = new ushort[elements];
         var widened = new float[elements];
+        Narrow(RopeEngine.Default, bfloat16, source, input);
+        Widen(RopeEngine.Default, bfloat16, input, widened);
+        var expected = Expected(widened, PrefillTokens, 0, table);
+
+        // A float buffer of half the length holds the 16-bit elements: the limit streams the same bytes.
+        var buffer = new AlignedBuffer(elements / 2);
+        var shifted = new AlignedBuffer(elements / 2, misalignElements: 1);
+        string title = $"{type} prefill {PrefillTokens} x {Heads} x {HeadDim}" + (bfloat16 ? " (no peer rotates bfloat16 on the CPU)" : "");
+        var comparison = new Comparison(title, elements, () => BandwidthLimit.ReadModifyWrite(buffer.Span));
+
+        string Check(Span<ushort> values, Action rotate, RopeLayout layout)
+        {
+            input.CopyTo(values);
+            rotate();
+            var result = new float[elements];
+            Widen(RopeEngine.Default, bfloat16, values, result);
+            return Errors.Packed(widened, result, expected[layout], HeadDim, layout, bfloat16);
+        }
+
         foreach (RopeEngine engine in RopeEngine.Supported)
         {
             foreach (RopeLayout layout in Enum.GetValues<RopeLayout>())
             {
-                input.CopyTo(Values());
-                Apply(engine, isBFloat16, table, Values(), shape, layout);
-                Widen(engine, isBFloat16, Values(), widened);
-                (double exact, double error) = RoundingQuality(widenedInput, widened, expected[layout], layout, isBFloat16 ? 7 : 10, isBFloat16 ? -126 : -14);
-                output.WriteLine($"| {cases[index].Name} | {medians[index] / elements:F4} | {100 * medians[0] / medians[index]:F0}% | {exact:P4} | {error:F3} |");
-                index++;
+                void Rotate() => Apply(engine, bfloat16, table, Bits(buffer), shape, layout);
+                comparison.Add(new($"Rope.Simd {engine.Path} {layout}", Rotate, () => Check(Bits(buffer), Rotate, layout)));
             }
         }
+
+        foreach (RopeLayout layout in Enum.GetValues<RopeLayout>())
+        {
+            void Rotate() => Apply(RopeEngine.Default, bfloat16, table, Bits(shifted), shape, layout);
+            comparison.Add(new($"Rope.Simd {RopeEngine.Default.Path} {layout}, buffer 4 bytes off a cache line", Rotate, () => Check(Bits(shifted), Rotate, layout)));
+        }
+
+        foreach (RopeLayout layout in bfloat16 ? [] : Enum.GetValues<RopeLayout>())
+        {
+            if (Ggml.TryCreate(PrefillTokens, 0, Heads, HeadDim, Ggml.TypeF16, layout, Base, threads: 1) is Ggml ggml)
+            {
+                comparison.Add(new($"ggml rope_ext_inplace mode {(layout == RopeLayout.Interleaved ? 0 : 2)} ({layout})", ggml.Rotate,
+                    () => Check(ggml.Values<ushort>(), ggml.Rotate, layout), $"Rope.Simd {RopeEngine.Default.Path} {layout}"));
+            }
+        }
+
+        return comparison;
     }
 
-    private static void Apply(RopeEngine engine, bool isBFloat16, RopeTable table, Span<ushort> values, RopeShape shape, RopeLayout layout)
+    private static Span<ushort> Bits(AlignedBuffer buffer) => MemoryMarshal.Cast<float, ushort>(buffer.Span);
+
+    private static Dictionary<RopeLayout, double[]> Expected(float[] input, int tokens, int start, RopeTable table) =>
+        Enum.GetValues<RopeLayout>().ToDictionary(layout => layout, layout =>
+        {
+            var expected = new double[input.Length];
+            RopeReference.Rotate(input, expected, Heads, HeadDim, [.. Enumerable.Range(start, tokens)], table.Frequencies.InverseFrequencies, layout);
+            return expected;
+        });
+
+    private static void Apply(RopeEngine engine, bool bfloat16, RopeTable table, Span<ushort> values, RopeShape shape, RopeLayout layout)
     {
-        if (isBFloat16)
+        if (bfloat16)
         {
             engine.Apply(table, MemoryMarshal.Cast<ushort, BFloat16>(values), shape, 0, layout);
         }
@@ -149,9 +160,9 @@ internal static class QuickRun
         }
     }
 
-    private static void Narrow(RopeEngine engine, bool isBFloat16, ReadOnlySpan<float> source, Span<ushort> destination)
+    private static void Narrow(RopeEngine engine, bool bfloat16, ReadOnlySpan<float> source, Span<ushort> destination)
     {
-        if (isBFloat16)
+        if (bfloat16)
         {
             engine.ConvertToBFloat16(source, MemoryMarshal.Cast<ushort, BFloat16>(destination));
         }
@@ -161,9 +172,9 @@ internal static class QuickRun
         }
     }
 
-    private static void Widen(RopeEngine engine, bool isBFloat16, ReadOnlySpan<ushort> source, Span<float> destination)
+    private static void Widen(RopeEngine engine, bool bfloat16, ReadOnlySpan<ushort> source, Span<float> destination)
     {
-        if (isBFloat16)
+        if (bfloat16)
         {
             engine.ConvertToSingle(MemoryMarshal.Cast<ushort, BFloat16>(source), destination);
         }
@@ -171,92 +182,6 @@ internal static class QuickRun
         {
             engine.ConvertToSingle(MemoryMarshal.Cast<ushort, Half>(source), destination);
         }
-    }
-
-    /// <summary>Median nanoseconds per call of each case, measured round-robin after a warm-up.</summary>
-    private static double[] MeasureInterleaved(List<(string Name, Action Body)> cases)
-    {
-        foreach (var (_, body) in cases)
-        {
-            for (int i = 0; i < 50; i++)
-            {
-                body();
-            }
-        }
-
-        var samples = new double[cases.Count][];
-        for (int c = 0; c < cases.Count; c++)
-        {
-            samples[c] = new double[Rounds];
-        }
-
-        for (int round = 0; round < Rounds; round++)
-        {
-            for (int c = 0; c < cases.Count; c++)
-            {
-                long start = Stopwatch.GetTimestamp();
-                for (int i = 0; i < RepetitionsPerRound; i++)
-                {
-                    cases[c].Body();
-                }
-
-                samples[c][round] = Stopwatch.GetElapsedTime(start).TotalNanoseconds / RepetitionsPerRound;
-            }
-        }
-
-        return [.. samples.Select(s => s.Order().ElementAt(s.Length / 2))];
-    }
-
-    /// <summary>Largest |actual − expected| over rotated elements, in units of 2^-23·max(|a|,|b|) of the input pair.</summary>
-    private static double MaxPairError(float[] input, ReadOnlySpan<float> actual, double[] expected, RopeLayout layout)
-    {
-        const int Pairs = HeadDim / 2;
-        double worst = 0;
-        for (int start = 0; start < input.Length; start += HeadDim)
-        {
-            for (int pair = 0; pair < Pairs; pair++)
-            {
-                int first = start + (layout == RopeLayout.Interleaved ? 2 * pair : pair);
-                int second = layout == RopeLayout.Interleaved ? first + 1 : first + Pairs;
-                double unit = Math.Max(Math.Abs(input[first]), Math.Abs(input[second])) / (1 << 23);
-                worst = Math.Max(worst, Math.Abs(actual[first] - expected[first]) / unit);
-                worst = Math.Max(worst, Math.Abs(actual[second] - expected[second]) / unit);
-            }
-        }
-
-        return worst;
-    }
-
-    /// <summary>
-    /// The share of rotated elements equal to the exact result rounded to the 16-bit format (given by its mantissa bits
-    /// and smallest normal exponent), and the largest error beyond half a unit in the last place, in units of
-    /// 2^-23·max(|a|,|b|) of the input pair (the guarantee is 3 of those).
-    /// </summary>
-    private static (double CorrectlyRounded, double WorstBeyondRounding) RoundingQuality(float[] input, ReadOnlySpan<float> actual, double[] expected,
-        RopeLayout layout, int mantissaBits, int minExponent)
-    {
-        const int Pairs = HeadDim / 2;
-        long exact = 0;
-        double worst = 0;
-        for (int start = 0; start < input.Length; start += HeadDim)
-        {
-            for (int pair = 0; pair < Pairs; pair++)
-            {
-                int first = start + (layout == RopeLayout.Interleaved ? 2 * pair : pair);
-                int second = layout == RopeLayout.Interleaved ? first + 1 : first + Pairs;
-                double unit = Math.Max(Math.Abs(input[first]), Math.Abs(input[second])) / (1 << 23);
-                foreach (int i in (ReadOnlySpan<int>)[first, second])
-                {
-                    double magnitude = Math.Abs(expected[i]);
-                    double ulp = Math.ScaleB(1, (magnitude == 0 ? minExponent : Math.Max(Math.ILogB(magnitude), minExponent)) - mantissaBits);
-                    double error = Math.Abs(actual[i] - expected[i]);
-                    exact += error <= ulp / 2 ? 1 : 0;
-                    worst = Math.Max(worst, Math.Max(0, error - ulp / 2) / unit);
-                }
-            }
-        }
-
-        return ((double)exact / input.Length, worst);
     }
 
     private static float[] RandomActivations(int length, int seed)
@@ -270,14 +195,4 @@ internal static class QuickRun
 
         return values;
     }
-
-    private static string CpuName()
-    {
-        const string CpuInfo = "/proc/cpuinfo";
-        string? line = File.Exists(CpuInfo) ? File.ReadLines(CpuInfo).FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal)) : null;
-        return line?.Split(':', 2)[1].Trim() ?? RuntimeInformation.ProcessArchitecture.ToString();
-    }
-
-    private static string IsaSummary() =>
-        $"Vector512 {(Vector512.IsHardwareAccelerated ? "on" : "off")}, AVX-512F {Avx512F.IsSupported}, AVX2 {Avx2.IsSupported}, FMA {Fma.IsSupported}";
 }
