@@ -20,5 +20,8 @@ internal sealed unsafe class AlignedBuffer : IDisposable
 
     public Span<float> Span => new(Start, Length);
 
+    /// <summary>The start as an address, for native peers.</summary>
+    public nint Address => (nint)Start;
+
     public void Dispose() => NativeMemory.AlignedFree(memory);
 }

@@ -5,7 +5,7 @@ namespace Rope.Simd.Bench;
 
 /// <summary>
 /// The built-in comparison (the README's main job): LLaMA-style shapes, 32 heads of 128, base 10000, one thread;
-/// every Rope.Simd path against the same-bytes limit and against ggml, TensorPrimitives and a naive loop where they
+/// every Rope.Simd path against the same-bytes limit and against ggml, ONNX Runtime, TensorPrimitives and a naive loop where they
 /// can do the same work; every case's largest error against <see cref="RopeReference"/>.
 /// </summary>
 internal static class QuickRun
@@ -17,7 +17,7 @@ internal static class QuickRun
     {
         var table = RopeTable.Create(rotaryDim: HeadDim, positionCount: 4096, @base: Base);
         var rows = new List<ResultRow>();
-        output.WriteLine($"ggml: {Ggml.LoadError ?? "loaded"}");
+        output.WriteLine($"Peers: ggml {Ggml.LoadError ?? "loaded"}; ONNX Runtime {OnnxRuntime.LoadError ?? "loaded"}.");
         rows.AddRange(Single(table, PrefillTokens, 0, $"float32 prefill {PrefillTokens} x {Heads} x {HeadDim}", allPaths: true).Run(output));
         rows.AddRange(Single(table, 1, DecodePosition, $"float32 decode 1 x {Heads} x {HeadDim} at position {DecodePosition}", allPaths: false).Run(output));
         rows.AddRange(Packed(table, bfloat16: true).Run(output));
@@ -69,6 +69,23 @@ internal static class QuickRun
                     ggml.Rotate();
                     return Errors.Single(input, ggml.Values<float>(), expected[layout], HeadDim, layout);
                 }, Baseline(layout)));
+            }
+        }
+
+        var output = new AlignedBuffer(elements);
+        foreach (bool contrib in (ReadOnlySpan<bool>)[false, true])
+        {
+            foreach (RopeLayout layout in Enum.GetValues<RopeLayout>())
+            {
+                if (OnnxRuntime.TryCreate(contrib, float16: false, table, tokens, start, Heads, HeadDim, layout, buffer.Address, output.Address) is OnnxRuntime onnx)
+                {
+                    comparison.Add(new($"ONNX Runtime {OnnxName(contrib)} ({layout}), out of place", onnx.Rotate, () =>
+                    {
+                        input.CopyTo(buffer.Span);
+                        onnx.Rotate();
+                        return Errors.Single(input, output.Span, expected[layout], HeadDim, layout);
+                    }, Baseline(layout)));
+                }
             }
         }
 
@@ -126,17 +143,37 @@ internal static class QuickRun
             comparison.Add(new($"Rope.Simd {RopeEngine.Default.Path} {layout}, buffer 4 bytes off a cache line", Rotate, () => Check(Bits(shifted), Rotate, layout)));
         }
 
+        // ggml aborts the process on bfloat16 and ONNX Runtime has no bfloat16 RotaryEmbedding kernel: float16 only.
         foreach (RopeLayout layout in bfloat16 ? [] : Enum.GetValues<RopeLayout>())
         {
+            string baseline = $"Rope.Simd {RopeEngine.Default.Path} {layout}";
             if (Ggml.TryCreate(PrefillTokens, 0, Heads, HeadDim, Ggml.TypeF16, layout, Base, threads: 1) is Ggml ggml)
             {
                 comparison.Add(new($"ggml rope_ext_inplace mode {(layout == RopeLayout.Interleaved ? 0 : 2)} ({layout})", ggml.Rotate,
-                    () => Check(ggml.Values<ushort>(), ggml.Rotate, layout), $"Rope.Simd {RopeEngine.Default.Path} {layout}"));
+                    () => Check(ggml.Values<ushort>(), ggml.Rotate, layout), baseline));
+            }
+
+            var output = new AlignedBuffer(elements / 2);
+            foreach (bool contrib in (ReadOnlySpan<bool>)[false, true])
+            {
+                if (OnnxRuntime.TryCreate(contrib, float16: true, table, PrefillTokens, 0, Heads, HeadDim, layout, buffer.Address, output.Address) is OnnxRuntime onnx)
+                {
+                    comparison.Add(new($"ONNX Runtime {OnnxName(contrib)} ({layout}), out of place", onnx.Rotate, () =>
+                    {
+                        input.CopyTo(Bits(buffer));
+                        onnx.Rotate();
+                        var result = new float[elements];
+                        Widen(RopeEngine.Default, bfloat16: false, Bits(output), result);
+                        return Errors.Packed(widened, result, expected[layout], HeadDim, layout, bfloat16: false);
+                    }, baseline));
+                }
             }
         }
 
         return comparison;
     }
+
+    private static string OnnxName(bool contrib) => contrib ? "com.microsoft RotaryEmbedding" : "RotaryEmbedding-23";
 
     private static Span<ushort> Bits(AlignedBuffer buffer) => MemoryMarshal.Cast<float, ushort>(buffer.Span);
 
