@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace Rope.Simd.Bench;
 
 /// <summary>Native float memory aligned to 64 bytes (one cache line), optionally shifted by some elements.</summary>
-internal sealed unsafe class AlignedBuffer : IDisposable
+public sealed unsafe class AlignedBuffer : IDisposable
 {
     private readonly float* memory;
 

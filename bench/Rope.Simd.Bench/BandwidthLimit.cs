@@ -7,7 +7,7 @@ namespace Rope.Simd.Bench;
 /// The floor for in-place RoPE: a widest-vector streaming read-modify-write (x = x·a + b) over the same buffer.
 /// RoPE reads and writes every element once, so no RoPE can beat this loop on the same bytes.
 /// </summary>
-internal static class BandwidthLimit
+public static class BandwidthLimit
 {
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static void ReadModifyWrite(Span<float> values)

@@ -1,11 +1,15 @@
 using Rope.Simd.Bench;
 
 // No arguments: the quick comparison on this CPU, saved to artifacts/results. "report": merge every saved result
-// into artifacts/report.md, report.svg and the README's table. "--no-save": the quick comparison only.
+// into artifacts/report.md, report.svg and the README's table. "--no-save": the quick comparison only. "--full": the
+// BenchmarkDotNet suite (further arguments go to BenchmarkDotNet), written to artifacts/full.
 switch (args)
 {
     case ["report"]:
         Report.Write(Console.Out);
+        break;
+    case ["--full", .. var benchmarkArguments]:
+        FullSuite.Run(benchmarkArguments);
         break;
     case [] or ["--no-save"]:
         var markdown = new StringWriter();
@@ -21,7 +25,7 @@ switch (args)
 
         break;
     default:
-        Console.Error.WriteLine("usage: Rope.Simd.Bench [--no-save | report]");
+        Console.Error.WriteLine("usage: Rope.Simd.Bench [--no-save | report | --full [BenchmarkDotNet arguments]]");
         return 2;
 }
 

@@ -25,6 +25,9 @@ internal static class Report
         ("ggml float32 prefill, mode 0", "float32 prefill", "ggml rope_ext_inplace mode 0 (Interleaved)"),
         ("ggml float32 prefill, mode 2", "float32 prefill", "ggml rope_ext_inplace mode 2 (HalfSplit)"),
         ("ggml float32 decode, mode 2", "float32 decode", "ggml rope_ext_inplace mode 2 (HalfSplit)"),
+        ("ONNX Runtime float32 prefill, half-split", "float32 prefill", "ONNX Runtime RotaryEmbedding-23 (HalfSplit), out of place"),
+        ("ONNX Runtime float32 decode, half-split", "float32 decode", "ONNX Runtime RotaryEmbedding-23 (HalfSplit), out of place"),
+        ("table building vs a MathF.SinCos loop", "table building", "MathF.SinCos loop on float32 angles"),
     ];
 
     public static void Write(TextWriter output)
@@ -88,9 +91,13 @@ internal static class Report
         file.Rows.FirstOrDefault(row => row.Section.StartsWith(section, StringComparison.Ordinal)
             && row.Case == caseName.Replace("{path}", file.Machine.DefaultPath, StringComparison.Ordinal));
 
-    private static string Cell(ResultRow? row) => row is null ? "n/a"
-        : row.SpeedUp is double speedUp ? string.Create(CultureInfo.InvariantCulture, $"{row.PercentOfLimit:F0}% ({speedUp:F1}x)")
-        : string.Create(CultureInfo.InvariantCulture, $"{row.PercentOfLimit:F0}%");
+    private static string Cell(ResultRow? row) => row switch
+    {
+        null => "n/a",
+        { SpeedUp: double speedUp } when double.IsNaN(row.PercentOfLimit) => string.Create(CultureInfo.InvariantCulture, $"({speedUp:F1}x)"),
+        { SpeedUp: double speedUp } => string.Create(CultureInfo.InvariantCulture, $"{row.PercentOfLimit:F0}% ({speedUp:F1}x)"),
+        _ => string.Create(CultureInfo.InvariantCulture, $"{row.PercentOfLimit:F0}%"),
+    };
 
     /// <summary>Horizontal bars, one group per headline, one bar per result file, 0 to 100% of the limit.</summary>
     private static string Chart(List<ResultFile> files)
@@ -109,10 +116,10 @@ internal static class Report
             for (int f = 0; f < files.Count; f++)
             {
                 ResultRow? row = Find(files[f], Headlines[h].Section, Headlines[h].Case);
-                double percent = row is null ? 0 : Math.Clamp(row.PercentOfLimit, 0, 100);
+                double percent = row is null || double.IsNaN(row.PercentOfLimit) ? 0 : Math.Clamp(row.PercentOfLimit, 0, 100);
                 int y = top + f * BarHeight;
                 svg.AppendLine(CultureInfo.InvariantCulture, $"<rect x=\"{LabelWidth}\" y=\"{y}\" width=\"{percent / 100 * BarWidth:F1}\" height=\"{BarHeight - 2}\" fill=\"{colors[f % colors.Length]}\"/>");
-                svg.AppendLine(CultureInfo.InvariantCulture, $"<text x=\"{LabelWidth + percent / 100 * BarWidth + 4:F1}\" y=\"{y + BarHeight - 3}\">{(row is null ? "n/a" : $"{row.PercentOfLimit:F0}%")}</text>");
+                svg.AppendLine(CultureInfo.InvariantCulture, $"<text x=\"{LabelWidth + percent / 100 * BarWidth + 4:F1}\" y=\"{y + BarHeight - 3}\">{Cell(row)}</text>");
             }
         }
 

@@ -1,0 +1,124 @@
+using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Diagnosers;
+using BenchmarkDotNet.Exporters;
+using BenchmarkDotNet.Exporters.Json;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Running;
+using System.Runtime.InteropServices;
+
+namespace Rope.Simd.Bench;
+
+/// <summary>
+/// The full BenchmarkDotNet suite (<c>-- --full</c>): real model shapes, decode and prefills, every element type and
+/// layout, queries and keys in one call, with the same-bytes limit as baseline, one job per ISA level through the
+/// environment knobs that work on .NET 10, and the disassembly diagnoser. Further arguments go to BenchmarkDotNet
+/// (e.g. <c>--filter *Llama*</c>).
+/// </summary>
+public static class FullSuite
+{
+    public static void Run(string[] arguments)
+    {
+        string results = Path.Combine(Path.GetDirectoryName(ResultFile.Directory)!, "full");
+        IConfig config = DefaultConfig.Instance
+            .AddJob(IsaJob("default"))
+            .AddJob(IsaJob("AVX2", ("DOTNET_EnableAVX512", "0")))
+            .AddJob(IsaJob("SSE", ("DOTNET_EnableAVX2", "0")))
+            .AddJob(IsaJob("Scalar", ("DOTNET_EnableHWIntrinsic", "0")))
+            .AddDiagnoser(new DisassemblyDiagnoser(new DisassemblyDiagnoserConfig(maxDepth: 3)))
+            .AddExporter(MarkdownExporter.GitHub, JsonExporter.Full)
+            .WithArtifactsPath(results);
+        string[] selection = arguments.Contains("--filter") ? arguments : [.. arguments, "--filter", "*"];
+        BenchmarkSwitcher.FromTypes([typeof(RotationBenchmarks)]).Run(selection, config);
+    }
+
+    private static Job IsaJob(string id, params (string Name, string Value)[] knobs) =>
+        Job.ShortRun.WithEnvironmentVariables([.. knobs.Select(k => new BenchmarkDotNet.Jobs.EnvironmentVariable(k.Name, k.Value))]).WithId(id);
+}
+
+/// <summary>A model's attention shape: query and key heads, head dim and rotary dim (rope-math.md section 4).</summary>
+public sealed record ModelShape(string Name, int QueryHeads, int KeyHeads, int HeadDim, int RotaryDim, double Base)
+{
+    public override string ToString() => Name;
+}
+
+/// <summary>Queries and keys of one model rotated in one call, against an in-place read-modify-write of the same bytes.</summary>
+public unsafe class RotationBenchmarks
+{
+    private AlignedBuffer? queries, keys;
+    private RopeTable? table;
+    private RopeShape queryShape, keyShape;
+
+    public static IEnumerable<ModelShape> Models =>
+    [
+        new("LLaMA-3-8B", 32, 8, 128, 128, 500000),
+        new("Qwen2-7B", 28, 4, 128, 128, 1000000),
+        new("Phi-3-mini", 32, 32, 96, 96, 10000),
+        new("Gemma-7B", 16, 16, 256, 256, 10000),
+        new("GPT-J-6B", 16, 16, 256, 64, 10000),
+    ];
+
+    [ParamsSource(nameof(Models))]
+    public ModelShape Model { get; set; } = null!;
+
+    [Params(1, 512, 4096)]
+    public int Tokens { get; set; }
+
+    [Params("float32", "bfloat16", "float16")]
+    public string Type { get; set; } = "float32";
+
+    [Params(RopeLayout.Interleaved, RopeLayout.HalfSplit)]
+    public RopeLayout Layout { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        queryShape = new RopeShape(Tokens, Model.QueryHeads, Model.HeadDim);
+        keyShape = new RopeShape(Tokens, Model.KeyHeads, Model.HeadDim);
+        table = RopeTable.Create(Model.RotaryDim, Tokens, Model.Base);
+        int bytesPerElement = Type == "float32" ? 4 : 2;
+        queries = new AlignedBuffer(queryShape.RequiredLength * bytesPerElement / 4);
+        keys = new AlignedBuffer(keyShape.RequiredLength * bytesPerElement / 4);
+        var random = new Random(1);
+        foreach (AlignedBuffer buffer in (ReadOnlySpan<AlignedBuffer>)[queries, keys])
+        {
+            for (int i = 0; i < buffer.Length; i++)
+            {
+                // Small values whatever the element type (two 16-bit halves of a float are two finite numbers).
+                buffer.Span[i] = BitConverter.Int32BitsToSingle(0x3C00_3C00 + random.Next(0x100));
+            }
+        }
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        queries?.Dispose();
+        keys?.Dispose();
+    }
+
+    [Benchmark(Baseline = true, Description = "limit: read-modify-write, same bytes")]
+    public void Limit()
+    {
+        BandwidthLimit.ReadModifyWrite(queries!.Span);
+        BandwidthLimit.ReadModifyWrite(keys!.Span);
+    }
+
+    [Benchmark(Description = "Rope.Simd default path, queries and keys")]
+    public void Rotate()
+    {
+        RopeEngine engine = RopeEngine.Default;
+        switch (Type)
+        {
+            case "float32":
+                engine.Apply(table!, queries!.Span, queryShape, keys!.Span, keyShape, 0, Layout);
+                break;
+            case "bfloat16":
+                engine.Apply(table!, MemoryMarshal.Cast<float, BFloat16>(queries!.Span), queryShape, MemoryMarshal.Cast<float, BFloat16>(keys!.Span), keyShape, 0, Layout);
+                break;
+            default:
+                engine.Apply(table!, MemoryMarshal.Cast<float, Half>(queries!.Span), queryShape, MemoryMarshal.Cast<float, Half>(keys!.Span), keyShape, 0, Layout);
+                break;
+        }
+    }
+}
