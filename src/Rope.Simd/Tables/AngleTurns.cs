@@ -1,10 +1,8 @@
-using System.Numerics;
-
 namespace Rope.Simd.Tables;
 
 /// <summary>
 /// Each inverse frequency ω expressed in turns per position, ω / 2π, as an unevaluated sum of two doubles
-/// (about 104 significant bits), padded with zeros to a whole number of <see cref="Vector{T}"/> lanes.
+/// (about 104 significant bits), padded with zeros to a whole number of the widest double registers the builder uses.
 /// </summary>
 /// <remarks>
 /// Working in turns lets the table builder reduce p · ω modulo a quarter turn exactly: the fractional part of a
@@ -17,9 +15,12 @@ internal sealed class AngleTurns
     internal const double TwoPiHigh = 6.283185307179586;
     internal const double TwoPiLow = 2.4492935982947064e-16;
 
+    // Vector512<double> lanes; a multiple of every Vector<double> width too.
+    private const int LaneMultiple = 8;
+
     public AngleTurns(ReadOnlySpan<double> inverseFrequencies)
     {
-        int padded = (inverseFrequencies.Length + Vector<double>.Count - 1) / Vector<double>.Count * Vector<double>.Count;
+        int padded = (inverseFrequencies.Length + LaneMultiple - 1) / LaneMultiple * LaneMultiple;
         High = new double[padded];
         Low = new double[padded];
         for (int i = 0; i < inverseFrequencies.Length; i++)
