@@ -8,7 +8,7 @@ namespace Rope.Simd.Tests;
 /// </summary>
 public class PackedRotationTests
 {
-    private const int HighPositionBase = (1 << 20) - 40;
+    private const int HighPositionBase = RandomCase.HighPositionBase;
 
     [Theory]
     [MemberData(nameof(Paths.PackedTypesWithLayouts), MemberType = typeof(Paths))]
@@ -52,21 +52,10 @@ public class PackedRotationTests
         var random = new Random(4046 + (int)path);
         for (int trial = 0; trial < 100; trial++)
         {
-            int rotaryDim = 2 * random.Next(1, 129);
-            int headDim = rotaryDim + 2 * random.Next(0, 4) * random.Next(0, 2);
-            int tokens = random.Next(1, 7);
-            int queryHeads = random.Next(1, 6);
-            int keyHeads = random.Next(1, 3);
-            var layout = (RopeLayout)random.Next(2);
-            bool inverse = random.Next(2) == 1;
-            bool outOfPlace = random.Next(3) == 0;
-            bool explicitPositions = random.Next(2) == 0;
-            int first = random.Next(2) == 0 ? 0 : HighPositionBase;
-            var table = RopeTable.Create(RopeFrequencies.Create(rotaryDim, random.Next(2) == 0 ? 10000 : 500000), first, 48);
-            int[] positions = explicitPositions
-                ? [.. Enumerable.Range(0, tokens).Select(_ => first + random.Next(48))]
-                : [.. Enumerable.Range(first + random.Next(48 - tokens), tokens)];
-            RopePositions ropePositions = explicitPositions ? positions : RopePositions.Sequential(positions[0]);
+            RandomCase problem = RandomCase.Next(random);
+            (int rotaryDim, int headDim, int tokens, int queryHeads, int keyHeads, RopeLayout layout, bool inverse, bool outOfPlace,
+                _, RopeTable table, int[] positions) = problem;
+            RopePositions ropePositions = problem.RopePositions;
 
             // Odd offsets put 16-bit heads at addresses that are not 4-byte aligned.
             var querySource = StridedTensor.Create(type, PackedElements.Activations(type, random, tokens * queryHeads * headDim),
@@ -74,8 +63,7 @@ public class PackedRotationTests
             var keySource = StridedTensor.Create(type, PackedElements.Activations(type, random, tokens * keyHeads * headDim),
                 StridedTensor.RandomShape(random, tokens, keyHeads, headDim), random.Next(16));
             ushort[] queryInput = querySource.Gather(), keyInput = keySource.Gather();
-            string context = $"{path} {type} trial {trial}: {layout} rotary {rotaryDim}/{headDim} tokens {tokens} heads {queryHeads}/{keyHeads} " +
-                $"inverse {inverse} outOfPlace {outOfPlace} q {querySource.Shape} k {keySource.Shape}";
+            string context = $"{path} {type} trial {trial}: {problem} q {querySource.Shape} k {keySource.Shape}";
 
             StridedTensor<ushort> queryResult = querySource, keyResult = keySource;
             if (outOfPlace)

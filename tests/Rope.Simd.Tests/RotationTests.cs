@@ -5,7 +5,7 @@ namespace Rope.Simd.Tests;
 /// <summary>Every path against the double reference over sizes, layouts, strides, offsets and positions.</summary>
 public class RotationTests
 {
-    private const int HighPositionBase = (1 << 20) - 40;
+    private const int HighPositionBase = RandomCase.HighPositionBase;
 
     public static readonly int[] RotaryDims =
         [.. Enumerable.Range(1, 40).Select(pairs => pairs * 2), 96, 120, 128, 136, 250, 256, 512];
@@ -44,29 +44,17 @@ public class RotationTests
         var random = new Random(2026 + (int)path);
         for (int trial = 0; trial < 150; trial++)
         {
-            int rotaryDim = 2 * random.Next(1, 129);
-            int headDim = rotaryDim + 2 * random.Next(0, 4) * random.Next(0, 2);
-            int tokens = random.Next(1, 7);
-            int queryHeads = random.Next(1, 6);
-            int keyHeads = random.Next(1, 3);
-            var layout = (RopeLayout)random.Next(2);
-            bool inverse = random.Next(2) == 1;
-            bool outOfPlace = random.Next(3) == 0;
-            bool explicitPositions = random.Next(2) == 0;
-            int first = random.Next(2) == 0 ? 0 : HighPositionBase;
-            var table = RopeTable.Create(RopeFrequencies.Create(rotaryDim, random.Next(2) == 0 ? 10000 : 500000), first, 48);
-            int[] positions = explicitPositions
-                ? [.. Enumerable.Range(0, tokens).Select(_ => first + random.Next(48))]
-                : [.. Enumerable.Range(first + random.Next(48 - tokens), tokens)];
-            RopePositions ropePositions = explicitPositions ? positions : RopePositions.Sequential(positions[0]);
+            RandomCase problem = RandomCase.Next(random);
+            (int rotaryDim, int headDim, int tokens, int queryHeads, int keyHeads, RopeLayout layout, bool inverse, bool outOfPlace,
+                _, RopeTable table, int[] positions) = problem;
+            RopePositions ropePositions = problem.RopePositions;
 
             var querySource = StridedTensor.Create(TestData.Activations(random, tokens * queryHeads * headDim),
                 StridedTensor.RandomShape(random, tokens, queryHeads, headDim), random.Next(16));
             var keySource = StridedTensor.Create(TestData.Activations(random, tokens * keyHeads * headDim),
                 StridedTensor.RandomShape(random, tokens, keyHeads, headDim), random.Next(16));
             float[] queryInput = querySource.Gather(), keyInput = keySource.Gather();
-            string context = $"{path} trial {trial}: {layout} rotary {rotaryDim}/{headDim} tokens {tokens} heads {queryHeads}/{keyHeads} " +
-                $"inverse {inverse} outOfPlace {outOfPlace} q {querySource.Shape} k {keySource.Shape}";
+            string context = $"{path} trial {trial}: {problem} q {querySource.Shape} k {keySource.Shape}";
 
             StridedTensor<float> queryResult = querySource, keyResult = keySource;
             if (outOfPlace)

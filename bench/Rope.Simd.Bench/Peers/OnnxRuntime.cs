@@ -63,9 +63,25 @@ internal sealed unsafe class OnnxRuntime : IDisposable
     public static string? LoadError { get; } = Probe();
 
     /// <summary>A session reading <paramref name="input"/> and writing <paramref name="output"/> (float or Half elements, [tokens][heads][headDim]).</summary>
+    /// <remarks>Null when ONNX Runtime did not load or rejects the model (an older version without the op, say); the reason is written to the console.</remarks>
     public static OnnxRuntime? TryCreate(bool contrib, bool float16, RopeTable table, int tokens, int start, int heads, int headDim,
-        RopeLayout layout, nint input, nint output) =>
-        LoadError is null ? new OnnxRuntime(contrib, float16, table, tokens, start, heads, headDim, layout, input, output) : null;
+        RopeLayout layout, nint input, nint output)
+    {
+        if (LoadError is not null)
+        {
+            return null;
+        }
+
+        try
+        {
+            return new OnnxRuntime(contrib, float16, table, tokens, start, heads, headDim, layout, input, output);
+        }
+        catch (OnnxRuntimeException exception)
+        {
+            Console.WriteLine($"ONNX Runtime skipped ({(contrib ? "com.microsoft" : "opset 23")}, {(float16 ? "float16" : "float32")}): {exception.Message}");
+            return null;
+        }
+    }
 
     public void Rotate() => session.Run(runOptions, inputNames, inputValues, outputNames, outputValues);
 
