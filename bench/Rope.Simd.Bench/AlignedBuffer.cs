@@ -10,6 +10,8 @@ public sealed unsafe class AlignedBuffer : IDisposable
     public AlignedBuffer(int length, int misalignElements = 0)
     {
         memory = (float*)NativeMemory.AlignedAlloc((nuint)(length + misalignElements) * sizeof(float), 64);
+        // Never time uninitialized memory: stray subnormals or NaNs make some CPUs many times slower.
+        NativeMemory.Clear(memory, (nuint)(length + misalignElements) * sizeof(float));
         Length = length;
         Start = memory + misalignElements;
     }

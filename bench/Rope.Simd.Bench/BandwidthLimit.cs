@@ -47,4 +47,46 @@ public static class BandwidthLimit
             Unsafe.Add(ref start, i) = Unsafe.Add(ref start, i) * 0.999f + 1e-3f;
         }
     }
+
+    /// <summary>
+    /// The same loop for 16-bit elements: x ^= 0x00010001 flips the lowest mantissa bit of both 16-bit halves of each
+    /// lane, so the buffer can be shared with 16-bit rotations (a float multiply-add would leave subnormal and NaN
+    /// patterns in the halves, and some CPUs slow down many times on those).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static void ReadModifyWriteBits(Span<float> values)
+    {
+        Span<uint> lanes = System.Runtime.InteropServices.MemoryMarshal.Cast<float, uint>(values);
+        ref uint start = ref lanes[0];
+        nuint length = (nuint)lanes.Length, i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var flip = Vector512.Create(0x0001_0001u);
+            for (; i + (nuint)Vector512<uint>.Count <= length; i += (nuint)Vector512<uint>.Count)
+            {
+                (Vector512.LoadUnsafe(ref start, i) ^ flip).StoreUnsafe(ref start, i);
+            }
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            var flip = Vector256.Create(0x0001_0001u);
+            for (; i + (nuint)Vector256<uint>.Count <= length; i += (nuint)Vector256<uint>.Count)
+            {
+                (Vector256.LoadUnsafe(ref start, i) ^ flip).StoreUnsafe(ref start, i);
+            }
+        }
+        else if (Vector128.IsHardwareAccelerated)
+        {
+            var flip = Vector128.Create(0x0001_0001u);
+            for (; i + (nuint)Vector128<uint>.Count <= length; i += (nuint)Vector128<uint>.Count)
+            {
+                (Vector128.LoadUnsafe(ref start, i) ^ flip).StoreUnsafe(ref start, i);
+            }
+        }
+
+        for (; i < length; i++)
+        {
+            Unsafe.Add(ref start, i) ^= 0x0001_0001u;
+        }
+    }
 }

@@ -34,6 +34,8 @@ internal static class QuickRun
         var expected = Expected(input, tokens, start, table);
         var buffer = new AlignedBuffer(elements);
         var shifted = new AlignedBuffer(elements, misalignElements: 1);
+        input.CopyTo(buffer.Span);
+        input.CopyTo(shifted.Span);
         var comparison = new Comparison(title, elements, () => BandwidthLimit.ReadModifyWrite(buffer.Span));
 
         string Check(AlignedBuffer target, Action rotate, RopeLayout layout)
@@ -113,11 +115,14 @@ internal static class QuickRun
         Widen(RopeEngine.Default, bfloat16, input, widened);
         var expected = Expected(widened, PrefillTokens, 0, table);
 
-        // A float buffer of half the length holds the 16-bit elements: the limit streams the same bytes.
+        // A float buffer of half the length holds the 16-bit elements; the limit streams the same bytes, flipping bits that
+        // keep every 16-bit value a normal number, so the rotations that share the buffer never meet subnormals or NaN.
         var buffer = new AlignedBuffer(elements / 2);
         var shifted = new AlignedBuffer(elements / 2, misalignElements: 1);
+        input.CopyTo(Bits(buffer));
+        input.CopyTo(Bits(shifted));
         string title = $"{type} prefill {PrefillTokens} x {Heads} x {HeadDim}" + (bfloat16 ? " (no peer rotates bfloat16 on the CPU)" : "");
-        var comparison = new Comparison(title, elements, () => BandwidthLimit.ReadModifyWrite(buffer.Span));
+        var comparison = new Comparison(title, elements, () => BandwidthLimit.ReadModifyWriteBits(buffer.Span));
 
         string Check(Span<ushort> values, Action rotate, RopeLayout layout)
         {
