@@ -16,6 +16,13 @@ internal interface IRotationKernel<TElement, TVector>
     /// <summary>Elements per block; even.</summary>
     static abstract int Count { get; }
 
+    /// <summary>
+    /// Whether the driver should rotate heads two at a time, loading each slot once for both: worth it where loads,
+    /// not arithmetic, bound the kernel (float32). The 16-bit kernels are bound by arithmetic and keep one head per
+    /// pass, which also keeps their codecs within the JIT's inlining budget.
+    /// </summary>
+    static abstract bool TwoHeadsPerPass { get; }
+
     /// <summary>Loads one block of elements from any address.</summary>
     static abstract TVector Load(ref TElement source);
 

@@ -24,6 +24,8 @@ internal readonly struct PackedKernel<TOps, TVector, TCodec, TElement> : IRotati
 
     public static int Count => 2 * TOps.Count;
 
+    public static bool TwoHeadsPerPass => false;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVector Load(ref TElement source) => TOps.Load(ref Unsafe.As<TElement, float>(ref source));
 

@@ -177,6 +177,29 @@ internal static class RotationDriver<TKernel, TElement, TVector>
             nint offset = tokenOffset + (nint)head * shape.HeadStride;
             ref TElement headSource = ref Unsafe.Add(ref source, offset);
             ref TElement headDestination = ref Unsafe.Add(ref destination, offset);
+            if (TKernel.TwoHeadsPerPass && span >= TKernel.Count && head + 1 < shape.Heads)
+            {
+                ref TElement nextSource = ref Unsafe.Add(ref headSource, shape.HeadStride);
+                ref TElement nextDestination = ref Unsafe.Add(ref headDestination, shape.HeadStride);
+                if (typeof(TLayout) == typeof(InterleavedPairs))
+                {
+                    RotateInterleavedTwoHeads(ref headSource, ref headDestination, ref nextSource, ref nextDestination, span, ref cos, ref sin);
+                }
+                else
+                {
+                    RotateHalfSplitTwoHeads(ref headSource, ref headDestination, ref nextSource, ref nextDestination, span, ref cos, ref sin);
+                }
+
+                if (copyPassThrough)
+                {
+                    Copy(ref Unsafe.Add(ref headSource, rotaryDim), ref Unsafe.Add(ref headDestination, rotaryDim), shape.HeadDim - rotaryDim);
+                    Copy(ref Unsafe.Add(ref nextSource, rotaryDim), ref Unsafe.Add(ref nextDestination, rotaryDim), shape.HeadDim - rotaryDim);
+                }
+
+                head++;
+                continue;
+            }
+
             if (span < TKernel.Count)
             {
                 RotateThroughSpill(ref headSource, ref headDestination, span, typeof(TLayout) == typeof(InterleavedPairs), ref cos, ref sin, ref spill);
@@ -195,6 +218,64 @@ internal static class RotationDriver<TKernel, TElement, TVector>
                 Copy(ref Unsafe.Add(ref headSource, rotaryDim), ref Unsafe.Add(ref headDestination, rotaryDim), shape.HeadDim - rotaryDim);
             }
         }
+    }
+
+    /// <summary>
+    /// Two heads of interleaved pairs, each block's cos and sin loaded once for both (float32 is bound by loads, not
+    /// arithmetic). Each head's final block ends at the span and may overlap the previous one, so it is loaded first.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void RotateInterleavedTwoHeads(ref TElement sourceA, ref TElement destinationA, ref TElement sourceB, ref TElement destinationB,
+        int span, ref float cos, ref float sin)
+    {
+        nuint count = (nuint)TKernel.Count;
+        nuint last = (nuint)span - count;
+        nuint lastSlot = ((nuint)span - 1) / count * count;
+        TVector tailA = TKernel.Load(ref Unsafe.Add(ref sourceA, last)), tailB = TKernel.Load(ref Unsafe.Add(ref sourceB, last));
+        for (nuint i = 0; i < last; i += count)
+        {
+            TVector a = TKernel.Load(ref Unsafe.Add(ref sourceA, i)), b = TKernel.Load(ref Unsafe.Add(ref sourceB, i));
+            a = TKernel.RotateInterleaved(a, ref Unsafe.Add(ref cos, i), ref Unsafe.Add(ref sin, i));
+            b = TKernel.RotateInterleaved(b, ref Unsafe.Add(ref cos, i), ref Unsafe.Add(ref sin, i));
+            TKernel.Store(a, ref Unsafe.Add(ref destinationA, i));
+            TKernel.Store(b, ref Unsafe.Add(ref destinationB, i));
+        }
+
+        tailA = TKernel.RotateInterleaved(tailA, ref Unsafe.Add(ref cos, lastSlot), ref Unsafe.Add(ref sin, lastSlot));
+        tailB = TKernel.RotateInterleaved(tailB, ref Unsafe.Add(ref cos, lastSlot), ref Unsafe.Add(ref sin, lastSlot));
+        TKernel.Store(tailA, ref Unsafe.Add(ref destinationA, last));
+        TKernel.Store(tailB, ref Unsafe.Add(ref destinationB, last));
+    }
+
+    /// <summary>Two heads of half-split pairs, each block's cos and sin loaded once for both; final blocks loaded first.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void RotateHalfSplitTwoHeads(ref TElement sourceA, ref TElement destinationA, ref TElement sourceB, ref TElement destinationB,
+        int span, ref float cos, ref float sin)
+    {
+        nuint count = (nuint)TKernel.Count;
+        nuint last = (nuint)span - count;
+        nuint lastSlot = ((nuint)span - 1) / count * count;
+        ref TElement secondA = ref Unsafe.Add(ref sourceA, span), secondB = ref Unsafe.Add(ref sourceB, span);
+        TVector tailA = TKernel.Load(ref Unsafe.Add(ref sourceA, last)), tailSecondA = TKernel.Load(ref Unsafe.Add(ref secondA, last));
+        TVector tailB = TKernel.Load(ref Unsafe.Add(ref sourceB, last)), tailSecondB = TKernel.Load(ref Unsafe.Add(ref secondB, last));
+        for (nuint i = 0; i < last; i += count)
+        {
+            TVector a = TKernel.Load(ref Unsafe.Add(ref sourceA, i)), aSecond = TKernel.Load(ref Unsafe.Add(ref secondA, i));
+            TVector b = TKernel.Load(ref Unsafe.Add(ref sourceB, i)), bSecond = TKernel.Load(ref Unsafe.Add(ref secondB, i));
+            TKernel.RotateHalfSplit(ref a, ref aSecond, ref Unsafe.Add(ref cos, i), ref Unsafe.Add(ref sin, i));
+            TKernel.RotateHalfSplit(ref b, ref bSecond, ref Unsafe.Add(ref cos, i), ref Unsafe.Add(ref sin, i));
+            TKernel.Store(a, ref Unsafe.Add(ref destinationA, i));
+            TKernel.Store(aSecond, ref Unsafe.Add(ref destinationA, (nuint)span + i));
+            TKernel.Store(b, ref Unsafe.Add(ref destinationB, i));
+            TKernel.Store(bSecond, ref Unsafe.Add(ref destinationB, (nuint)span + i));
+        }
+
+        TKernel.RotateHalfSplit(ref tailA, ref tailSecondA, ref Unsafe.Add(ref cos, lastSlot), ref Unsafe.Add(ref sin, lastSlot));
+        TKernel.RotateHalfSplit(ref tailB, ref tailSecondB, ref Unsafe.Add(ref cos, lastSlot), ref Unsafe.Add(ref sin, lastSlot));
+        TKernel.Store(tailA, ref Unsafe.Add(ref destinationA, last));
+        TKernel.Store(tailSecondA, ref Unsafe.Add(ref destinationA, (nuint)span + last));
+        TKernel.Store(tailB, ref Unsafe.Add(ref destinationB, last));
+        TKernel.Store(tailSecondB, ref Unsafe.Add(ref destinationB, (nuint)span + last));
     }
 
     /// <summary>A span shorter than one block: rotated in a block-sized stack copy (for half-split, one per half).</summary>

@@ -16,6 +16,8 @@ internal readonly struct SingleKernel<TOps, TVector> : IRotationKernel<float, TV
 
     public static int Count => TOps.Count;
 
+    public static bool TwoHeadsPerPass => true;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVector Load(ref float source) => TOps.Load(ref source);
 
