@@ -24,6 +24,7 @@ internal static class Report
         ("float16 prefill, half-split", "float16 prefill", "Rope.Simd {path} HalfSplit"),
         ("ggml float32 prefill, mode 0", "float32 prefill", "ggml rope_ext_inplace mode 0 (Interleaved)"),
         ("ggml float32 prefill, mode 2", "float32 prefill", "ggml rope_ext_inplace mode 2 (HalfSplit)"),
+        ("ggml float32 decode, mode 0", "float32 decode", "ggml rope_ext_inplace mode 0 (Interleaved)"),
         ("ggml float32 decode, mode 2", "float32 decode", "ggml rope_ext_inplace mode 2 (HalfSplit)"),
         ("ONNX Runtime float32 prefill, half-split", "float32 prefill", "ONNX Runtime RotaryEmbedding-23 (HalfSplit), out of place"),
         ("ONNX Runtime float32 decode, half-split", "float32 decode", "ONNX Runtime RotaryEmbedding-23 (HalfSplit), out of place"),
