@@ -8,7 +8,9 @@ namespace Rope.Simd;
 /// </summary>
 /// <remarks>
 /// The angle of pair i at position p is exactly p · ω_i, with ω_i the double stored here; tables built from
-/// these frequencies are accurate against that exact product (see <see cref="RopeTable"/>).
+/// these frequencies are accurate against that exact product (see <see cref="RopeTable"/>). Tables hold
+/// A·cos and A·sin, with A the <see cref="AttentionFactor"/> (1 unless a scaling such as YaRN or LongRoPE sets it).
+/// <see cref="RopeScaling"/> builds the scaled schedules of long-context models.
 /// </remarks>
 public sealed class RopeFrequencies
 {
@@ -20,10 +22,11 @@ public sealed class RopeFrequencies
 
     private readonly double[] inverseFrequencies;
 
-    private RopeFrequencies(int rotaryDim, double[] inverseFrequencies)
+    private RopeFrequencies(int rotaryDim, double[] inverseFrequencies, double attentionFactor)
     {
         RotaryDim = rotaryDim;
         this.inverseFrequencies = inverseFrequencies;
+        AttentionFactor = attentionFactor;
         Turns = new AngleTurns(inverseFrequencies);
     }
 
@@ -35,6 +38,9 @@ public sealed class RopeFrequencies
 
     /// <summary>ω_i for i in [0, <see cref="PairCount"/>), in radians per position.</summary>
     public ReadOnlySpan<double> InverseFrequencies => inverseFrequencies;
+
+    /// <summary>A, the factor tables multiply cos and sin by (YaRN's and LongRoPE's attention scaling); 1 by default.</summary>
+    public double AttentionFactor { get; }
 
     /// <summary>The frequencies in turns per position, split for exact angle reduction by the table builder.</summary>
     internal AngleTurns Turns { get; }
@@ -60,7 +66,7 @@ public sealed class RopeFrequencies
             frequencies[i] = 1.0 / Math.Pow(@base, 2.0 * i / rotaryDim);
         }
 
-        return new RopeFrequencies(rotaryDim, frequencies);
+        return new RopeFrequencies(rotaryDim, frequencies, 1.0);
     }
 
     /// <summary>
@@ -68,9 +74,15 @@ public sealed class RopeFrequencies
     /// </summary>
     /// <param name="inverseFrequencies">ω_i, radians per position: at least one, each finite and non-negative.
     /// The rotary dim is twice their count.</param>
-    /// <exception cref="ArgumentException">The span is empty or holds a negative, infinite or NaN value.</exception>
-    public static RopeFrequencies FromInverseFrequencies(ReadOnlySpan<double> inverseFrequencies)
+    /// <param name="attentionFactor">A, multiplying cos and sin in tables: finite and positive; 1 unless given.</param>
+    /// <exception cref="ArgumentException">The span is empty or holds a negative, infinite or NaN value, or the attention factor is not finite and positive.</exception>
+    public static RopeFrequencies FromInverseFrequencies(ReadOnlySpan<double> inverseFrequencies, double attentionFactor = 1.0)
     {
+        if (!double.IsFinite(attentionFactor) || attentionFactor <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(attentionFactor), attentionFactor, "The attention factor must be finite and positive.");
+        }
+
         if (inverseFrequencies.IsEmpty)
         {
             throw new ArgumentException("At least one inverse frequency (one pair) is needed.", nameof(inverseFrequencies));
@@ -86,6 +98,6 @@ public sealed class RopeFrequencies
             }
         }
 
-        return new RopeFrequencies(checked(inverseFrequencies.Length * 2), inverseFrequencies.ToArray());
+        return new RopeFrequencies(checked(inverseFrequencies.Length * 2), inverseFrequencies.ToArray(), attentionFactor);
     }
 }

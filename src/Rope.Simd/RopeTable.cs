@@ -79,7 +79,7 @@ public sealed class RopeTable
 
         long length = CheckedRowsLength(frequencies, firstPosition, positionCount, nameof(positionCount));
         float[] rows = GC.AllocateUninitializedArray<float>((int)length, pinned: true);
-        CosSinRowWriter.WriteRows(frequencies.Turns, frequencies.PairCount, firstPosition, positionCount, rows);
+        CosSinRowWriter.WriteRows(frequencies.Turns, frequencies.PairCount, frequencies.AttentionFactor, firstPosition, positionCount, rows);
         return new RopeTable(frequencies, firstPosition, positionCount, rows);
     }
 
@@ -97,7 +97,7 @@ public sealed class RopeTable
         Guard.NonNegative(positionCount);
         long length = CheckedRowsLength(frequencies, firstPosition, positionCount, nameof(positionCount));
         Guard.Length(destination.Length, length, nameof(destination));
-        CosSinRowWriter.WriteRows(frequencies.Turns, frequencies.PairCount, firstPosition, positionCount, destination);
+        CosSinRowWriter.WriteRows(frequencies.Turns, frequencies.PairCount, frequencies.AttentionFactor, firstPosition, positionCount, destination);
     }
 
     /// <summary>The row of one position, <see cref="RowLength"/> floats.</summary>

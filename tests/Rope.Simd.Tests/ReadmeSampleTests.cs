@@ -54,4 +54,23 @@ public class ReadmeSampleTests
 
         Assert.All(widened, value => Assert.Equal(0f, value));
     }
+
+    [Fact]
+    public void ScalingSampleRuns()
+    {
+        // LLaMA 3.1: llama3 scaling, factor 8, original context 8192.
+        var llama31 = RopeTable.Create(RopeScaling.Llama3(128, 500000, factor: 8, originalMaxPositionEmbeddings: 8192), 0, 131072);
+
+        // Qwen2.5 with YaRN factor 4 over 32768 (A = 0.1·ln 4 + 1, applied to the table).
+        var qwen = RopeTable.Create(RopeScaling.Yarn(128, 1000000, factor: 4, originalMaxPositionEmbeddings: 32768), 0, 131072);
+
+        // DeepSeek-V2: YaRN with mscale = mscale_all_dim, so A = 1; the softmax scale takes mscale² instead.
+        var deepSeek = RopeScaling.Yarn(64, 10000, 40, 4096, mscale: 0.707, mscaleAllDim: 0.707);
+        double softmaxScale = RopeScaling.DeepSeekSoftmaxScale(40, 0.707) / Math.Sqrt(192);
+
+        Assert.Equal(131072, llama31.PositionCount);
+        Assert.Equal(1 + 0.1 * Math.Log(4), qwen.Frequencies.AttentionFactor, 15);
+        Assert.Equal(1.0, deepSeek.AttentionFactor);
+        Assert.Equal(1.5896261651208736 / Math.Sqrt(192), softmaxScale, 15);
+    }
 }

@@ -6,8 +6,8 @@ using System.Runtime.Intrinsics;
 namespace Rope.Simd.Tables;
 
 /// <summary>
-/// Writes float32 rows [cos ω_0·p, sin ω_0·p, cos ω_1·p, sin ω_1·p, ...] with each entry within one float32 ulp
-/// of the exact value (in practice correctly rounded almost always).
+/// Writes float32 rows [A·cos ω_0·p, A·sin ω_0·p, A·cos ω_1·p, ...] with each entry within one float32 ulp
+/// of the exact value (in practice correctly rounded almost always); A is the attention factor, 1 by default.
 /// </summary>
 /// <remarks>
 /// Per position p and pair i: the angle in turns, p·(H_i + L_i), is formed exactly as a double-double
@@ -20,15 +20,15 @@ namespace Rope.Simd.Tables;
 /// </remarks>
 internal static class CosSinRowWriter
 {
-    public static void WriteRows(AngleTurns turns, int pairCount, int firstPosition, int count, Span<float> destination)
+    public static void WriteRows(AngleTurns turns, int pairCount, double attentionFactor, int firstPosition, int count, Span<float> destination)
     {
         if (Vector512.IsHardwareAccelerated)
         {
-            CosSinRowWriter<Vector512DoubleLanes, Vector512<double>>.WriteRows(turns, pairCount, firstPosition, count, destination);
+            CosSinRowWriter<Vector512DoubleLanes, Vector512<double>>.WriteRows(turns, pairCount, attentionFactor, firstPosition, count, destination);
         }
         else
         {
-            CosSinRowWriter<VectorDoubleLanes, Vector<double>>.WriteRows(turns, pairCount, firstPosition, count, destination);
+            CosSinRowWriter<VectorDoubleLanes, Vector<double>>.WriteRows(turns, pairCount, attentionFactor, firstPosition, count, destination);
         }
     }
 }
@@ -42,8 +42,10 @@ internal static class CosSinRowWriter<TLanes, TVector>
     private const double IntegerMagic = 6755399441055744.0;
 
     [SkipLocalsInit]
-    public static void WriteRows(AngleTurns turns, int pairCount, int firstPosition, int count, Span<float> destination)
+    public static void WriteRows(AngleTurns turns, int pairCount, double attentionFactor, int firstPosition, int count, Span<float> destination)
     {
+        // cos and sin are scaled in double before the one rounding to float32 (exact, and bit-neutral, for A = 1).
+        TVector scale = TLanes.Create(attentionFactor);
         int rowLength = pairCount * 2;
         int lanes = TLanes.Count;
         Span<float> scratch = stackalloc float[2 * lanes];
@@ -59,7 +61,8 @@ internal static class CosSinRowWriter<TLanes, TVector>
                 TVector turnsHigh = TLanes.Load(ref Unsafe.Add(ref high, pair));
                 TVector turnsLow = TLanes.Load(ref Unsafe.Add(ref low, pair));
                 CosSin(position, turnsHigh, turnsLow, out TVector cos, out TVector sin);
-                TLanes.StoreInterleaved(cos, sin, ref Unsafe.Add(ref output, 2 * pair), Math.Min(lanes, pairCount - pair), scratch);
+                TLanes.StoreInterleaved(TLanes.Multiply(cos, scale), TLanes.Multiply(sin, scale), ref Unsafe.Add(ref output, 2 * pair),
+                    Math.Min(lanes, pairCount - pair), scratch);
             }
         }
     }

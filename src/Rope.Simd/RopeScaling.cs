@@ -1,0 +1,306 @@
+namespace Rope.Simd;
+
+/// <summary>Which LongRoPE factors a table uses.</summary>
+public enum LongRopeSelection
+{
+    /// <summary>
+    /// Hugging Face: the long factors once the sequence is longer than original_max_position_embeddings, the short
+    /// ones before. Switching mid-sequence changes every angle: keys cached under the short factors must be rotated
+    /// again (inverse with the old table, forward with the new), or the cache rebuilt.
+    /// </summary>
+    BySequenceLength,
+
+    /// <summary>vLLM's choice when the context may exceed the original length: the long factors from the first token on.</summary>
+    AlwaysLong,
+}
+
+/// <summary>
+/// The frequency schedules of long-context models, each as its reference implementation defines it (Hugging Face
+/// <c>rope_scaling</c> / <c>rope_parameters</c> types, Meta's Llama 3.1 code). Every method returns
+/// <see cref="RopeFrequencies"/> (ω_i in double and the attention factor A that tables multiply cos and sin by);
+/// build tables from them as usual.
+/// </summary>
+/// <remarks>
+/// With ω_i = base^(-2i/d), d the rotary dim and i over the d/2 pairs:
+/// linear ω_i / s; fixed NTK (base·s)^(-2i/d) / s^(2/d); dynamic NTK base' = base·(s·S/L − (s − 1))^(d/(d−2)) with
+/// S = max(sequence, L); YaRN, Llama 3 and LongRoPE as documented on each method; per-pair factors ω_i / f_i.
+/// </remarks>
+public static class RopeScaling
+{
+    /// <summary>Position interpolation: ω_i / factor (positions effectively divided by the factor). A = 1.</summary>
+    /// <param name="rotaryDim">Rotated elements per head: positive and even.</param>
+    /// <param name="base">θ ("rope_theta"): finite and positive.</param>
+    /// <param name="factor">s: finite and positive (1 leaves the default schedule).</param>
+    public static RopeFrequencies Linear(int rotaryDim, double @base, double factor)
+    {
+        Positive(factor);
+        return Map(RopeFrequencies.Create(rotaryDim, @base), (_, w) => w / factor);
+    }
+
+    /// <summary>NTK-aware scaling with a fixed base (vLLM <c>ntk</c>): ω_i = (base·s)^(-2i/d) / s^(2/d). A = 1.</summary>
+    /// <inheritdoc cref="Linear(int, double, double)" path="/param"/>
+    public static RopeFrequencies FixedNtk(int rotaryDim, double @base, double factor)
+    {
+        Positive(factor);
+        RopeFrequencies scaled = RopeFrequencies.Create(rotaryDim, @base * factor);
+        double divisor = Math.Pow(factor, 2.0 / rotaryDim);
+        return Map(scaled, (_, w) => w / divisor);
+    }
+
+    /// <summary>
+    /// Dynamic NTK (Hugging Face): base' = base·(s·S/L − (s − 1))^(d/(d − 2)) with S = max(sequenceLength, L), then the
+    /// default schedule with base'. A = 1. The base changes whenever the sequence grows past L: the caller, who owns
+    /// the KV cache, rebuilds the table then and must re-rotate keys cached under the old base (Hugging Face itself
+    /// does not, a known source of drift).
+    /// </summary>
+    /// <param name="rotaryDim">Rotated elements per head: positive, even and above 2.</param>
+    /// <param name="base">θ: finite and positive.</param>
+    /// <param name="factor">s: finite and positive.</param>
+    /// <param name="maxPositionEmbeddings">L, max_position_embeddings: positive.</param>
+    /// <param name="sequenceLength">The current sequence length (cached plus new tokens): non-negative.</param>
+    public static RopeFrequencies DynamicNtk(int rotaryDim, double @base, double factor, int maxPositionEmbeddings, int sequenceLength)
+    {
+        Positive(factor);
+        PositiveLength(maxPositionEmbeddings);
+        Guard.NonNegative(sequenceLength);
+        if (rotaryDim <= 2)
+        {
+            throw new ArgumentOutOfRangeException(nameof(rotaryDim), rotaryDim, "Dynamic NTK needs a rotary dim above 2 (its exponent is d/(d-2)).");
+        }
+
+        double length = Math.Max(sequenceLength, maxPositionEmbeddings);
+        double scaledBase = @base * Math.Pow(factor * length / maxPositionEmbeddings - (factor - 1), (double)rotaryDim / (rotaryDim - 2));
+        return RopeFrequencies.Create(rotaryDim, scaledBase);
+    }
+
+    /// <summary>
+    /// YaRN (Hugging Face, current): pairs whose wavelength fits in the original context many times keep ω_i, those
+    /// with few rotations over it use ω_i / s, a linear ramp between corr(β_fast) and corr(β_slow), with
+    /// corr(r) = d·ln(L0/(2πr)) / (2·ln base), floored and ceiled when <paramref name="truncate"/>.
+    /// A = <paramref name="attentionFactor"/> when given (it replaces the computed factor; ggml's attn_factor multiplies
+    /// instead), else mscale(s, mscale)/mscale(s, mscale_all_dim) when both are given, else mscale(s), with
+    /// mscale(s, m) = 0.1·m·ln s + 1 for s &gt; 1, else 1.
+    /// </summary>
+    /// <param name="rotaryDim">Rotated elements per head: positive and even.</param>
+    /// <param name="base">θ: finite and positive.</param>
+    /// <param name="factor">s: finite and positive.</param>
+    /// <param name="originalMaxPositionEmbeddings">L0, original_max_position_embeddings: positive.</param>
+    /// <param name="betaFast">β_fast (default 32).</param>
+    /// <param name="betaSlow">β_slow (default 1).</param>
+    /// <param name="truncate">Round the ramp ends to whole pairs (Hugging Face default true; gpt-oss uses false).</param>
+    /// <param name="attentionFactor">attention_factor, when the config gives one.</param>
+    /// <param name="mscale">mscale (DeepSeek), used with <paramref name="mscaleAllDim"/>.</param>
+    /// <param name="mscaleAllDim">mscale_all_dim (DeepSeek), used with <paramref name="mscale"/>.</param>
+    public static RopeFrequencies Yarn(int rotaryDim, double @base, double factor, int originalMaxPositionEmbeddings,
+        double betaFast = 32, double betaSlow = 1, bool truncate = true, double? attentionFactor = null, double? mscale = null,
+        double? mscaleAllDim = null)
+    {
+        Positive(factor);
+        PositiveLength(originalMaxPositionEmbeddings);
+        RopeFrequencies plain = RopeFrequencies.Create(rotaryDim, @base);
+        double Correction(double rotations) =>
+            rotaryDim * Math.Log(originalMaxPositionEmbeddings / (rotations * 2 * Math.PI)) / (2 * Math.Log(@base));
+        double low = Correction(betaFast), high = Correction(betaSlow);
+        if (truncate)
+        {
+            low = Math.Floor(low);
+            high = Math.Ceiling(high);
+        }
+
+        low = Math.Max(low, 0);
+        high = Math.Min(high, rotaryDim - 1);
+        if (low == high)
+        {
+            high += 0.001;
+        }
+
+        double attention = attentionFactor
+            ?? (mscale is double m && mscaleAllDim is double all ? YarnMscale(factor, m) / YarnMscale(factor, all) : YarnMscale(factor, 1));
+        return Map(plain, (i, w) =>
+        {
+            double ramp = Math.Clamp((i - low) / (high - low), 0, 1);
+            double keep = 1 - ramp;
+            return w / factor * (1 - keep) + w * keep;
+        }, attention);
+    }
+
+    /// <summary>
+    /// Llama 3 / 3.1 (Meta's apply_scaling): with wavelength λ_i = 2π/ω_i, λ &lt; L0/hf keeps ω_i, λ &gt; L0/lf uses ω_i / s, and
+    /// between them (1 − t)·ω_i/s + t·ω_i with t = (L0/λ − lf)/(hf − lf). A = 1.
+    /// </summary>
+    /// <param name="rotaryDim">Rotated elements per head: positive and even.</param>
+    /// <param name="base">θ: finite and positive (500000 for Llama 3).</param>
+    /// <param name="factor">s (8 for Llama 3.1, 32 for Llama 3.2 1B/3B).</param>
+    /// <param name="originalMaxPositionEmbeddings">L0 (8192).</param>
+    /// <param name="lowFrequencyFactor">lf (1).</param>
+    /// <param name="highFrequencyFactor">hf (4), above lf.</param>
+    public static RopeFrequencies Llama3(int rotaryDim, double @base, double factor, int originalMaxPositionEmbeddings,
+        double lowFrequencyFactor = 1, double highFrequencyFactor = 4)
+    {
+        Positive(factor);
+        PositiveLength(originalMaxPositionEmbeddings);
+        Positive(lowFrequencyFactor);
+        if (!(highFrequencyFactor > lowFrequencyFactor) || !double.IsFinite(highFrequencyFactor))
+        {
+            throw new ArgumentOutOfRangeException(nameof(highFrequencyFactor), highFrequencyFactor, "Must be finite and above the low frequency factor.");
+        }
+
+        double lowWavelength = originalMaxPositionEmbeddings / lowFrequencyFactor;
+        double highWavelength = originalMaxPositionEmbeddings / highFrequencyFactor;
+        return Map(RopeFrequencies.Create(rotaryDim, @base), (_, w) =>
+        {
+            double wavelength = 2 * Math.PI / w;
+            if (wavelength < highWavelength)
+            {
+                return w;
+            }
+
+            if (wavelength > lowWavelength)
+            {
+                return w / factor;
+            }
+
+            double smooth = (originalMaxPositionEmbeddings / wavelength - lowFrequencyFactor) / (highFrequencyFactor - lowFrequencyFactor);
+            return (1 - smooth) * w / factor + smooth * w;
+        });
+    }
+
+    /// <summary>
+    /// LongRoPE (Phi-3/3.5/4): ω_i = 1/(e_i·base^(2i/d)) with e the short or the long factors (see
+    /// <paramref name="selection"/>), and A = <paramref name="attentionFactor"/> if given, else 1 when the scale
+    /// s = max_position_embeddings/L0 is at most 1, else √(1 + ln s / ln L0) (1.19024 for Phi-3-mini-128k).
+    /// </summary>
+    /// <param name="rotaryDim">Rotated elements per head: positive and even.</param>
+    /// <param name="base">θ: finite and positive.</param>
+    /// <param name="shortFactor">short_factor: one per pair, finite and positive.</param>
+    /// <param name="longFactor">long_factor: one per pair, finite and positive.</param>
+    /// <param name="originalMaxPositionEmbeddings">L0: positive.</param>
+    /// <param name="maxPositionEmbeddings">max_position_embeddings: positive.</param>
+    /// <param name="selection">Which factors: by the current sequence length, or long from the start.</param>
+    /// <param name="sequenceLength">The current sequence length, for <see cref="LongRopeSelection.BySequenceLength"/>: long factors once it exceeds L0.</param>
+    /// <param name="attentionFactor">attention_factor, when the config gives one.</param>
+    public static RopeFrequencies LongRope(int rotaryDim, double @base, ReadOnlySpan<double> shortFactor, ReadOnlySpan<double> longFactor,
+        int originalMaxPositionEmbeddings, int maxPositionEmbeddings, LongRopeSelection selection, int sequenceLength = 0,
+        double? attentionFactor = null)
+    {
+        PositiveLength(originalMaxPositionEmbeddings);
+        PositiveLength(maxPositionEmbeddings);
+        Guard.NonNegative(sequenceLength);
+        if (selection is not (LongRopeSelection.BySequenceLength or LongRopeSelection.AlwaysLong))
+        {
+            throw new ArgumentOutOfRangeException(nameof(selection), selection, "Unknown selection.");
+        }
+
+        bool useLong = selection == LongRopeSelection.AlwaysLong || sequenceLength > originalMaxPositionEmbeddings;
+        ReadOnlySpan<double> factors = useLong ? longFactor : shortFactor;
+        string name = useLong ? nameof(longFactor) : nameof(shortFactor);
+        PerPair(factors, rotaryDim, name);
+        double scale = (double)maxPositionEmbeddings / originalMaxPositionEmbeddings;
+        double attention = attentionFactor ?? (scale <= 1 ? 1 : Math.Sqrt(1 + Math.Log(scale) / Math.Log(originalMaxPositionEmbeddings)));
+        double[] scaled = Scaled(RopeFrequencies.Create(rotaryDim, @base), factors);
+        return RopeFrequencies.FromInverseFrequencies(scaled, attention);
+    }
+
+    /// <summary>
+    /// Proportional RoPE (Gemma 4): rotates the whole head with partner i + headDim/2, the first
+    /// n = ⌊partialRotaryFactor·headDim/2⌋ pairs at ω_i = base^(-2i/headDim) / factor and the rest at frequency 0
+    /// (unrotated). A = 1.
+    /// </summary>
+    /// <param name="headDim">Elements per head: positive and even; the rotary dim of the result.</param>
+    /// <param name="base">θ: finite and positive.</param>
+    /// <param name="partialRotaryFactor">The share of pairs that rotate, in (0, 1].</param>
+    /// <param name="factor">Divides every frequency: finite and positive (1 for none).</param>
+    public static RopeFrequencies Proportional(int headDim, double @base, double partialRotaryFactor, double factor = 1)
+    {
+        Positive(factor);
+        if (!(partialRotaryFactor > 0 && partialRotaryFactor <= 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(partialRotaryFactor), partialRotaryFactor, "Must be in (0, 1].");
+        }
+
+        int rotating = (int)(partialRotaryFactor * headDim / 2);
+        return Map(RopeFrequencies.Create(headDim, @base), (i, w) => i < rotating ? w / factor : 0);
+    }
+
+    /// <summary>Per-pair factors dividing each frequency (ggml's freq_factors): ω_i / f_i, attention factor kept.</summary>
+    /// <param name="frequencies">The schedule to scale.</param>
+    /// <param name="factors">f_i, one per pair: finite and positive.</param>
+    public static RopeFrequencies WithFactors(RopeFrequencies frequencies, ReadOnlySpan<double> factors)
+    {
+        ArgumentNullException.ThrowIfNull(frequencies);
+        PerPair(factors, frequencies.RotaryDim, nameof(factors));
+        return RopeFrequencies.FromInverseFrequencies(Scaled(frequencies, factors), frequencies.AttentionFactor);
+    }
+
+    /// <summary>
+    /// The factor DeepSeek-V2/V3 multiply the attention softmax scale by: mscale(s, mscale_all_dim)², e.g. 1.5896 for
+    /// V2 (0.707, s = 40) and 1.8739 for V3 (1.0, s = 40). Their tables get A = 1 (mscale equals mscale_all_dim), so
+    /// without this factor the logits are off.
+    /// </summary>
+    /// <param name="factor">s: finite and positive.</param>
+    /// <param name="mscaleAllDim">mscale_all_dim.</param>
+    public static double DeepSeekSoftmaxScale(double factor, double mscaleAllDim)
+    {
+        Positive(factor);
+        double mscale = YarnMscale(factor, mscaleAllDim);
+        return mscale * mscale;
+    }
+
+    private static double YarnMscale(double factor, double m) => factor <= 1 ? 1 : 0.1 * m * Math.Log(factor) + 1;
+
+    private static RopeFrequencies Map(RopeFrequencies plain, Func<int, double, double> scale, double attentionFactor = 1)
+    {
+        ReadOnlySpan<double> w = plain.InverseFrequencies;
+        var scaled = new double[w.Length];
+        for (int i = 0; i < w.Length; i++)
+        {
+            scaled[i] = scale(i, w[i]);
+        }
+
+        return RopeFrequencies.FromInverseFrequencies(scaled, attentionFactor);
+    }
+
+    private static double[] Scaled(RopeFrequencies frequencies, ReadOnlySpan<double> factors)
+    {
+        ReadOnlySpan<double> w = frequencies.InverseFrequencies;
+        var scaled = new double[w.Length];
+        for (int i = 0; i < w.Length; i++)
+        {
+            scaled[i] = w[i] / factors[i];
+        }
+
+        return scaled;
+    }
+
+    private static void PerPair(ReadOnlySpan<double> factors, int rotaryDim, string name)
+    {
+        if (factors.Length != rotaryDim / 2)
+        {
+            throw new ArgumentException($"{factors.Length} factors given; one per pair ({rotaryDim / 2}) is needed.", name);
+        }
+
+        foreach (double f in factors)
+        {
+            if (!double.IsFinite(f) || f <= 0)
+            {
+                throw new ArgumentException($"Factor {f} is not finite and positive.", name);
+            }
+        }
+    }
+
+    private static void Positive(double value, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(value))] string? name = null)
+    {
+        if (!double.IsFinite(value) || value <= 0)
+        {
+            throw new ArgumentOutOfRangeException(name, value, "Must be finite and positive.");
+        }
+    }
+
+    private static void PositiveLength(int value, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(value))] string? name = null)
+    {
+        if (value <= 0)
+        {
+            throw new ArgumentOutOfRangeException(name, value, "Must be positive.");
+        }
+    }
+}
