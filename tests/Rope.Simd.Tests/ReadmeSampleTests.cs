@@ -73,4 +73,19 @@ public class ReadmeSampleTests
         Assert.Equal(1.0, deepSeek.AttentionFactor);
         Assert.Equal(1.5896261651208736 / Math.Sqrt(192), softmaxScale, 15);
     }
+
+    [Fact]
+    public void ConfigSampleRuns()
+    {
+        string json = """
+            { "hidden_size": 4096, "num_attention_heads": 32, "max_position_embeddings": 131072, "rope_theta": 500000.0,
+              "rope_scaling": { "rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                                "original_max_position_embeddings": 8192 } }
+            """;
+        RopeConfiguration config = HuggingFaceConfig.Parse(json);   // head dim 128, llama3 scaling
+        var table = RopeTable.Create(config.Frequencies, 0, 8192);
+
+        Assert.Equal((128, "llama3"), (config.HeadDim, config.ScalingType));
+        Assert.Equal(8192, table.PositionCount);
+    }
 }

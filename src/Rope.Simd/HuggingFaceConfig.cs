@@ -1,0 +1,282 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace Rope.Simd;
+
+/// <summary>What a model's config.json says about its rotary embedding, resolved into frequencies.</summary>
+/// <param name="HeadDim">Elements per attention head (head_dim, or hidden_size / num_attention_heads).</param>
+/// <param name="RotaryDim">Rotated elements per head (partial_rotary_factor, rotary_pct or rotary_dim applied).</param>
+/// <param name="Frequencies">ω_i and the attention factor, for the sequence length the config was read for.</param>
+/// <param name="ScalingType">The rope type: default, linear, dynamic, yarn, llama3, longrope or proportional.</param>
+/// <param name="MaxPositionEmbeddings">max_position_embeddings, or null when absent.</param>
+/// <param name="SoftmaxScale">The factor to multiply the attention softmax scale by: YaRN's mscale(s, mscale_all_dim)² when the config gives mscale_all_dim (DeepSeek), else 1.</param>
+public sealed record RopeConfiguration(int HeadDim, int RotaryDim, RopeFrequencies Frequencies, string ScalingType,
+    int? MaxPositionEmbeddings, double SoftmaxScale);
+
+/// <summary>
+/// Reads the rotary-embedding part of a Hugging Face <c>config.json</c> (System.Text.Json): rope_theta, the legacy
+/// <c>rope_scaling</c> object or the newer <c>rope_parameters</c>, partial_rotary_factor (or rotary_pct / rotary_dim),
+/// head_dim (or hidden_size / num_attention_heads), max_position_embeddings and original_max_position_embeddings.
+/// Fields outside the rope part are ignored; inside it, an unknown or inconsistent field is an error naming it, never
+/// a silent default. The pair layout is not in config.json: the caller states it when rotating.
+/// </summary>
+public static class HuggingFaceConfig
+{
+    private static readonly Dictionary<string, string[]> FieldsByType = new(StringComparer.Ordinal)
+    {
+        ["default"] = [],
+        ["linear"] = ["factor"],
+        ["dynamic"] = ["factor", "original_max_position_embeddings"],
+        ["yarn"] = ["factor", "original_max_position_embeddings", "beta_fast", "beta_slow", "attention_factor", "mscale", "mscale_all_dim", "truncate"],
+        ["llama3"] = ["factor", "original_max_position_embeddings", "low_freq_factor", "high_freq_factor"],
+        ["longrope"] = ["factor", "original_max_position_embeddings", "short_factor", "long_factor", "attention_factor"],
+        ["proportional"] = ["factor"],
+    };
+
+    /// <summary>Reads config.json text.</summary>
+    /// <param name="json">The whole config.json.</param>
+    /// <param name="sequenceLength">The current sequence length, for the kinds that depend on it (dynamic NTK, LongRoPE by sequence length); 0 at the start.</param>
+    /// <param name="longRope">How LongRoPE picks its factors.</param>
+    /// <param name="layerType">For rope_parameters given per layer type (e.g. full_attention and sliding_attention), the one to read.</param>
+    /// <exception cref="ArgumentException">The JSON is malformed, or a rope field is missing, unknown, of the wrong kind or inconsistent (the message names it).</exception>
+    public static RopeConfiguration Parse(string json, int sequenceLength = 0, LongRopeSelection longRope = LongRopeSelection.BySequenceLength,
+        string? layerType = null)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        Guard.NonNegative(sequenceLength);
+        JsonElement root;
+        try
+        {
+            root = JsonDocument.Parse(json).RootElement;
+        }
+        catch (JsonException exception)
+        {
+            throw new ArgumentException($"config.json is not valid JSON: {exception.Message}", nameof(json), exception);
+        }
+
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            throw Error("(root)", "must be a JSON object");
+        }
+
+        JsonElement? parameters = RopeParameters(root, layerType);
+        int headDim = HeadDim(root);
+        int rotaryDim = RotaryDim(root, parameters, headDim);
+        int? maxPositions = OptionalInt(root, "max_position_embeddings");
+
+        double @base = OptionalNumber(parameters, "rope_theta") is double nested
+            ? Consistent("rope_theta", nested, OptionalNumber(root, "rope_theta"))
+            : OptionalNumber(root, "rope_theta") ?? throw Error("rope_theta", "is missing (neither at the top level nor in rope_parameters)");
+
+        string type = Type(parameters);
+        var allowed = new HashSet<string>(FieldsByType.TryGetValue(type, out string[]? fields)
+            ? fields
+            : throw Error("rope_type", $"'{type}' is not supported (supported: {string.Join(", ", FieldsByType.Keys)})"), StringComparer.Ordinal)
+            { "rope_type", "type", "rope_theta", "partial_rotary_factor" };
+        if (parameters is JsonElement p)
+        {
+            foreach (JsonProperty property in p.EnumerateObject())
+            {
+                if (!allowed.Contains(property.Name))
+                {
+                    throw Error(property.Name, $"is not a field of rope type '{type}'");
+                }
+            }
+        }
+
+        double Factor() => OptionalNumber(parameters, "factor") ?? throw Error("factor", $"is required by rope type '{type}'");
+        int OriginalLength() =>
+            OptionalInt(parameters, "original_max_position_embeddings") is int nestedLength
+                ? (int)Consistent("original_max_position_embeddings", nestedLength, OptionalInt(root, "original_max_position_embeddings"))
+                : OptionalInt(root, "original_max_position_embeddings")
+                    ?? throw Error("original_max_position_embeddings", $"is required by rope type '{type}'");
+        int MaxPositions() => maxPositions ?? throw Error("max_position_embeddings", $"is required by rope type '{type}'");
+
+        double softmaxScale = 1;
+        RopeFrequencies frequencies = type switch
+        {
+            "default" => RopeFrequencies.Create(rotaryDim, @base),
+            "linear" => RopeScaling.Linear(rotaryDim, @base, Factor()),
+            "dynamic" => RopeScaling.DynamicNtk(rotaryDim, @base, Factor(), MaxPositions(), sequenceLength),
+            "llama3" => RopeScaling.Llama3(rotaryDim, @base, Factor(), OriginalLength(),
+                OptionalNumber(parameters, "low_freq_factor") ?? throw Error("low_freq_factor", "is required by rope type 'llama3'"),
+                OptionalNumber(parameters, "high_freq_factor") ?? throw Error("high_freq_factor", "is required by rope type 'llama3'")),
+            "longrope" => LongRope(parameters!.Value, rotaryDim, @base, OriginalLength(), MaxPositions(), longRope, sequenceLength),
+            "proportional" => RopeScaling.Proportional(headDim, @base,
+                OptionalNumber(parameters, "partial_rotary_factor") ?? OptionalNumber(root, "partial_rotary_factor") ?? 1.0,
+                OptionalNumber(parameters, "factor") ?? 1.0),
+            _ => Yarn(parameters!.Value, rotaryDim, @base, Factor(), OriginalLength(), out softmaxScale),
+        };
+
+        return new RopeConfiguration(headDim, type == "proportional" ? headDim : rotaryDim, frequencies, type, maxPositions, softmaxScale);
+    }
+
+    /// <summary>Reads a config.json file (see <see cref="Parse"/>).</summary>
+    /// <param name="path">Path to config.json.</param>
+    /// <param name="sequenceLength">The current sequence length, for dynamic NTK and LongRoPE by sequence length.</param>
+    /// <param name="longRope">How LongRoPE picks its factors.</param>
+    /// <param name="layerType">For rope_parameters given per layer type, the one to read.</param>
+    /// <exception cref="ArgumentException">A rope field is missing, unknown, of the wrong kind or inconsistent.</exception>
+    public static RopeConfiguration Load(string path, int sequenceLength = 0, LongRopeSelection longRope = LongRopeSelection.BySequenceLength,
+        string? layerType = null) =>
+        Parse(File.ReadAllText(path), sequenceLength, longRope, layerType);
+
+    private static RopeFrequencies Yarn(JsonElement parameters, int rotaryDim, double @base, double factor, int originalLength, out double softmaxScale)
+    {
+        double? mscaleAllDim = OptionalNumber(parameters, "mscale_all_dim");
+        softmaxScale = mscaleAllDim is double all ? RopeScaling.DeepSeekSoftmaxScale(factor, all) : 1;
+        bool truncate = !parameters.TryGetProperty("truncate", out JsonElement t) || (t.ValueKind is JsonValueKind.True or JsonValueKind.False
+            ? t.GetBoolean()
+            : throw Error("truncate", "must be true or false"));
+        return RopeScaling.Yarn(rotaryDim, @base, factor, originalLength,
+            OptionalNumber(parameters, "beta_fast") ?? 32, OptionalNumber(parameters, "beta_slow") ?? 1, truncate,
+            OptionalNumber(parameters, "attention_factor"), OptionalNumber(parameters, "mscale"), mscaleAllDim);
+    }
+
+    private static RopeFrequencies LongRope(JsonElement parameters, int rotaryDim, double @base, int originalLength,
+        int maxPositions, LongRopeSelection selection, int sequenceLength)
+    {
+        double[] shortFactor = Numbers(parameters, "short_factor"), longFactor = Numbers(parameters, "long_factor");
+        if (OptionalNumber(parameters, "factor") is double factor && Math.Abs(factor - (double)maxPositions / originalLength) > 1e-9 * factor)
+        {
+            throw Error("factor", $"is {factor} but max_position_embeddings / original_max_position_embeddings is {(double)maxPositions / originalLength}");
+        }
+
+        return RopeScaling.LongRope(rotaryDim, @base, shortFactor, longFactor, originalLength, maxPositions, selection, sequenceLength,
+            OptionalNumber(parameters, "attention_factor"));
+    }
+
+    private static JsonElement? RopeParameters(JsonElement root, string? layerType)
+    {
+        bool hasScaling = root.TryGetProperty("rope_scaling", out JsonElement scaling) && scaling.ValueKind != JsonValueKind.Null;
+        bool hasParameters = root.TryGetProperty("rope_parameters", out JsonElement parameters) && parameters.ValueKind != JsonValueKind.Null;
+        if (hasScaling && hasParameters)
+        {
+            throw Error("rope_parameters", "and rope_scaling are both present; a config uses one");
+        }
+
+        if (!hasScaling && !hasParameters)
+        {
+            return null;
+        }
+
+        JsonElement chosen = hasParameters ? parameters : scaling;
+        string name = hasParameters ? "rope_parameters" : "rope_scaling";
+        if (chosen.ValueKind != JsonValueKind.Object)
+        {
+            throw Error(name, "must be an object");
+        }
+
+        // Per layer type: { "full_attention": {...}, "sliding_attention": {...} }.
+        bool nested = chosen.EnumerateObject().Any(p => p.Value.ValueKind == JsonValueKind.Object);
+        if (nested)
+        {
+            string[] types = [.. chosen.EnumerateObject().Select(p => p.Name)];
+            if (layerType is null || !chosen.TryGetProperty(layerType, out JsonElement perLayer))
+            {
+                throw Error(name, $"is given per layer type ({string.Join(", ", types)}); pass the layer type to read");
+            }
+
+            return perLayer;
+        }
+
+        return chosen;
+    }
+
+    private static string Type(JsonElement? parameters)
+    {
+        if (parameters is not JsonElement p)
+        {
+            return "default";
+        }
+
+        string? ropeType = OptionalString(p, "rope_type"), legacy = OptionalString(p, "type");
+        if (ropeType is not null && legacy is not null && ropeType != legacy)
+        {
+            throw Error("type", $"is '{legacy}' but rope_type is '{ropeType}'");
+        }
+
+        string type = ropeType ?? legacy ?? throw Error("rope_type", "is missing from the rope parameters");
+        return type switch
+        {
+            "su" => "longrope",
+            "mrope" => throw Error("rope_type", "'mrope' (multimodal RoPE) is not supported yet"),
+            _ => type,
+        };
+    }
+
+    private static int HeadDim(JsonElement root)
+    {
+        if (OptionalInt(root, "head_dim") is int headDim)
+        {
+            return headDim > 0 && headDim % 2 == 0 ? headDim : throw Error("head_dim", $"is {headDim}; it must be positive and even");
+        }
+
+        int hidden = OptionalInt(root, "hidden_size") ?? throw Error("head_dim", "is missing, and so is hidden_size to derive it");
+        int heads = OptionalInt(root, "num_attention_heads") ?? throw Error("head_dim", "is missing, and so is num_attention_heads to derive it");
+        if (heads <= 0 || hidden % heads != 0 || hidden / heads % 2 != 0)
+        {
+            throw Error("num_attention_heads", $"({heads}) does not divide hidden_size ({hidden}) into even heads");
+        }
+
+        return hidden / heads;
+    }
+
+    private static int RotaryDim(JsonElement root, JsonElement? parameters, int headDim)
+    {
+        double? factor = OptionalNumber(parameters, "partial_rotary_factor") is double nested
+            ? Consistent("partial_rotary_factor", nested, OptionalNumber(root, "partial_rotary_factor"))
+            : OptionalNumber(root, "partial_rotary_factor") ?? OptionalNumber(root, "rotary_pct");
+        int? absolute = OptionalInt(root, "rotary_dim");
+        if (factor is double f && absolute is int a && (int)(headDim * f) != a)
+        {
+            throw Error("rotary_dim", $"is {a} but the partial rotary factor gives {(int)(headDim * f)}");
+        }
+
+        if (factor is double share && !(share > 0 && share <= 1))
+        {
+            throw Error("partial_rotary_factor", $"is {share}; it must be in (0, 1]");
+        }
+
+        int rotaryDim = absolute ?? (factor is double g ? (int)(headDim * g) : headDim);
+        return rotaryDim > 0 && rotaryDim % 2 == 0 && rotaryDim <= headDim
+            ? rotaryDim
+            : throw Error("partial_rotary_factor", $"gives a rotary dim of {rotaryDim}; it must be positive, even and at most head_dim {headDim}");
+    }
+
+    private static double Consistent(string field, double nested, double? topLevel) =>
+        topLevel is double top && top != nested
+            ? throw Error(field, $"is {top} at the top level but {nested} in the rope parameters")
+            : nested;
+
+    private static double? OptionalNumber(JsonElement? element, string name)
+    {
+        if (element is not JsonElement e || !e.TryGetProperty(name, out JsonElement value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        return value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out double number) && double.IsFinite(number)
+            ? number
+            : throw Error(name, $"must be a number, not {value.GetRawText()}");
+    }
+
+    private static int? OptionalInt(JsonElement? element, string name) =>
+        OptionalNumber(element, name) is double number
+            ? number == Math.Floor(number) && number is >= int.MinValue and <= int.MaxValue
+                ? (int)number
+                : throw Error(name, $"must be an integer, not {number.ToString(CultureInfo.InvariantCulture)}")
+            : null;
+
+    private static string? OptionalString(JsonElement element, string name) =>
+        element.TryGetProperty(name, out JsonElement value) && value.ValueKind != JsonValueKind.Null
+            ? value.ValueKind == JsonValueKind.String ? value.GetString() : throw Error(name, $"must be a string, not {value.GetRawText()}")
+            : null;
+
+    private static double[] Numbers(JsonElement element, string name) =>
+        element.TryGetProperty(name, out JsonElement value) && value.ValueKind == JsonValueKind.Array
+            ? [.. value.EnumerateArray().Select(v => v.ValueKind == JsonValueKind.Number ? v.GetDouble() : throw Error(name, "must hold numbers only"))]
+            : throw Error(name, "must be an array of numbers");
+
+    private static ArgumentException Error(string field, string problem) => new($"config.json: {field} {problem}.", "json");
+}
