@@ -15,8 +15,9 @@ public sealed record RopeConfiguration(int HeadDim, int RotaryDim, RopeFrequenci
 
 /// <summary>
 /// Reads the rotary-embedding part of a Hugging Face <c>config.json</c> (System.Text.Json): rope_theta, the legacy
-/// <c>rope_scaling</c> object or the newer <c>rope_parameters</c>, partial_rotary_factor (or rotary_pct / rotary_dim),
-/// head_dim (or hidden_size / num_attention_heads), max_position_embeddings and original_max_position_embeddings.
+/// <c>rope_scaling</c> object or the newer <c>rope_parameters</c> (rotary_emb_base for GPT-NeoX), partial_rotary_factor (or rotary_pct / rotary_dim),
+/// head_dim (or hidden_size / num_attention_heads; DeepSeek's qk_rope_head_dim, the rotated slice, wins), max_position_embeddings
+/// and original_max_position_embeddings.
 /// Fields outside the rope part are ignored; inside it, an unknown or inconsistent field is an error naming it, never
 /// a silent default. The pair layout is not in config.json: the caller states it when rotating.
 /// </summary>
@@ -66,7 +67,8 @@ public static class HuggingFaceConfig
 
         double @base = OptionalNumber(parameters, "rope_theta") is double nested
             ? Consistent("rope_theta", nested, OptionalNumber(root, "rope_theta"))
-            : OptionalNumber(root, "rope_theta") ?? throw Error("rope_theta", "is missing (neither at the top level nor in rope_parameters)");
+            : OptionalNumber(root, "rope_theta") ?? OptionalNumber(root, "rotary_emb_base") // GPT-NeoX's name for it
+                ?? throw Error("rope_theta", "is missing (neither at the top level nor in rope_parameters)");
 
         string type = Type(parameters);
         var allowed = new HashSet<string>(FieldsByType.TryGetValue(type, out string[]? fields)
@@ -207,6 +209,12 @@ public static class HuggingFaceConfig
 
     private static int HeadDim(JsonElement root)
     {
+        // DeepSeek's multi-head latent attention rotates a separate slice of qk_rope_head_dim per head.
+        if (OptionalInt(root, "qk_rope_head_dim") is int ropeSlice)
+        {
+            return ropeSlice > 0 && ropeSlice % 2 == 0 ? ropeSlice : throw Error("qk_rope_head_dim", $"is {ropeSlice}; it must be positive and even");
+        }
+
         if (OptionalInt(root, "head_dim") is int headDim)
         {
             return headDim > 0 && headDim % 2 == 0 ? headDim : throw Error("head_dim", $"is {headDim}; it must be positive and even");

@@ -1,0 +1,88 @@
+namespace Rope.Simd;
+
+/// <summary>
+/// One model's rotary embedding as its Hugging Face checkpoint uses it: head counts and sizes, the pair layout of the
+/// checkpoint's weights, the frequencies (scaling and attention factor included) and the context length.
+/// </summary>
+/// <param name="Name">The model.</param>
+/// <param name="QueryHeads">Query heads per token.</param>
+/// <param name="KeyHeads">Key (and value) heads per token.</param>
+/// <param name="HeadDim">Elements per head (for DeepSeek, the rotated slice qk_rope_head_dim).</param>
+/// <param name="Layout">Pair layout of the Hugging Face weights.</param>
+/// <param name="Frequencies">ω_i and attention factor; their rotary dim may be below the head dim (partial rotary).</param>
+/// <param name="MaxPositionEmbeddings">max_position_embeddings of the config.</param>
+/// <param name="SoftmaxScale">Factor for the attention softmax scale (DeepSeek's mscale²), 1 otherwise.</param>
+public sealed record RopeModelPreset(string Name, int QueryHeads, int KeyHeads, int HeadDim, RopeLayout Layout,
+    RopeFrequencies Frequencies, int MaxPositionEmbeddings, double SoftmaxScale = 1)
+{
+    /// <summary>Rotated elements per head.</summary>
+    public int RotaryDim => Frequencies.RotaryDim;
+
+    /// <summary>A table for positions [firstPosition, firstPosition + positionCount).</summary>
+    public RopeTable CreateTable(int positionCount, int firstPosition = 0) => RopeTable.Create(Frequencies, firstPosition, positionCount);
+
+    /// <summary>The shape of <paramref name="tokens"/> packed query tokens ([tokens][QueryHeads][HeadDim]).</summary>
+    public RopeShape QueryShape(int tokens) => new(tokens, QueryHeads, HeadDim);
+
+    /// <summary>The shape of <paramref name="tokens"/> packed key tokens ([tokens][KeyHeads][HeadDim]).</summary>
+    public RopeShape KeyShape(int tokens) => new(tokens, KeyHeads, HeadDim);
+
+    /// <inheritdoc/>
+    public override string ToString() => Name;
+}
+
+/// <summary>
+/// Presets for widely used models, with the values of their published config.json files (each is tested against
+/// them). Models whose schedule needs data not fixed by the architecture (Phi-3's LongRoPE factor lists) or
+/// multimodal positions (Qwen2-VL's M-RoPE) are read with <see cref="HuggingFaceConfig"/> instead.
+/// </summary>
+public static class RopeModelPresets
+{
+    /// <summary>Llama-2-7b-hf: 32 heads of 128, base 10000, 4096 positions.</summary>
+    public static RopeModelPreset Llama2_7B { get; } = new("Llama-2-7B", 32, 32, 128, RopeLayout.HalfSplit, RopeFrequencies.Create(128, 10000), 4096);
+
+    /// <summary>Meta-Llama-3-8B: 32 query and 8 key heads of 128, base 500000, 8192 positions.</summary>
+    public static RopeModelPreset Llama3_8B { get; } = new("Llama-3-8B", 32, 8, 128, RopeLayout.HalfSplit, RopeFrequencies.Create(128, 500000), 8192);
+
+    /// <summary>Llama-3.1-8B (and 3.3): llama3 scaling factor 8, low/high frequency factors 1/4, original 8192; 131072 positions.</summary>
+    public static RopeModelPreset Llama31_8B { get; } = new("Llama-3.1-8B", 32, 8, 128, RopeLayout.HalfSplit,
+        RopeScaling.Llama3(128, 500000, 8, 8192, 1, 4), 131072);
+
+    /// <summary>Llama-3.2-1B: 32 query and 8 key heads of 64, llama3 scaling factor 32, original 8192; 131072 positions.</summary>
+    public static RopeModelPreset Llama32_1B { get; } = new("Llama-3.2-1B", 32, 8, 64, RopeLayout.HalfSplit,
+        RopeScaling.Llama3(64, 500000, 32, 8192, 1, 4), 131072);
+
+    /// <summary>Mistral-7B-v0.1: 32 query and 8 key heads of 128, base 10000, 32768 positions.</summary>
+    public static RopeModelPreset Mistral7B_v01 { get; } = new("Mistral-7B-v0.1", 32, 8, 128, RopeLayout.HalfSplit, RopeFrequencies.Create(128, 10000), 32768);
+
+    /// <summary>Mistral-7B-v0.3: as v0.1 with base 1000000.</summary>
+    public static RopeModelPreset Mistral7B_v03 { get; } = new("Mistral-7B-v0.3", 32, 8, 128, RopeLayout.HalfSplit, RopeFrequencies.Create(128, 1000000), 32768);
+
+    /// <summary>Qwen2-7B: 28 query and 4 key heads of 128, base 1000000, 131072 positions.</summary>
+    public static RopeModelPreset Qwen2_7B { get; } = new("Qwen2-7B", 28, 4, 128, RopeLayout.HalfSplit, RopeFrequencies.Create(128, 1000000), 131072);
+
+    /// <summary>Qwen2.5-7B-Instruct with the YaRN block its model card adds for long inputs: factor 4 over 32768.</summary>
+    public static RopeModelPreset Qwen25_7B_Yarn { get; } = new("Qwen2.5-7B-Instruct (YaRN)", 28, 4, 128, RopeLayout.HalfSplit,
+        RopeScaling.Yarn(128, 1000000, 4, 32768), 32768);
+
+    /// <summary>gemma-7b: 16 heads of 256, base 10000, 8192 positions.</summary>
+    public static RopeModelPreset Gemma_7B { get; } = new("Gemma-7B", 16, 16, 256, RopeLayout.HalfSplit, RopeFrequencies.Create(256, 10000), 8192);
+
+    /// <summary>gpt-j-6b: 16 heads of 256 rotating the first 64 elements, interleaved, base 10000, 2048 positions.</summary>
+    public static RopeModelPreset GptJ_6B { get; } = new("GPT-J-6B", 16, 16, 256, RopeLayout.Interleaved, RopeFrequencies.Create(64, 10000), 2048);
+
+    /// <summary>gpt-neox-20b: 64 heads of 96 rotating 25% (24 elements), base 10000, 2048 positions.</summary>
+    public static RopeModelPreset GptNeoX_20B { get; } = new("GPT-NeoX-20B", 64, 64, 96, RopeLayout.HalfSplit, RopeFrequencies.Create(24, 10000), 2048);
+
+    /// <summary>DeepSeek-V2: 128 heads with a 64-element rope slice, interleaved, YaRN factor 40 over 4096, mscale 0.707/0.707.</summary>
+    public static RopeModelPreset DeepSeekV2 { get; } = new("DeepSeek-V2", 128, 128, 64, RopeLayout.Interleaved,
+        RopeScaling.Yarn(64, 10000, 40, 4096, 32, 1, mscale: 0.707, mscaleAllDim: 0.707), 163840, RopeScaling.DeepSeekSoftmaxScale(40, 0.707));
+
+    /// <summary>DeepSeek-V3: as V2 with mscale 1/1.</summary>
+    public static RopeModelPreset DeepSeekV3 { get; } = new("DeepSeek-V3", 128, 128, 64, RopeLayout.Interleaved,
+        RopeScaling.Yarn(64, 10000, 40, 4096, 32, 1, mscale: 1, mscaleAllDim: 1), 163840, RopeScaling.DeepSeekSoftmaxScale(40, 1));
+
+    /// <summary>Every preset.</summary>
+    public static IReadOnlyList<RopeModelPreset> All { get; } =
+        [Llama2_7B, Llama3_8B, Llama31_8B, Llama32_1B, Mistral7B_v01, Mistral7B_v03, Qwen2_7B, Qwen25_7B_Yarn, Gemma_7B, GptJ_6B, GptNeoX_20B, DeepSeekV2, DeepSeekV3];
+}

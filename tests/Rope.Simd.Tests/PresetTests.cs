@@ -1,0 +1,72 @@
+using Rope.Simd;
+
+namespace Rope.Simd.Tests;
+
+/// <summary>Every preset against the rope fields of its model's published config.json, read by <see cref="HuggingFaceConfig"/>.</summary>
+public class PresetTests
+{
+    public static TheoryData<string, string> PublishedConfigs => new()
+    {
+        { "Llama-2-7B", """{ "hidden_size": 4096, "num_attention_heads": 32, "num_key_value_heads": 32, "max_position_embeddings": 4096, "rope_theta": 10000.0, "rope_scaling": null }""" },
+        { "Llama-3-8B", """{ "hidden_size": 4096, "num_attention_heads": 32, "num_key_value_heads": 8, "max_position_embeddings": 8192, "rope_theta": 500000.0 }""" },
+        { "Llama-3.1-8B", """
+            { "hidden_size": 4096, "num_attention_heads": 32, "num_key_value_heads": 8, "max_position_embeddings": 131072, "rope_theta": 500000.0,
+              "rope_scaling": { "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 8192, "rope_type": "llama3" } }
+            """ },
+        { "Llama-3.2-1B", """
+            { "hidden_size": 2048, "head_dim": 64, "num_attention_heads": 32, "num_key_value_heads": 8, "max_position_embeddings": 131072, "rope_theta": 500000.0,
+              "rope_scaling": { "factor": 32.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 8192, "rope_type": "llama3" } }
+            """ },
+        { "Mistral-7B-v0.1", """{ "hidden_size": 4096, "num_attention_heads": 32, "num_key_value_heads": 8, "max_position_embeddings": 32768, "rope_theta": 10000.0 }""" },
+        { "Mistral-7B-v0.3", """{ "hidden_size": 4096, "num_attention_heads": 32, "num_key_value_heads": 8, "max_position_embeddings": 32768, "rope_theta": 1000000.0 }""" },
+        { "Qwen2-7B", """{ "hidden_size": 3584, "num_attention_heads": 28, "num_key_value_heads": 4, "max_position_embeddings": 131072, "rope_theta": 1000000.0 }""" },
+        { "Qwen2.5-7B-Instruct (YaRN)", """
+            { "hidden_size": 3584, "num_attention_heads": 28, "num_key_value_heads": 4, "max_position_embeddings": 32768, "rope_theta": 1000000.0,
+              "rope_scaling": { "factor": 4.0, "original_max_position_embeddings": 32768, "type": "yarn" } }
+            """ },
+        { "Gemma-7B", """{ "hidden_size": 3072, "head_dim": 256, "num_attention_heads": 16, "num_key_value_heads": 16, "max_position_embeddings": 8192, "rope_theta": 10000.0 }""" },
+        { "GPT-NeoX-20B", """{ "hidden_size": 6144, "num_attention_heads": 64, "rotary_pct": 0.25, "rotary_emb_base": 10000, "max_position_embeddings": 2048 }""" },
+        { "DeepSeek-V2", """
+            { "hidden_size": 5120, "num_attention_heads": 128, "qk_rope_head_dim": 64, "qk_nope_head_dim": 128, "max_position_embeddings": 163840, "rope_theta": 10000,
+              "rope_scaling": { "beta_fast": 32, "beta_slow": 1, "factor": 40, "mscale": 0.707, "mscale_all_dim": 0.707, "original_max_position_embeddings": 4096, "type": "yarn" } }
+            """ },
+        { "DeepSeek-V3", """
+            { "hidden_size": 7168, "num_attention_heads": 128, "qk_rope_head_dim": 64, "qk_nope_head_dim": 128, "max_position_embeddings": 163840, "rope_theta": 10000,
+              "rope_scaling": { "beta_fast": 32, "beta_slow": 1, "factor": 40, "mscale": 1.0, "mscale_all_dim": 1.0, "original_max_position_embeddings": 4096, "type": "yarn" } }
+            """ },
+    };
+
+    [Theory]
+    [MemberData(nameof(PublishedConfigs))]
+    public void PresetMatchesThePublishedConfig(string name, string json)
+    {
+        RopeModelPreset preset = RopeModelPresets.All.Single(p => p.Name == name);
+        RopeConfiguration config = HuggingFaceConfig.Parse(json);
+        Assert.Equal((config.HeadDim, config.RotaryDim, config.MaxPositionEmbeddings, config.SoftmaxScale),
+            (preset.HeadDim, preset.RotaryDim, (int?)preset.MaxPositionEmbeddings, preset.SoftmaxScale));
+        Assert.Equal(config.Frequencies.InverseFrequencies.ToArray(), preset.Frequencies.InverseFrequencies.ToArray());
+        Assert.Equal(config.Frequencies.AttentionFactor, preset.Frequencies.AttentionFactor);
+    }
+
+    [Fact]
+    public void EveryPresetIsCheckedAndGptJMatchesItsArchitecture()
+    {
+        var checkedNames = PublishedConfigs.Select(row => (string)row.Data.Item1).ToHashSet();
+        Assert.Equal(["GPT-J-6B"], RopeModelPresets.All.Select(p => p.Name).Where(n => !checkedNames.Contains(n)));
+
+        // gpt-j-6b's config.json gives n_embd 4096, n_head 16, rotary_dim 64, n_positions 2048; the base, 10000, is in the model code.
+        RopeModelPreset gptJ = RopeModelPresets.GptJ_6B;
+        Assert.Equal((256, 64, 16, 2048, RopeLayout.Interleaved), (gptJ.HeadDim, gptJ.RotaryDim, gptJ.QueryHeads, gptJ.MaxPositionEmbeddings, gptJ.Layout));
+        Assert.Equal(RopeFrequencies.Create(64, 10000).InverseFrequencies.ToArray(), gptJ.Frequencies.InverseFrequencies.ToArray());
+    }
+
+    [Fact]
+    public void PresetsRotateTheirOwnShapes()
+    {
+        RopeModelPreset llama = RopeModelPresets.Llama31_8B;
+        RopeTable table = llama.CreateTable(16);
+        float[] queries = new float[llama.QueryShape(16).RequiredLength], keys = new float[llama.KeyShape(16).RequiredLength];
+        RopeEngine.Default.Apply(table, queries, llama.QueryShape(16), keys, llama.KeyShape(16), 0, llama.Layout);
+        Assert.Equal(16 * 32 * 128, queries.Length);
+    }
+}
