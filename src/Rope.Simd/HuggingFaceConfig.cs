@@ -10,8 +10,9 @@ namespace Rope.Simd;
 /// <param name="ScalingType">The rope type: default, linear, dynamic, yarn, llama3, longrope or proportional.</param>
 /// <param name="MaxPositionEmbeddings">max_position_embeddings, or null when absent.</param>
 /// <param name="SoftmaxScale">The factor to multiply the attention softmax scale by: YaRN's mscale(s, mscale_all_dim)² when the config gives mscale_all_dim (DeepSeek), else 1.</param>
+/// <param name="Sections">Multimodal RoPE sections (mrope_section, interleaved when mrope_interleaved), for <see cref="RopePositions.Multimodal"/>; null otherwise.</param>
 public sealed record RopeConfiguration(int HeadDim, int RotaryDim, RopeFrequencies Frequencies, string ScalingType,
-    int? MaxPositionEmbeddings, double SoftmaxScale);
+    int? MaxPositionEmbeddings, double SoftmaxScale, MropeSections? Sections = null);
 
 /// <summary>
 /// Reads the rotary-embedding part of a Hugging Face <c>config.json</c> (System.Text.Json): rope_theta, the legacy
@@ -25,7 +26,8 @@ public static class HuggingFaceConfig
 {
     private static readonly Dictionary<string, string[]> FieldsByType = new(StringComparer.Ordinal)
     {
-        ["default"] = [],
+        ["default"] = ["mrope_section", "mrope_interleaved"],
+        ["mrope"] = ["mrope_section", "mrope_interleaved"],
         ["linear"] = ["factor"],
         ["dynamic"] = ["factor", "original_max_position_embeddings"],
         ["yarn"] = ["factor", "original_max_position_embeddings", "beta_fast", "beta_slow", "attention_factor", "mscale", "mscale_all_dim", "truncate"],
@@ -97,7 +99,7 @@ public static class HuggingFaceConfig
         double softmaxScale = 1;
         RopeFrequencies frequencies = type switch
         {
-            "default" => RopeFrequencies.Create(rotaryDim, @base),
+            "default" or "mrope" => RopeFrequencies.Create(rotaryDim, @base),
             "linear" => RopeScaling.Linear(rotaryDim, @base, Factor()),
             "dynamic" => RopeScaling.DynamicNtk(rotaryDim, @base, Factor(), MaxPositions(), sequenceLength),
             "llama3" => RopeScaling.Llama3(rotaryDim, @base, Factor(), OriginalLength(),
@@ -110,7 +112,8 @@ public static class HuggingFaceConfig
             _ => Yarn(parameters!.Value, rotaryDim, @base, Factor(), OriginalLength(), out softmaxScale),
         };
 
-        return new RopeConfiguration(headDim, type == "proportional" ? headDim : rotaryDim, frequencies, type, maxPositions, softmaxScale);
+        return new RopeConfiguration(headDim, type == "proportional" ? headDim : rotaryDim, frequencies, type, maxPositions, softmaxScale,
+            Sections(parameters, rotaryDim));
     }
 
     /// <summary>Reads a config.json file (see <see cref="Parse"/>).</summary>
@@ -146,6 +149,27 @@ public static class HuggingFaceConfig
 
         return RopeScaling.LongRope(rotaryDim, @base, shortFactor, longFactor, originalLength, maxPositions, selection, sequenceLength,
             OptionalNumber(parameters, "attention_factor"));
+    }
+
+    private static MropeSections? Sections(JsonElement? parameters, int rotaryDim)
+    {
+        if (parameters is not JsonElement p || !p.TryGetProperty("mrope_section", out _))
+        {
+            return null;
+        }
+
+        double[] section = Numbers(p, "mrope_section");
+        if (section.Length != 3 || section.Any(v => v < 0 || v != Math.Floor(v)) || section.Sum() != rotaryDim / 2)
+        {
+            throw Error("mrope_section", $"must be three non-negative integers summing to rotary_dim / 2 ({rotaryDim / 2})");
+        }
+
+        bool interleaved = p.TryGetProperty("mrope_interleaved", out JsonElement flag) && (flag.ValueKind is JsonValueKind.True or JsonValueKind.False
+            ? flag.GetBoolean()
+            : throw Error("mrope_interleaved", "must be true or false"));
+        return interleaved
+            ? MropeSections.Interleaved((int)section[0], (int)section[1], (int)section[2])
+            : MropeSections.Contiguous((int)section[0], (int)section[1], (int)section[2]);
     }
 
     private static JsonElement? RopeParameters(JsonElement root, string? layerType)
@@ -202,7 +226,6 @@ public static class HuggingFaceConfig
         return type switch
         {
             "su" => "longrope",
-            "mrope" => throw Error("rope_type", "'mrope' (multimodal RoPE) is not supported yet"),
             _ => type,
         };
     }

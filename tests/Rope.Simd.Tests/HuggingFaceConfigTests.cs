@@ -90,7 +90,7 @@ public class HuggingFaceConfigTests
     [InlineData("""{ "head_dim": 128, "rope_theta": 10000, "rope_scaling": { "type": "linear", "factor": 2, "low_freq_factor": 1 } }""", "low_freq_factor")]
     [InlineData("""{ "head_dim": 128, "rope_theta": 10000, "rope_scaling": { "type": "linear", "rope_type": "yarn", "factor": 2 } }""", "type")]
     [InlineData("""{ "head_dim": 128, "rope_theta": 10000, "rope_scaling": { "type": "magic", "factor": 2 } }""", "rope_type")]
-    [InlineData("""{ "head_dim": 128, "rope_theta": 10000, "rope_scaling": { "type": "mrope", "mrope_section": [16, 24, 24] } }""", "rope_type")]
+    [InlineData("""{ "head_dim": 128, "rope_theta": 10000, "rope_scaling": { "type": "mrope", "mrope_section": [16, 24, 20] } }""", "mrope_section")]
     [InlineData("""{ "head_dim": 128, "rope_theta": 10000, "rope_parameters": { "rope_type": "default", "rope_theta": 20000 } }""", "rope_theta")]
     [InlineData("""{ "head_dim": 128, "rope_theta": 10000, "rope_scaling": { "type": "linear", "factor": 2 }, "rope_parameters": { "rope_type": "default" } }""", "rope_parameters")]
     [InlineData("""{ "head_dim": 128, "rope_theta": "10000" }""", "rope_theta")]
@@ -102,6 +102,19 @@ public class HuggingFaceConfigTests
     {
         ArgumentException error = Assert.Throws<ArgumentException>(() => HuggingFaceConfig.Parse(json));
         Assert.Contains($"config.json: {field} ", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void QwenVisionConfigsGiveTheirSections()
+    {
+        const string Qwen2Vl = """{ "hidden_size": 3584, "num_attention_heads": 28, "rope_theta": 1000000.0, "rope_scaling": { "type": "mrope", "mrope_section": [16, 24, 24] } }""";
+        const string Qwen3Vl = """
+            { "head_dim": 128, "rope_theta": 5000000, "rope_scaling": { "rope_type": "default", "mrope_section": [24, 20, 20], "mrope_interleaved": true } }
+            """;
+        MropeSections contiguous = HuggingFaceConfig.Parse(Qwen2Vl).Sections!, interleaved = HuggingFaceConfig.Parse(Qwen3Vl).Sections!;
+        Assert.Equal([0, 0, 1, 2], new[] { 0, 15, 16, 40 }.Select(contiguous.StreamOf));
+        Assert.Equal([0, 1, 2, 0], new[] { 0, 1, 2, 63 }.Select(interleaved.StreamOf));
+        Assert.Null(HuggingFaceConfig.Parse("""{ "head_dim": 64, "rope_theta": 10000 }""").Sections);
     }
 
     [Fact]

@@ -39,9 +39,9 @@ internal static class RotationDriver<TKernel, TElement, TVector>
     where TElement : unmanaged
     where TVector : struct
 {
-    // Slots for a rotary dim of 1024 of the widest block, plus the row and element spills, on the stack.
+    // Slots for a rotary dim of 1024 of the widest block, the row and element spills and a multimodal row, on the stack.
     private const int WidestBlock = 32;
-    private const int StackScratchLimit = 2 * (1024 + WidestBlock) + 4 * WidestBlock;
+    private const int StackScratchLimit = 2 * (1024 + WidestBlock) + 4 * WidestBlock + 1024;
     private const int CacheLineFloats = 64 / sizeof(float);
 
     [SkipLocalsInit]
@@ -53,7 +53,9 @@ internal static class RotationDriver<TKernel, TElement, TVector>
         bool interleaved = layout == RopeLayout.Interleaved;
         int span = interleaved ? rotaryDim : rotaryDim / 2;
         int slotsLength = (span + count - 1) / count * count;
-        int scratchLength = 2 * slotsLength + 4 * count;
+        // Multimodal positions assemble each token's row from three table rows.
+        int compositeLength = positions.Sections is null ? 0 : rotaryDim;
+        int scratchLength = 2 * slotsLength + 4 * count + compositeLength;
 
         float[]? rented = null;
         Span<float> scratch = scratchLength <= StackScratchLimit
@@ -64,6 +66,7 @@ internal static class RotationDriver<TKernel, TElement, TVector>
         ref float rowSpill = ref Unsafe.Add(ref sin, slotsLength);
         // 2·Count elements of at most 4 bytes: the two halves of a short half-split span.
         ref TElement elementSpill = ref Unsafe.As<float, TElement>(ref Unsafe.Add(ref rowSpill, 2 * count));
+        Span<float> composite = scratch.Slice(2 * slotsLength + 4 * count, compositeLength);
         if (span < count)
         {
             MemoryMarshal.CreateSpan(ref rowSpill, 2 * count).Clear();
@@ -71,7 +74,7 @@ internal static class RotationDriver<TKernel, TElement, TVector>
 
         for (int token = 0; token < tokens; token++)
         {
-            ref float row = ref table.RowReference(positions[token]);
+            ref float row = ref positions.Row(table, token, composite);
             if (interleaved)
             {
                 ExpandInterleaved(ref row, span, inverse, ref cos, ref sin, ref rowSpill);
