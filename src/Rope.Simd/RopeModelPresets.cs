@@ -12,8 +12,9 @@ namespace Rope.Simd;
 /// <param name="Frequencies">ω_i and attention factor; their rotary dim may be below the head dim (partial rotary).</param>
 /// <param name="MaxPositionEmbeddings">max_position_embeddings of the config.</param>
 /// <param name="SoftmaxScale">Factor for the attention softmax scale (DeepSeek's mscale²), 1 otherwise.</param>
+/// <param name="Sections">Multimodal RoPE sections (Qwen2-VL), for <see cref="RopePositions.Multimodal"/>; null otherwise.</param>
 public sealed record RopeModelPreset(string Name, int QueryHeads, int KeyHeads, int HeadDim, RopeLayout Layout,
-    RopeFrequencies Frequencies, int MaxPositionEmbeddings, double SoftmaxScale = 1)
+    RopeFrequencies Frequencies, int MaxPositionEmbeddings, double SoftmaxScale = 1, MropeSections? Sections = null)
 {
     /// <summary>Rotated elements per head.</summary>
     public int RotaryDim => Frequencies.RotaryDim;
@@ -33,8 +34,8 @@ public sealed record RopeModelPreset(string Name, int QueryHeads, int KeyHeads, 
 
 /// <summary>
 /// Presets for widely used models, with the values of their published config.json files (each is tested against
-/// them). Models whose schedule needs data not fixed by the architecture (Phi-3's LongRoPE factor lists) or
-/// multimodal positions (Qwen2-VL's M-RoPE) are read with <see cref="HuggingFaceConfig"/> instead.
+/// them). Phi-3's LongRoPE factor lists are data of the checkpoint, so its preset takes them (or read its config.json
+/// with <see cref="HuggingFaceConfig"/>).
 /// </summary>
 public static class RopeModelPresets
 {
@@ -82,7 +83,25 @@ public static class RopeModelPresets
     public static RopeModelPreset DeepSeekV3 { get; } = new("DeepSeek-V3", 128, 128, 64, RopeLayout.Interleaved,
         RopeScaling.Yarn(64, 10000, 40, 4096, 32, 1, mscale: 1, mscaleAllDim: 1), 163840, RopeScaling.DeepSeekSoftmaxScale(40, 1));
 
-    /// <summary>Every preset.</summary>
+    /// <summary>Qwen2-VL-7B-Instruct: 28 query and 4 key heads of 128, base 1000000, M-RoPE sections [16, 24, 24], 32768 positions.</summary>
+    public static RopeModelPreset Qwen2VL_7B { get; } = new("Qwen2-VL-7B", 28, 4, 128, RopeLayout.HalfSplit, RopeFrequencies.Create(128, 1000000), 32768,
+        Sections: MropeSections.Contiguous(16, 24, 24));
+
+    /// <summary>
+    /// Phi-3-mini-128k-instruct: 32 heads of 96, base 10000, LongRoPE over an original 4096 positions to 131072
+    /// (attention factor 1.19024), with the short_factor and long_factor lists of its config.json.
+    /// </summary>
+    /// <param name="shortFactor">short_factor: 48 values.</param>
+    /// <param name="longFactor">long_factor: 48 values.</param>
+    /// <param name="selection">Which factors, as in <see cref="RopeScaling.LongRope"/>.</param>
+    /// <param name="sequenceLength">The current sequence length, for <see cref="LongRopeSelection.BySequenceLength"/>.</param>
+    public static RopeModelPreset Phi3Mini128k(ReadOnlySpan<double> shortFactor, ReadOnlySpan<double> longFactor,
+        LongRopeSelection selection = LongRopeSelection.BySequenceLength, int sequenceLength = 0) =>
+        new("Phi-3-mini-128k", 32, 32, 96, RopeLayout.HalfSplit,
+            RopeScaling.LongRope(96, 10000, shortFactor, longFactor, 4096, 131072, selection, sequenceLength), 131072);
+
+    /// <summary>Every preset with a fixed schedule (<see cref="Phi3Mini128k"/> takes its factors).</summary>
     public static IReadOnlyList<RopeModelPreset> All { get; } =
-        [Llama2_7B, Llama3_8B, Llama31_8B, Llama32_1B, Mistral7B_v01, Mistral7B_v03, Qwen2_7B, Qwen25_7B_Yarn, Gemma_7B, GptJ_6B, GptNeoX_20B, DeepSeekV2, DeepSeekV3];
+        [Llama2_7B, Llama3_8B, Llama31_8B, Llama32_1B, Mistral7B_v01, Mistral7B_v03, Qwen2_7B, Qwen25_7B_Yarn, Qwen2VL_7B, Gemma_7B, GptJ_6B,
+            GptNeoX_20B, DeepSeekV2, DeepSeekV3];
 }

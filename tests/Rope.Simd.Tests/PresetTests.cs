@@ -24,6 +24,10 @@ public class PresetTests
             { "hidden_size": 3584, "num_attention_heads": 28, "num_key_value_heads": 4, "max_position_embeddings": 32768, "rope_theta": 1000000.0,
               "rope_scaling": { "factor": 4.0, "original_max_position_embeddings": 32768, "type": "yarn" } }
             """ },
+        { "Qwen2-VL-7B", """
+            { "hidden_size": 3584, "num_attention_heads": 28, "num_key_value_heads": 4, "max_position_embeddings": 32768, "rope_theta": 1000000.0,
+              "rope_scaling": { "type": "mrope", "mrope_section": [16, 24, 24] } }
+            """ },
         { "Gemma-7B", """{ "hidden_size": 3072, "head_dim": 256, "num_attention_heads": 16, "num_key_value_heads": 16, "max_position_embeddings": 8192, "rope_theta": 10000.0 }""" },
         { "GPT-NeoX-20B", """{ "hidden_size": 6144, "num_attention_heads": 64, "rotary_pct": 0.25, "rotary_emb_base": 10000, "max_position_embeddings": 2048 }""" },
         { "DeepSeek-V2", """
@@ -46,6 +50,11 @@ public class PresetTests
             (preset.HeadDim, preset.RotaryDim, (int?)preset.MaxPositionEmbeddings, preset.SoftmaxScale));
         Assert.Equal(config.Frequencies.InverseFrequencies.ToArray(), preset.Frequencies.InverseFrequencies.ToArray());
         Assert.Equal(config.Frequencies.AttentionFactor, preset.Frequencies.AttentionFactor);
+        Assert.Equal(config.Sections is null, preset.Sections is null);
+        if (config.Sections is MropeSections sections)
+        {
+            Assert.Equal(Enumerable.Range(0, sections.PairCount).Select(sections.StreamOf), Enumerable.Range(0, sections.PairCount).Select(preset.Sections!.StreamOf));
+        }
     }
 
     [Fact]
@@ -58,6 +67,26 @@ public class PresetTests
         RopeModelPreset gptJ = RopeModelPresets.GptJ_6B;
         Assert.Equal((256, 64, 16, 2048, RopeLayout.Interleaved), (gptJ.HeadDim, gptJ.RotaryDim, gptJ.QueryHeads, gptJ.MaxPositionEmbeddings, gptJ.Layout));
         Assert.Equal(RopeFrequencies.Create(64, 10000).InverseFrequencies.ToArray(), gptJ.Frequencies.InverseFrequencies.ToArray());
+    }
+
+    [Fact]
+    public void Phi3PresetMatchesItsConfigWithTheSameFactors()
+    {
+        double[] shortFactor = [.. Enumerable.Range(0, 48).Select(i => 1 + i / 64.0)], longFactor = [.. Enumerable.Range(0, 48).Select(i => 1 + i / 2.0)];
+        string json = $$"""
+            { "hidden_size": 3072, "num_attention_heads": 32, "num_key_value_heads": 32, "max_position_embeddings": 131072,
+              "original_max_position_embeddings": 4096, "rope_theta": 10000.0,
+              "rope_scaling": { "type": "longrope", "short_factor": [{{string.Join(", ", shortFactor.Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture)))}}],
+                                "long_factor": [{{string.Join(", ", longFactor.Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture)))}}] } }
+            """;
+        foreach (int length in (ReadOnlySpan<int>)[0, 4096, 4097])
+        {
+            RopeModelPreset preset = RopeModelPresets.Phi3Mini128k(shortFactor, longFactor, LongRopeSelection.BySequenceLength, length);
+            RopeConfiguration config = HuggingFaceConfig.Parse(json, length);
+            Assert.Equal(config.Frequencies.InverseFrequencies.ToArray(), preset.Frequencies.InverseFrequencies.ToArray());
+            Assert.Equal(config.Frequencies.AttentionFactor, preset.Frequencies.AttentionFactor);
+            Assert.Equal((96, 96, (int?)131072), (preset.HeadDim, preset.RotaryDim, config.MaxPositionEmbeddings));
+        }
     }
 
     [Fact]
