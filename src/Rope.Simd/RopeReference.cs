@@ -35,8 +35,9 @@ public static class RopeReference
     /// <param name="inverseFrequencies">ω_i, one per pair; rotaryDim is twice their count.</param>
     /// <param name="layout">Pair layout.</param>
     /// <param name="inverse">Rotate by −angle.</param>
+    /// <param name="attentionFactor">A, multiplying cos and sin (see <see cref="RopeFrequencies.AttentionFactor"/>); 1 unless given.</param>
     public static void Rotate(ReadOnlySpan<float> values, Span<double> result, int heads, int headDim,
-        ReadOnlySpan<int> positions, ReadOnlySpan<double> inverseFrequencies, RopeLayout layout, bool inverse = false)
+        ReadOnlySpan<int> positions, ReadOnlySpan<double> inverseFrequencies, RopeLayout layout, bool inverse = false, double attentionFactor = 1.0)
     {
         int pairs = inverseFrequencies.Length;
         int rotaryDim = 2 * pairs;
@@ -65,8 +66,8 @@ public static class RopeReference
                 for (int pair = 0; pair < pairs; pair++)
                 {
                     double angle = positions[token] * inverseFrequencies[pair];
-                    double cos = Math.Cos(angle);
-                    double sin = inverse ? -Math.Sin(angle) : Math.Sin(angle);
+                    double cos = attentionFactor * Math.Cos(angle);
+                    double sin = attentionFactor * (inverse ? -Math.Sin(angle) : Math.Sin(angle));
                     int first = layout == RopeLayout.Interleaved ? start + 2 * pair : start + pair;
                     int second = layout == RopeLayout.Interleaved ? first + 1 : first + pairs;
                     double a = values[first];

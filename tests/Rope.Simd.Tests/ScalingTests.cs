@@ -144,6 +144,25 @@ public class ScalingTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Paths.SupportedWithLayouts), MemberType = typeof(Paths))]
+    public void ScaledTablesRotateLikeTheReferenceWithTheAttentionFactor(RopePath path, RopeLayout layout)
+    {
+        RopeFrequencies yarn = RopeScaling.Yarn(128, 1000000, 4, 32768);
+        var table = RopeTable.Create(yarn, 100000, 8);
+        var shape = new RopeShape(tokens: 8, heads: 3, headDim: 128);
+        float[] input = TestData.Activations(new Random(41), shape.RequiredLength);
+        float[] actual = (float[])input.Clone();
+        int[] positions = [.. Enumerable.Range(100000, 8)];
+
+        RopeEngine.Get(path).Apply(table, actual, shape, positions, layout);
+
+        var expected = new double[input.Length];
+        RopeReference.Rotate(input, expected, shape.Heads, shape.HeadDim, positions, yarn.InverseFrequencies, layout, attentionFactor: yarn.AttentionFactor);
+        // The table's A·cos, A·sin are rounded like cos and sin, so the bound scales by A.
+        RotationOracle.AssertClose(input, actual, expected, 128, 128, layout, $"{path} {layout} YaRN", boundScale: yarn.AttentionFactor);
+    }
+
     [Fact]
     public void ProportionalRotatesOnlyItsShareOfPairs()
     {
