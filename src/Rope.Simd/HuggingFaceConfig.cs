@@ -5,14 +5,17 @@ namespace Rope.Simd;
 
 /// <summary>What a model's config.json says about its rotary embedding, resolved into frequencies.</summary>
 /// <param name="HeadDim">Elements per attention head (head_dim, or hidden_size / num_attention_heads).</param>
-/// <param name="RotaryDim">Rotated elements per head (partial_rotary_factor, rotary_pct or rotary_dim applied).</param>
 /// <param name="Frequencies">ω_i and the attention factor, for the sequence length the config was read for.</param>
 /// <param name="ScalingType">The rope type: default, linear, dynamic, yarn, llama3, longrope or proportional.</param>
 /// <param name="MaxPositionEmbeddings">max_position_embeddings, or null when absent.</param>
 /// <param name="SoftmaxScale">The factor to multiply the attention softmax scale by: YaRN's mscale(s, mscale_all_dim)² when the config gives mscale_all_dim (DeepSeek), else 1.</param>
 /// <param name="Sections">Multimodal RoPE sections (mrope_section, interleaved when mrope_interleaved), for <see cref="RopePositions.Multimodal"/>; null otherwise.</param>
-public sealed record RopeConfiguration(int HeadDim, int RotaryDim, RopeFrequencies Frequencies, string ScalingType,
-    int? MaxPositionEmbeddings, double SoftmaxScale, MropeSections? Sections = null);
+public sealed record RopeConfiguration(int HeadDim, RopeFrequencies Frequencies, string ScalingType,
+    int? MaxPositionEmbeddings, double SoftmaxScale, MropeSections? Sections = null)
+{
+    /// <summary>Rotated elements per head (partial_rotary_factor, rotary_pct or rotary_dim applied; the whole head for proportional RoPE).</summary>
+    public int RotaryDim => Frequencies.RotaryDim;
+}
 
 /// <summary>
 /// Reads the rotary-embedding part of a Hugging Face <c>config.json</c> (System.Text.Json): rope_theta, the legacy
@@ -112,7 +115,7 @@ public static class HuggingFaceConfig
             _ => Yarn(parameters!.Value, rotaryDim, @base, Factor(), OriginalLength(), out softmaxScale),
         };
 
-        return new RopeConfiguration(headDim, type == "proportional" ? headDim : rotaryDim, frequencies, type, maxPositions, softmaxScale,
+        return new RopeConfiguration(headDim, frequencies, type, maxPositions, softmaxScale,
             Sections(parameters, rotaryDim));
     }
 

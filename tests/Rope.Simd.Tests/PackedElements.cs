@@ -39,8 +39,6 @@ public static class PackedElements
         return Math.ScaleB(1, exponent - mantissaBits);
     }
 
-    public static bool IsNaN(PackedType type, ushort bits) => type == PackedType.BFloat16 ? (bits & 0x7FFF) > 0x7F80 : (bits & 0x7FFF) > 0x7C00;
-
     /// <summary>A NaN pattern with a payload no computation produces, to mark memory that must not be touched.</summary>
     public static ushort Canary(PackedType type) => type == PackedType.BFloat16 ? (ushort)0x7FA5 : (ushort)0x7E5A;
 
