@@ -1,4 +1,5 @@
 using Rope.Simd.Kernels;
+using Rope.Simd.Tables;
 
 namespace Rope.Simd;
 
@@ -13,31 +14,31 @@ internal sealed class KernelEngine<TOps, TVector> : RopeEngine
 {
     public override RopePath Path => TOps.Path;
 
-    private protected override bool IsAccelerated => TOps.IsAccelerated;
+    internal override bool IsAccelerated => TOps.IsAccelerated;
 
-    private protected override void Rotate(RopeTable table, RopeLayout layout, bool inverse, RopePositions positions, int tokens,
+    internal override void Rotate(in RowSource rows, RopeLayout layout, bool inverse, RopePositions positions, int tokens,
         scoped in RotationTarget<float> first, scoped in RotationTarget<float> second) =>
-        RotationDriver<SingleKernel<TOps, TVector>, float, TVector>.Rotate(table, layout, inverse, positions, tokens, first, second);
+        RotationDriver<SingleKernel<TOps, TVector>, float, TVector>.Rotate(rows, layout, inverse, positions, tokens, first, second);
 
-    private protected override void Rotate(RopeTable table, RopeLayout layout, bool inverse, RopePositions positions, int tokens,
+    internal override void Rotate(in RowSource rows, RopeLayout layout, bool inverse, RopePositions positions, int tokens,
         scoped in RotationTarget<BFloat16> first, scoped in RotationTarget<BFloat16> second) =>
         RotationDriver<PackedKernel<TOps, TVector, BFloat16Codec, BFloat16>, BFloat16, TVector>.Rotate(
-            table, layout, inverse, positions, tokens, first, second);
+            rows, layout, inverse, positions, tokens, first, second);
 
-    private protected override void Rotate(RopeTable table, RopeLayout layout, bool inverse, RopePositions positions, int tokens,
+    internal override void Rotate(in RowSource rows, RopeLayout layout, bool inverse, RopePositions positions, int tokens,
         scoped in RotationTarget<Half> first, scoped in RotationTarget<Half> second) =>
         RotationDriver<PackedKernel<TOps, TVector, HalfCodec, Half>, Half, TVector>.Rotate(
-            table, layout, inverse, positions, tokens, first, second);
+            rows, layout, inverse, positions, tokens, first, second);
 
-    private protected override void Narrow(ReadOnlySpan<float> source, Span<BFloat16> destination) =>
+    internal override void Narrow(ReadOnlySpan<float> source, Span<BFloat16> destination) =>
         ConversionDriver<TOps, TVector, BFloat16Codec, BFloat16>.Narrow(source, destination);
 
-    private protected override void Narrow(ReadOnlySpan<float> source, Span<Half> destination) =>
+    internal override void Narrow(ReadOnlySpan<float> source, Span<Half> destination) =>
         ConversionDriver<TOps, TVector, HalfCodec, Half>.Narrow(source, destination);
 
-    private protected override void Widen(ReadOnlySpan<BFloat16> source, Span<float> destination) =>
+    internal override void Widen(ReadOnlySpan<BFloat16> source, Span<float> destination) =>
         ConversionDriver<TOps, TVector, BFloat16Codec, BFloat16>.Widen(source, destination);
 
-    private protected override void Widen(ReadOnlySpan<Half> source, Span<float> destination) =>
+    internal override void Widen(ReadOnlySpan<Half> source, Span<float> destination) =>
         ConversionDriver<TOps, TVector, HalfCodec, Half>.Widen(source, destination);
 }

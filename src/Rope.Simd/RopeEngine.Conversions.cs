@@ -41,13 +41,13 @@ public abstract partial class RopeEngine
         Widen(source, destination);
     }
 
-    private protected abstract void Narrow(ReadOnlySpan<float> source, Span<BFloat16> destination);
+    internal abstract void Narrow(ReadOnlySpan<float> source, Span<BFloat16> destination);
 
-    private protected abstract void Narrow(ReadOnlySpan<float> source, Span<Half> destination);
+    internal abstract void Narrow(ReadOnlySpan<float> source, Span<Half> destination);
 
-    private protected abstract void Widen(ReadOnlySpan<BFloat16> source, Span<float> destination);
+    internal abstract void Widen(ReadOnlySpan<BFloat16> source, Span<float> destination);
 
-    private protected abstract void Widen(ReadOnlySpan<Half> source, Span<float> destination);
+    internal abstract void Widen(ReadOnlySpan<Half> source, Span<float> destination);
 
     private static void ValidateConversion<TFrom, TTo>(ReadOnlySpan<TFrom> source, Span<TTo> destination)
         where TFrom : unmanaged

@@ -1,4 +1,5 @@
 using Rope.Simd.Kernels;
+using Rope.Simd.Tables;
 
 namespace Rope.Simd;
 
@@ -9,9 +10,10 @@ public abstract partial class RopeEngine
     /// <inheritdoc cref="Apply(RopeTable, Span{float}, RopeShape, RopePositions, RopeLayout, bool)"/>
     public void Apply(RopeTable table, Span<Half> values, RopeShape shape, RopePositions positions, RopeLayout layout, bool inverse = false)
     {
-        Validate(table, layout, values.Length, shape, nameof(values), nameof(shape));
-        positions.Validate(table, shape.Tokens);
-        Rotate(table, layout, inverse, positions, shape.Tokens, new RotationTarget<Half>(values, values, shape), default);
+        RowSource rows = TableRows(table);
+        Validate(rows, layout, values.Length, shape, nameof(values), nameof(shape));
+        positions.Validate(rows, shape.Tokens);
+        Rotate(rows, layout, inverse, positions, shape.Tokens, new RotationTarget<Half>(values, values, shape), default);
     }
 
     /// <summary>Rotates float16 (Half) queries and keys in place in one pass (grouped-query attention).</summary>
@@ -19,11 +21,12 @@ public abstract partial class RopeEngine
     public void Apply(RopeTable table, Span<Half> queries, RopeShape queryShape, Span<Half> keys, RopeShape keyShape,
         RopePositions positions, RopeLayout layout, bool inverse = false)
     {
-        Validate(table, layout, queries.Length, queryShape, nameof(queries), nameof(queryShape));
-        Validate(table, layout, keys.Length, keyShape, nameof(keys), nameof(keyShape));
+        RowSource rows = TableRows(table);
+        Validate(rows, layout, queries.Length, queryShape, nameof(queries), nameof(queryShape));
+        Validate(rows, layout, keys.Length, keyShape, nameof(keys), nameof(keyShape));
         SameTokens(queryShape, keyShape);
-        positions.Validate(table, queryShape.Tokens);
-        Rotate(table, layout, inverse, positions, queryShape.Tokens,
+        positions.Validate(rows, queryShape.Tokens);
+        Rotate(rows, layout, inverse, positions, queryShape.Tokens,
             new RotationTarget<Half>(queries, queries, queryShape), new RotationTarget<Half>(keys, keys, keyShape));
     }
 
@@ -32,10 +35,11 @@ public abstract partial class RopeEngine
     public void Apply(RopeTable table, ReadOnlySpan<Half> source, Span<Half> destination, RopeShape shape,
         RopePositions positions, RopeLayout layout, bool inverse = false)
     {
-        Validate(table, layout, source.Length, shape, nameof(source), nameof(shape));
+        RowSource rows = TableRows(table);
+        Validate(rows, layout, source.Length, shape, nameof(source), nameof(shape));
         ValidateDestination(source, destination, shape, nameof(destination));
-        positions.Validate(table, shape.Tokens);
-        Rotate(table, layout, inverse, positions, shape.Tokens, new RotationTarget<Half>(source, destination, shape), default);
+        positions.Validate(rows, shape.Tokens);
+        Rotate(rows, layout, inverse, positions, shape.Tokens, new RotationTarget<Half>(source, destination, shape), default);
     }
 
     /// <summary>Rotates float16 (Half) queries and keys out of place in one pass.</summary>
@@ -45,16 +49,17 @@ public abstract partial class RopeEngine
         ReadOnlySpan<Half> keySource, Span<Half> keyDestination, RopeShape keyShape,
         RopePositions positions, RopeLayout layout, bool inverse = false)
     {
-        Validate(table, layout, querySource.Length, queryShape, nameof(querySource), nameof(queryShape));
+        RowSource rows = TableRows(table);
+        Validate(rows, layout, querySource.Length, queryShape, nameof(querySource), nameof(queryShape));
         ValidateDestination(querySource, queryDestination, queryShape, nameof(queryDestination));
-        Validate(table, layout, keySource.Length, keyShape, nameof(keySource), nameof(keyShape));
+        Validate(rows, layout, keySource.Length, keyShape, nameof(keySource), nameof(keyShape));
         ValidateDestination(keySource, keyDestination, keyShape, nameof(keyDestination));
         SameTokens(queryShape, keyShape);
-        positions.Validate(table, queryShape.Tokens);
-        Rotate(table, layout, inverse, positions, queryShape.Tokens,
+        positions.Validate(rows, queryShape.Tokens);
+        Rotate(rows, layout, inverse, positions, queryShape.Tokens,
             new RotationTarget<Half>(querySource, queryDestination, queryShape), new RotationTarget<Half>(keySource, keyDestination, keyShape));
     }
 
-    private protected abstract void Rotate(RopeTable table, RopeLayout layout, bool inverse, RopePositions positions, int tokens,
+    internal abstract void Rotate(in RowSource rows, RopeLayout layout, bool inverse, RopePositions positions, int tokens,
         scoped in RotationTarget<Half> first, scoped in RotationTarget<Half> second);
 }

@@ -1,4 +1,5 @@
 using Rope.Simd.Kernels;
+using Rope.Simd.Tables;
 
 namespace Rope.Simd;
 
@@ -45,6 +46,42 @@ public abstract partial class RopeEngine
     /// <summary>The instruction-set path of this engine.</summary>
     public abstract RopePath Path { get; }
 
+    /// <summary>
+    /// The most threads one call of this engine rotates on: 1 for the engines of <see cref="Default"/>,
+    /// <see cref="Supported"/> and <see cref="Get"/>; the cap given to <see cref="WithParallelism"/> otherwise.
+    /// </summary>
+    public virtual int MaxDegreeOfParallelism => 1;
+
+    /// <summary>
+    /// Rotated elements (tokens × heads × rotary dim, queries and keys together) per thread below which a parallel
+    /// engine uses fewer threads; a call under twice this stays on the calling thread. 0 for single-threaded engines.
+    /// </summary>
+    public virtual int MinElementsPerThread => 0;
+
+    /// <summary>The default of <see cref="WithParallelism"/>'s threshold: 65,536 rotated elements per thread.</summary>
+    public const int DefaultMinElementsPerThread = 1 << 16;
+
+    /// <summary>
+    /// An engine on the same path that splits large rotations (tokens × heads) over the .NET thread pool, with the
+    /// calling thread taking part, and returns when all of it is done. Every Apply overload and element type is
+    /// covered; results are the same bits as this engine's. A call of N rotated elements uses
+    /// min(<paramref name="maxDegreeOfParallelism"/>, N / <paramref name="minElementsPerThread"/>) threads, so decode
+    /// steps and small prefills run on the calling thread with no hand-off. Allocation-free once warm (work items are
+    /// pooled); thread-safe; span conversions stay on the calling thread.
+    /// </summary>
+    /// <param name="maxDegreeOfParallelism">The most threads one call uses, the calling thread included: at least 1
+    /// (1 never leaves the calling thread). More threads than cores only add hand-off costs.</param>
+    /// <param name="minElementsPerThread">Rotated elements each thread must get before another is added: positive.
+    /// Below about 16K elements a hand-off to a pool thread costs more than the work it takes over.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A count is not positive.</exception>
+    public RopeEngine WithParallelism(int maxDegreeOfParallelism, int minElementsPerThread = DefaultMinElementsPerThread)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxDegreeOfParallelism, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(minElementsPerThread, 1);
+        RopeEngine single = this is ParallelEngine parallel ? parallel.Inner : this;
+        return new ParallelEngine(single, maxDegreeOfParallelism, minElementsPerThread);
+    }
+
     /// <summary>Whether this process can run <paramref name="path"/>.</summary>
     public static bool IsSupported(RopePath path) => Array.Exists(SupportedEngines, engine => engine.Path == path);
 
@@ -64,9 +101,10 @@ public abstract partial class RopeEngine
     /// <exception cref="ArgumentException">A span is too short, the shape does not fit the table, or a position is outside the table.</exception>
     public void Apply(RopeTable table, Span<float> values, RopeShape shape, RopePositions positions, RopeLayout layout, bool inverse = false)
     {
-        Validate(table, layout, values.Length, shape, nameof(values), nameof(shape));
-        positions.Validate(table, shape.Tokens);
-        Rotate(table, layout, inverse, positions, shape.Tokens, new RotationTarget<float>(values, values, shape), default);
+        RowSource rows = TableRows(table);
+        Validate(rows, layout, values.Length, shape, nameof(values), nameof(shape));
+        positions.Validate(rows, shape.Tokens);
+        Rotate(rows, layout, inverse, positions, shape.Tokens, new RotationTarget<float>(values, values, shape), default);
     }
 
     /// <summary>
@@ -85,11 +123,12 @@ public abstract partial class RopeEngine
     public void Apply(RopeTable table, Span<float> queries, RopeShape queryShape, Span<float> keys, RopeShape keyShape,
         RopePositions positions, RopeLayout layout, bool inverse = false)
     {
-        Validate(table, layout, queries.Length, queryShape, nameof(queries), nameof(queryShape));
-        Validate(table, layout, keys.Length, keyShape, nameof(keys), nameof(keyShape));
+        RowSource rows = TableRows(table);
+        Validate(rows, layout, queries.Length, queryShape, nameof(queries), nameof(queryShape));
+        Validate(rows, layout, keys.Length, keyShape, nameof(keys), nameof(keyShape));
         SameTokens(queryShape, keyShape);
-        positions.Validate(table, queryShape.Tokens);
-        Rotate(table, layout, inverse, positions, queryShape.Tokens,
+        positions.Validate(rows, queryShape.Tokens);
+        Rotate(rows, layout, inverse, positions, queryShape.Tokens,
             new RotationTarget<float>(queries, queries, queryShape), new RotationTarget<float>(keys, keys, keyShape));
     }
 
@@ -106,10 +145,11 @@ public abstract partial class RopeEngine
     public void Apply(RopeTable table, ReadOnlySpan<float> source, Span<float> destination, RopeShape shape,
         RopePositions positions, RopeLayout layout, bool inverse = false)
     {
-        Validate(table, layout, source.Length, shape, nameof(source), nameof(shape));
+        RowSource rows = TableRows(table);
+        Validate(rows, layout, source.Length, shape, nameof(source), nameof(shape));
         ValidateDestination(source, destination, shape, nameof(destination));
-        positions.Validate(table, shape.Tokens);
-        Rotate(table, layout, inverse, positions, shape.Tokens, new RotationTarget<float>(source, destination, shape), default);
+        positions.Validate(rows, shape.Tokens);
+        Rotate(rows, layout, inverse, positions, shape.Tokens, new RotationTarget<float>(source, destination, shape), default);
     }
 
     /// <summary>Rotates queries and keys out of place in one pass (see the in-place overload for the GQA semantics).</summary>
@@ -129,20 +169,21 @@ public abstract partial class RopeEngine
         ReadOnlySpan<float> keySource, Span<float> keyDestination, RopeShape keyShape,
         RopePositions positions, RopeLayout layout, bool inverse = false)
     {
-        Validate(table, layout, querySource.Length, queryShape, nameof(querySource), nameof(queryShape));
+        RowSource rows = TableRows(table);
+        Validate(rows, layout, querySource.Length, queryShape, nameof(querySource), nameof(queryShape));
         ValidateDestination(querySource, queryDestination, queryShape, nameof(queryDestination));
-        Validate(table, layout, keySource.Length, keyShape, nameof(keySource), nameof(keyShape));
+        Validate(rows, layout, keySource.Length, keyShape, nameof(keySource), nameof(keyShape));
         ValidateDestination(keySource, keyDestination, keyShape, nameof(keyDestination));
         SameTokens(queryShape, keyShape);
-        positions.Validate(table, queryShape.Tokens);
-        Rotate(table, layout, inverse, positions, queryShape.Tokens,
+        positions.Validate(rows, queryShape.Tokens);
+        Rotate(rows, layout, inverse, positions, queryShape.Tokens,
             new RotationTarget<float>(querySource, queryDestination, queryShape), new RotationTarget<float>(keySource, keyDestination, keyShape));
     }
 
     /// <inheritdoc/>
     public override string ToString() => Path.ToString();
 
-    private protected abstract void Rotate(RopeTable table, RopeLayout layout, bool inverse, RopePositions positions, int tokens,
+    internal abstract void Rotate(in RowSource rows, RopeLayout layout, bool inverse, RopePositions positions, int tokens,
         scoped in RotationTarget<float> first, scoped in RotationTarget<float> second);
 
     private static RopeEngine[] CreateSupportedEngines()
@@ -165,11 +206,16 @@ public abstract partial class RopeEngine
         }
     }
 
-    private protected abstract bool IsAccelerated { get; }
+    internal abstract bool IsAccelerated { get; }
 
-    private static void Validate(RopeTable table, RopeLayout layout, int length, RopeShape shape, string spanName, string shapeName)
+    private static RowSource TableRows(RopeTable table)
     {
         ArgumentNullException.ThrowIfNull(table);
+        return new RowSource(table);
+    }
+
+    private static void Validate(in RowSource rows, RopeLayout layout, int length, RopeShape shape, string spanName, string shapeName)
+    {
         if (layout is not (RopeLayout.Interleaved or RopeLayout.HalfSplit))
         {
             throw new ArgumentOutOfRangeException(nameof(layout), layout, "Unknown layout.");
@@ -180,10 +226,10 @@ public abstract partial class RopeEngine
             throw new ArgumentException("The shape is uninitialized (head dim 0); construct it with RopeShape's constructor.", shapeName);
         }
 
-        if (shape.HeadDim < table.RotaryDim)
+        if (shape.HeadDim < rows.RotaryDim)
         {
             throw new ArgumentException(
-                $"Head dim {shape.HeadDim} is smaller than the table's rotary dim {table.RotaryDim}; a head must hold every rotated element.",
+                $"Head dim {shape.HeadDim} is smaller than the rotary dim {rows.RotaryDim}; a head must hold every rotated element.",
                 shapeName);
         }
 

@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using Rope.Simd.Tables;
+
 namespace Rope.Simd;
 
 /// <summary>
@@ -74,51 +77,65 @@ public readonly ref struct RopePositions
     /// <summary>The multimodal sections, or null for one position per token.</summary>
     public MropeSections? Sections => sections;
 
+    /// <summary>The height positions of multimodal positions (empty otherwise).</summary>
+    internal ReadOnlySpan<int> HeightValues => heightPositions;
+
+    /// <summary>The width positions of multimodal positions (empty otherwise).</summary>
+    internal ReadOnlySpan<int> WidthValues => widthPositions;
+
     /// <summary>Position of token <paramref name="token"/> (the temporal one for multimodal positions); the caller has validated the range.</summary>
     internal int this[int token] => isExplicit ? explicitPositions[token] : start + token;
 
     /// <summary>
-    /// The table row token <paramref name="token"/> rotates by: the table's own row, or for multimodal positions a row
-    /// assembled in <paramref name="composite"/> (rotaryDim floats) pair by pair from the rows of the three streams.
+    /// The row token <paramref name="token"/> rotates by. <paramref name="scratch"/> holds <see cref="ScratchLength"/>
+    /// floats: a computed row, or for multimodal positions the row assembled pair by pair from the three streams' rows.
     /// </summary>
-    internal ref float Row(RopeTable table, int token, Span<float> composite)
+    internal ref float Row(in RowSource rows, int token, Span<float> scratch)
     {
         if (sections is null)
         {
-            return ref table.RowReference(this[token]);
+            return ref rows.Row(this[token], scratch);
         }
 
-        ReadOnlySpan<float> temporal = table.GetRow(explicitPositions[token]);
-        ReadOnlySpan<float> height = table.GetRow(heightPositions[token]);
-        ReadOnlySpan<float> width = table.GetRow(widthPositions[token]);
-        for (int pair = 0; pair < sections.PairCount; pair++)
-        {
-            ReadOnlySpan<float> row = sections.StreamOf(pair) switch
-            {
-                MropeSections.Height => height,
-                MropeSections.Width => width,
-                _ => temporal,
-            };
-            composite[2 * pair] = row[2 * pair];
-            composite[2 * pair + 1] = row[2 * pair + 1];
-        }
-
+        int rotaryDim = rows.RotaryDim;
+        Span<float> composite = scratch[..rotaryDim];
+        Span<float> streamScratch = scratch.Slice(rotaryDim, rows.IsComputed ? rotaryDim : 0);
+        AssembleStream(MropeSections.Temporal, ref rows.Row(explicitPositions[token], streamScratch), composite);
+        AssembleStream(MropeSections.Height, ref rows.Row(heightPositions[token], streamScratch), composite);
+        AssembleStream(MropeSections.Width, ref rows.Row(widthPositions[token], streamScratch), composite);
         return ref composite[0];
     }
 
-    /// <summary>Throws unless every one of <paramref name="tokens"/> positions has a row in <paramref name="table"/>.</summary>
-    internal void Validate(RopeTable table, int tokens)
+    /// <summary>Scratch floats <see cref="Row"/> needs: a computed row, plus an assembled row for multimodal positions.</summary>
+    internal int ScratchLength(in RowSource rows) =>
+        (sections is null ? 0 : rows.RotaryDim) + (rows.IsComputed ? rows.RotaryDim : 0);
+
+    /// <summary>These positions for tokens [first, first + count).</summary>
+    internal RopePositions Slice(int first, int count)
+    {
+        if (!isExplicit)
+        {
+            return new(start + first);
+        }
+
+        return sections is null
+            ? new(explicitPositions.Slice(first, count))
+            : new(explicitPositions.Slice(first, count), heightPositions.Slice(first, count), widthPositions.Slice(first, count), sections);
+    }
+
+    /// <summary>Throws unless every one of <paramref name="tokens"/> positions has a row.</summary>
+    internal void Validate(in RowSource rows, int tokens)
     {
         if (sections is not null)
         {
-            if (sections.PairCount != table.RotaryDim / 2)
+            if (sections.PairCount != rows.RotaryDim / 2)
             {
                 throw new ArgumentException(
-                    $"The M-RoPE sections cover {sections.PairCount} pairs but the table rotates {table.RotaryDim / 2}.", "positions");
+                    $"The M-RoPE sections cover {sections.PairCount} pairs but the table rotates {rows.RotaryDim / 2}.", "positions");
             }
 
-            Each(heightPositions, table, tokens, "height");
-            Each(widthPositions, table, tokens, "width");
+            Each(heightPositions, rows, tokens, "height");
+            Each(widthPositions, rows, tokens, "width");
         }
 
         if (isExplicit)
@@ -131,23 +148,31 @@ public readonly ref struct RopePositions
 
             foreach (int position in explicitPositions)
             {
-                if (!table.Contains(position))
+                if (!rows.Contains(position))
                 {
-                    throw table.PositionOutOfRange("positions", position);
+                    throw rows.PositionOutOfRange("positions", position);
                 }
             }
         }
-        else if (tokens > 0)
+        else if (tokens > 0 && !rows.ContainsRange(start, tokens))
         {
-            long last = (long)start + tokens - 1;
-            if (!table.Contains(start) || last >= table.EndPosition)
+            throw rows.PositionOutOfRange("positions", rows.Contains(start) ? (long)start + tokens - 1 : start);
+        }
+    }
+
+    private void AssembleStream(int stream, ref float row, Span<float> composite)
+    {
+        for (int pair = 0; pair < composite.Length / 2; pair++)
+        {
+            if (sections!.StreamOf(pair) == stream)
             {
-                throw table.PositionOutOfRange("positions", table.Contains(start) ? last : start);
+                composite[2 * pair] = Unsafe.Add(ref row, 2 * pair);
+                composite[2 * pair + 1] = Unsafe.Add(ref row, 2 * pair + 1);
             }
         }
     }
 
-    private static void Each(ReadOnlySpan<int> positions, RopeTable table, int tokens, string stream)
+    private static void Each(ReadOnlySpan<int> positions, in RowSource rows, int tokens, string stream)
     {
         if (positions.Length != tokens)
         {
@@ -156,9 +181,9 @@ public readonly ref struct RopePositions
 
         foreach (int position in positions)
         {
-            if (!table.Contains(position))
+            if (!rows.Contains(position))
             {
-                throw table.PositionOutOfRange("positions", position);
+                throw rows.PositionOutOfRange("positions", position);
             }
         }
     }

@@ -118,7 +118,8 @@ public class ValidationTests
     {
         var shape = new RopeShape(1, 1, 8);
         AssertThrowsNaming<ArgumentOutOfRangeException>("layout", () => Engine.Apply(Table, new float[8], shape, 0, (RopeLayout)7));
-        AssertThrowsNaming<ArgumentNullException>("table", () => Engine.Apply(null!, new float[8], shape, 0, RopeLayout.HalfSplit));
+        AssertThrowsNaming<ArgumentNullException>("table", () => Engine.Apply((RopeTable)null!, new float[8], shape, 0, RopeLayout.HalfSplit));
+        AssertThrowsNaming<ArgumentNullException>("frequencies", () => Engine.Apply((RopeFrequencies)null!, new float[8], shape, 0, RopeLayout.HalfSplit));
         AssertThrowsNaming<ArgumentException>("shape", () => Engine.Apply(Table, new float[8], default, 0, RopeLayout.HalfSplit));
     }
 

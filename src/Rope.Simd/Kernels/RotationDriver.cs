@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Rope.Simd.Tables;
 
 namespace Rope.Simd.Kernels;
 
@@ -30,7 +31,7 @@ internal readonly ref struct RotationTarget<TElement>
 /// A rotated span of L elements (rotaryDim for interleaved, rotaryDim/2 per half for half-split) is covered by blocks
 /// of <c>TKernel.Count</c> elements at 0, Count, 2·Count, ... and one final block that ends exactly at L and may
 /// overlap the previous one; its input is loaded before anything is stored, so in-place rotation stays correct.
-/// Per token the table row is expanded once into one cos and one sin slot per block, then every head of both
+/// Per token the row (from the table, or computed on the fly) is expanded once into one cos and one sin slot per block, then every head of both
 /// targets is rotated with them. Spans shorter than one block go through block-sized stack copies of the row and of
 /// the elements. Nothing outside the spans is read or written.
 /// </remarks>
@@ -39,23 +40,24 @@ internal static class RotationDriver<TKernel, TElement, TVector>
     where TElement : unmanaged
     where TVector : struct
 {
-    // Slots for a rotary dim of 1024 of the widest block, the row and element spills and a multimodal row, on the stack.
+    // Slots for a rotary dim of 1024 of the widest block, the row and element spills, and a computed and an assembled
+    // multimodal row, on the stack.
     private const int WidestBlock = 32;
-    private const int StackScratchLimit = 2 * (1024 + WidestBlock) + 4 * WidestBlock + 1024;
+    private const int StackScratchLimit = 2 * (1024 + WidestBlock) + 4 * WidestBlock + 2 * 1024;
     private const int CacheLineFloats = 64 / sizeof(float);
 
     [SkipLocalsInit]
-    public static void Rotate(RopeTable table, RopeLayout layout, bool inverse, RopePositions positions, int tokens,
+    public static void Rotate(in RowSource rows, RopeLayout layout, bool inverse, RopePositions positions, int tokens,
         scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second)
     {
-        int rotaryDim = table.RotaryDim;
+        int rotaryDim = rows.RotaryDim;
         int count = TKernel.Count;
         bool interleaved = layout == RopeLayout.Interleaved;
         int span = interleaved ? rotaryDim : rotaryDim / 2;
         int slotsLength = (span + count - 1) / count * count;
-        // Multimodal positions assemble each token's row from three table rows.
-        int compositeLength = positions.Sections is null ? 0 : rotaryDim;
-        int scratchLength = 2 * slotsLength + 4 * count + compositeLength;
+        // Computed rows, and multimodal rows assembled from three streams, need row scratch.
+        int rowScratchLength = positions.ScratchLength(rows);
+        int scratchLength = 2 * slotsLength + 4 * count + rowScratchLength;
 
         float[]? rented = null;
         Span<float> scratch = scratchLength <= StackScratchLimit
@@ -66,7 +68,7 @@ internal static class RotationDriver<TKernel, TElement, TVector>
         ref float rowSpill = ref Unsafe.Add(ref sin, slotsLength);
         // 2·Count elements of at most 4 bytes: the two halves of a short half-split span.
         ref TElement elementSpill = ref Unsafe.As<float, TElement>(ref Unsafe.Add(ref rowSpill, 2 * count));
-        Span<float> composite = scratch.Slice(2 * slotsLength + 4 * count, compositeLength);
+        Span<float> rowScratch = scratch.Slice(2 * slotsLength + 4 * count, rowScratchLength);
         if (span < count)
         {
             MemoryMarshal.CreateSpan(ref rowSpill, 2 * count).Clear();
@@ -74,7 +76,7 @@ internal static class RotationDriver<TKernel, TElement, TVector>
 
         for (int token = 0; token < tokens; token++)
         {
-            ref float row = ref positions.Row(table, token, composite);
+            ref float row = ref positions.Row(rows, token, rowScratch);
             if (interleaved)
             {
                 ExpandInterleaved(ref row, span, inverse, ref cos, ref sin, ref rowSpill);

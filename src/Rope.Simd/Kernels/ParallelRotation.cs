@@ -1,0 +1,332 @@
+using System.Runtime.ExceptionServices;
+using Rope.Simd.Tables;
+
+namespace Rope.Simd.Kernels;
+
+/// <summary>
+/// A call whose work is cut into chunks that the calling thread and thread-pool helpers claim one at a time.
+/// </summary>
+/// <remarks>
+/// <para>Jobs and helpers are pooled, so a steady stream of calls allocates nothing. The caller publishes its job on a
+/// small board and queues helpers (at most one queued item per helper); a helper that runs scans the board and joins
+/// whatever job still has chunks, so a helper that starts late never holds anything up and never piles up work items.
+/// The caller waits until every chunk is done, never for a helper to start.</para>
+/// <para>A helper must take a reference before touching a job and can only take one while the job is live
+/// (references above zero); whoever drops the last reference returns the job to its pool, so a job is never reset
+/// while anyone can still touch it. Claiming chunks with one atomic counter keeps a helper that joins a reused job
+/// correct: it simply helps that call.</para>
+/// </remarks>
+internal abstract class ParallelJob
+{
+    private static readonly ParallelJob?[] Board = new ParallelJob?[Math.Max(8, 2 * Environment.ProcessorCount)];
+    private static readonly Helper[] Helpers = CreateHelpers();
+
+    private readonly ManualResetEventSlim allChunksDone = new(initialState: false);
+    private ExceptionDispatchInfo? failure;
+    private int chunkCount, nextChunk, finishedChunks, references;
+
+    /// <summary>Runs chunks [0, chunks) on up to <paramref name="workers"/> threads, the caller included, and returns when all are done.</summary>
+    protected void Execute(int chunks, int workers)
+    {
+        chunkCount = chunks;
+        nextChunk = 0;
+        finishedChunks = 0;
+        failure = null;
+        allChunksDone.Reset();
+        Volatile.Write(ref references, 1);
+        int slot = Publish();
+        RequestHelpers(workers - 1);
+
+        RunChunks();
+        allChunksDone.Wait();
+        if (slot >= 0)
+        {
+            Interlocked.CompareExchange(ref Board[slot], null, this);
+        }
+
+        ExceptionDispatchInfo? failed = failure;
+        Release();
+        failed?.Throw();
+    }
+
+    protected abstract void RotateChunk(int chunk);
+
+    /// <summary>Clears the call's state and returns the job to its pool; nobody holds a reference any more.</summary>
+    protected abstract void Recycle();
+
+    private int Publish()
+    {
+        for (int slot = 0; slot < Board.Length; slot++)
+        {
+            if (Interlocked.CompareExchange(ref Board[slot], this, null) is null)
+            {
+                return slot;
+            }
+        }
+
+        return -1;
+    }
+
+    private static void RequestHelpers(int count)
+    {
+        for (int i = 0; i < Helpers.Length && count > 0; i++)
+        {
+            if (Helpers[i].TryQueue())
+            {
+                count--;
+            }
+        }
+    }
+
+    private bool TryAcquire()
+    {
+        int current = Volatile.Read(ref references);
+        while (current > 0)
+        {
+            int seen = Interlocked.CompareExchange(ref references, current + 1, current);
+            if (seen == current)
+            {
+                return true;
+            }
+
+            current = seen;
+        }
+
+        return false;
+    }
+
+    private void Release()
+    {
+        if (Interlocked.Decrement(ref references) == 0)
+        {
+            Recycle();
+        }
+    }
+
+    private void RunChunks()
+    {
+        while (true)
+        {
+            int chunk = Interlocked.Increment(ref nextChunk) - 1;
+            if (chunk >= chunkCount)
+            {
+                return;
+            }
+
+            try
+            {
+                RotateChunk(chunk);
+            }
+            catch (Exception exception)
+            {
+                Interlocked.CompareExchange(ref failure, ExceptionDispatchInfo.Capture(exception), null);
+            }
+
+            if (Interlocked.Increment(ref finishedChunks) == chunkCount)
+            {
+                allChunksDone.Set();
+            }
+        }
+    }
+
+    private static Helper[] CreateHelpers()
+    {
+        var helpers = new Helper[Math.Max(1, Environment.ProcessorCount - 1)];
+        for (int i = 0; i < helpers.Length; i++)
+        {
+            helpers[i] = new Helper();
+        }
+
+        return helpers;
+    }
+
+    /// <summary>A reusable thread-pool work item that helps every published job it can join.</summary>
+    private sealed class Helper : IThreadPoolWorkItem
+    {
+        private int queued;
+
+        public bool TryQueue()
+        {
+            if (Interlocked.Exchange(ref queued, 1) != 0)
+            {
+                return false;
+            }
+
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+            return true;
+        }
+
+        public void Execute()
+        {
+            // Cleared first: a job published from here on is either seen by the scan below or queues this helper again.
+            Volatile.Write(ref queued, 0);
+            foreach (ParallelJob? job in Board)
+            {
+                if (job is not null && job.TryAcquire())
+                {
+                    job.RunChunks();
+                    job.Release();
+                }
+            }
+        }
+    }
+}
+
+/// <summary>
+/// One parallel rotation: the tokens × heads grid cut into chunks, each rotated by the inner engine on its slice of
+/// the pinned spans. Each chunk is a token range × a range of the query heads followed by the key heads; rows are
+/// expanded once per token per chunk, so chunks cut tokens first and heads only when there are fewer tokens than chunks.
+/// </summary>
+internal sealed unsafe class ParallelRotation<TElement> : ParallelJob
+    where TElement : unmanaged
+{
+    // Several chunks per worker balance the load when a core is busy with other work.
+    private const int ChunksPerWorker = 4;
+
+    private static readonly ParallelRotation<TElement>?[] Pool = new ParallelRotation<TElement>?[Math.Max(4, 2 * Environment.ProcessorCount)];
+
+    private RopeEngine? engine;
+    private RowSource rows;
+    private RopeLayout layout;
+    private bool inverse;
+    private PinnedPositions positions;
+    private PinnedTensor first, second;
+    private int tokens, tokenChunks, headChunks;
+
+    /// <summary>Rotates on up to <paramref name="workers"/> threads (the caller included) and returns when all of it is done.</summary>
+    public static void Run(RopeEngine engine, int workers, in RowSource rows, RopeLayout layout, bool inverse, RopePositions positions,
+        int tokens, scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second)
+    {
+        fixed (TElement* firstSource = first.Source, firstDestination = first.Destination)
+        fixed (TElement* secondSource = second.Source, secondDestination = second.Destination)
+        fixed (int* temporal = positions.Values, height = positions.HeightValues, width = positions.WidthValues)
+        {
+            ParallelRotation<TElement> job = Rent();
+            job.engine = engine;
+            job.rows = rows;
+            job.layout = layout;
+            job.inverse = inverse;
+            job.positions = new PinnedPositions(positions, temporal, height, width);
+            job.first = new PinnedTensor(firstSource, firstDestination, first.Shape);
+            job.second = new PinnedTensor(secondSource, secondDestination, second.Shape);
+            job.tokens = tokens;
+            int totalHeads = first.Shape.Heads + second.Shape.Heads;
+            int wanted = workers * ChunksPerWorker;
+            job.tokenChunks = Math.Min(tokens, wanted);
+            job.headChunks = Math.Min(totalHeads, (wanted + job.tokenChunks - 1) / job.tokenChunks);
+            job.Execute(job.tokenChunks * job.headChunks, workers);
+        }
+    }
+
+    protected override void RotateChunk(int chunk)
+    {
+        (int tokenChunk, int headChunk) = Math.DivRem(chunk, headChunks);
+        int firstToken = Cut(tokens, tokenChunk, tokenChunks), tokenCount = Cut(tokens, tokenChunk + 1, tokenChunks) - firstToken;
+        int firstHeads = first.Shape.Heads, totalHeads = firstHeads + second.Shape.Heads;
+        int headStart = Cut(totalHeads, headChunk, headChunks), headEnd = Cut(totalHeads, headChunk + 1, headChunks);
+        // Combined head h is query head h below firstHeads, key head h - firstHeads from there on.
+        int firstStart = Math.Min(headStart, firstHeads), firstEnd = Math.Min(headEnd, firstHeads);
+        int secondStart = Math.Max(headStart, firstHeads) - firstHeads, secondEnd = Math.Max(headEnd, firstHeads) - firstHeads;
+        RopePositions part = positions.Get(tokens).Slice(firstToken, tokenCount);
+        RopeEngine inner = engine!;
+        if (typeof(TElement) == typeof(float))
+        {
+            inner.Rotate(rows, layout, inverse, part, tokenCount,
+                first.Part<float>(firstToken, tokenCount, firstStart, firstEnd), second.Part<float>(firstToken, tokenCount, secondStart, secondEnd));
+        }
+        else if (typeof(TElement) == typeof(BFloat16))
+        {
+            inner.Rotate(rows, layout, inverse, part, tokenCount,
+                first.Part<BFloat16>(firstToken, tokenCount, firstStart, firstEnd), second.Part<BFloat16>(firstToken, tokenCount, secondStart, secondEnd));
+        }
+        else
+        {
+            inner.Rotate(rows, layout, inverse, part, tokenCount,
+                first.Part<Half>(firstToken, tokenCount, firstStart, firstEnd), second.Part<Half>(firstToken, tokenCount, secondStart, secondEnd));
+        }
+    }
+
+    protected override void Recycle()
+    {
+        engine = null;
+        rows = default;
+        positions = default;
+        first = second = default;
+        for (int slot = 0; slot < Pool.Length; slot++)
+        {
+            if (Interlocked.CompareExchange(ref Pool[slot], this, null) is null)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Boundary <paramref name="index"/> of <paramref name="parts"/> near-equal parts of <paramref name="total"/>.</summary>
+    private static int Cut(int total, int index, int parts) => (int)((long)total * index / parts);
+
+    private static ParallelRotation<TElement> Rent()
+    {
+        for (int slot = 0; slot < Pool.Length; slot++)
+        {
+            if (Interlocked.Exchange(ref Pool[slot], null) is { } pooled)
+            {
+                return pooled;
+            }
+        }
+
+        return new ParallelRotation<TElement>();
+    }
+
+    /// <summary>A tensor's pinned source and destination; a part of it is a token range × head range.</summary>
+    private readonly struct PinnedTensor(void* source, void* destination, RopeShape shape)
+    {
+        public RopeShape Shape => shape;
+
+        public RotationTarget<T> Part<T>(int firstToken, int tokenCount, int headStart, int headEnd)
+            where T : unmanaged
+        {
+            int heads = headEnd - headStart;
+            if (heads <= 0)
+            {
+                return default;
+            }
+
+            var part = new RopeShape(tokenCount, heads, shape.HeadDim, shape.TokenStride, shape.HeadStride);
+            nint offset = (nint)firstToken * shape.TokenStride + (nint)headStart * shape.HeadStride;
+            return new RotationTarget<T>(
+                new ReadOnlySpan<T>((T*)source + offset, part.RequiredLength), new Span<T>((T*)destination + offset, part.RequiredLength), part);
+        }
+    }
+
+    /// <summary>Positions whose spans are pinned for the duration of the call.</summary>
+    private readonly struct PinnedPositions
+    {
+        private readonly int* temporal, height, width;
+        private readonly MropeSections? sections;
+        private readonly int start;
+        private readonly bool isExplicit;
+
+        public PinnedPositions(RopePositions positions, int* temporal, int* height, int* width)
+        {
+            this.temporal = temporal;
+            this.height = height;
+            this.width = width;
+            sections = positions.Sections;
+            start = positions.Start;
+            isExplicit = positions.IsExplicit;
+        }
+
+        public RopePositions Get(int tokens)
+        {
+            if (!isExplicit)
+            {
+                return RopePositions.Sequential(start);
+            }
+
+            var temporalSpan = new ReadOnlySpan<int>(temporal, tokens);
+            return sections is null
+                ? RopePositions.Explicit(temporalSpan)
+                : RopePositions.Multimodal(temporalSpan, new ReadOnlySpan<int>(height, tokens), new ReadOnlySpan<int>(width, tokens), sections);
+        }
+    }
+}
