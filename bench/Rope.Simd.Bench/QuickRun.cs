@@ -8,7 +8,7 @@ namespace Rope.Simd.Bench;
 /// every Rope.Simd path against the same-bytes limit and against ggml, ONNX Runtime, TensorPrimitives and a naive loop where they
 /// can do the same work; every case's largest error against <see cref="RopeReference"/>.
 /// </summary>
-internal static class QuickRun
+internal static partial class QuickRun
 {
     private const int Heads = 32, HeadDim = 128, PrefillTokens = 512, DecodePosition = 511;
     private const double Base = 10000;
@@ -22,6 +22,9 @@ internal static class QuickRun
         rows.AddRange(Single(table, 1, DecodePosition, $"float32 decode 1 x {Heads} x {HeadDim} at position {DecodePosition}", allPaths: false).Run(output));
         rows.AddRange(Packed(table, bfloat16: true).Run(output));
         rows.AddRange(Packed(table, bfloat16: false).Run(output));
+        rows.AddRange(TwoThreads(table).Run(output));
+        rows.AddRange(RowsComputedPerCall(table, PrefillTokens, 0).Run(output));
+        rows.AddRange(RowsComputedPerCall(table, 1, DecodePosition).Run(output));
         rows.AddRange(TableBuilding.Run(output));
         return rows;
     }
@@ -182,11 +185,11 @@ internal static class QuickRun
 
     private static Span<ushort> Bits(AlignedBuffer buffer) => MemoryMarshal.Cast<float, ushort>(buffer.Span);
 
-    private static Dictionary<RopeLayout, double[]> Expected(float[] input, int tokens, int start, RopeTable table) =>
+    private static Dictionary<RopeLayout, double[]> Expected(float[] input, int tokens, int start, RopeTable table, int heads = Heads) =>
         Enum.GetValues<RopeLayout>().ToDictionary(layout => layout, layout =>
         {
             var expected = new double[input.Length];
-            RopeReference.Rotate(input, expected, Heads, HeadDim, [.. Enumerable.Range(start, tokens)], table.Frequencies.InverseFrequencies, layout);
+            RopeReference.Rotate(input, expected, heads, HeadDim, [.. Enumerable.Range(start, tokens)], table.Frequencies.InverseFrequencies, layout);
             return expected;
         });
 

@@ -17,7 +17,7 @@ internal sealed unsafe class OnnxRuntime : IDisposable
     private readonly List<IDisposable> owned = [];
 
     private OnnxRuntime(bool contrib, bool float16, RopeTable table, int tokens, int start, int heads, int headDim, RopeLayout layout,
-        nint input, nint output)
+        nint input, nint output, int threads)
     {
         int type = float16 ? OnnxModel.Float16 : OnnxModel.Float;
         int half = table.RotaryDim / 2, positions = start + tokens;
@@ -31,7 +31,9 @@ internal sealed unsafe class OnnxRuntime : IDisposable
             ? OnnxModel.Single(10, [("", 21), ("com.microsoft", 1)], "RotaryEmbedding", "com.microsoft", attributes, inputs, [x with { Name = "Y" }])
             : OnnxModel.Single(11, [("", 23)], "RotaryEmbedding", "", attributes, inputs, [x with { Name = "Y" }]);
 
-        using var options = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL };
+        using var options = new SessionOptions { IntraOpNumThreads = threads, InterOpNumThreads = 1, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL };
+        // ORT's pool threads spin after each Run by default; on a 2-core machine that starves every case measured after it.
+        options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
         session = new InferenceSession(model, options);
 
         // Split caches [position][rotaryDim/2] from the same float32 table rows Rope.Simd uses.
@@ -65,7 +67,7 @@ internal sealed unsafe class OnnxRuntime : IDisposable
     /// <summary>A session reading <paramref name="input"/> and writing <paramref name="output"/> (float or Half elements, [tokens][heads][headDim]).</summary>
     /// <remarks>Null when ONNX Runtime did not load or rejects the model (an older version without the op, say); the reason is written to the console.</remarks>
     public static OnnxRuntime? TryCreate(bool contrib, bool float16, RopeTable table, int tokens, int start, int heads, int headDim,
-        RopeLayout layout, nint input, nint output)
+        RopeLayout layout, nint input, nint output, int threads = 1)
     {
         if (LoadError is not null)
         {
@@ -74,7 +76,7 @@ internal sealed unsafe class OnnxRuntime : IDisposable
 
         try
         {
-            return new OnnxRuntime(contrib, float16, table, tokens, start, heads, headDim, layout, input, output);
+            return new OnnxRuntime(contrib, float16, table, tokens, start, heads, headDim, layout, input, output, threads);
         }
         catch (OnnxRuntimeException exception)
         {

@@ -52,17 +52,30 @@ internal static class CosSinRowWriter<TLanes, TVector>
         ref double high = ref MemoryMarshal.GetArrayDataReference(turns.High);
         ref double low = ref MemoryMarshal.GetArrayDataReference(turns.Low);
 
+        // Full registers in the loop (the store there needs no scratch, so no call keeps the loop's vectors on the stack);
+        // a final partial register, if any, after it. A = 1 skips the scaling, which would not change a bit.
+        int fullPairs = pairCount - pairCount % lanes;
+        bool scaled = attentionFactor != 1.0;
         for (int row = 0; row < count; row++)
         {
             TVector position = TLanes.Create((double)firstPosition + row);
             ref float output = ref MemoryMarshal.GetReference(destination.Slice(row * rowLength, rowLength));
-            for (int pair = 0; pair < pairCount; pair += lanes)
+            for (int pair = 0; pair < fullPairs; pair += lanes)
             {
-                TVector turnsHigh = TLanes.Load(ref Unsafe.Add(ref high, pair));
-                TVector turnsLow = TLanes.Load(ref Unsafe.Add(ref low, pair));
-                CosSin(position, turnsHigh, turnsLow, out TVector cos, out TVector sin);
-                TLanes.StoreInterleaved(TLanes.Multiply(cos, scale), TLanes.Multiply(sin, scale), ref Unsafe.Add(ref output, 2 * pair),
-                    Math.Min(lanes, pairCount - pair), scratch);
+                CosSin(position, TLanes.Load(ref Unsafe.Add(ref high, pair)), TLanes.Load(ref Unsafe.Add(ref low, pair)), out TVector cos, out TVector sin);
+                if (scaled)
+                {
+                    (cos, sin) = (TLanes.Multiply(cos, scale), TLanes.Multiply(sin, scale));
+                }
+
+                TLanes.StoreInterleaved(cos, sin, ref Unsafe.Add(ref output, 2 * pair), TLanes.Count, scratch);
+            }
+
+            if (fullPairs < pairCount)
+            {
+                CosSin(position, TLanes.Load(ref Unsafe.Add(ref high, fullPairs)), TLanes.Load(ref Unsafe.Add(ref low, fullPairs)), out TVector cos, out TVector sin);
+                TLanes.StoreInterleaved(TLanes.Multiply(cos, scale), TLanes.Multiply(sin, scale), ref Unsafe.Add(ref output, 2 * fullPairs),
+                    pairCount - fullPairs, scratch);
             }
         }
     }
@@ -73,9 +86,9 @@ internal static class CosSinRowWriter<TLanes, TVector>
         TVector productHigh = TLanes.Multiply(position, turnsHigh);
         TVector productError = TLanes.FusedMultiplyAdd(position, turnsHigh, TLanes.Negate(productHigh));
         TVector quarterTurns = TLanes.Round(TLanes.Multiply(productHigh, TLanes.Create(4.0)));
-        // productHigh - quarterTurns/4 is exact: both are doubles and the difference is below 1/8 turn.
+        // productHigh - quarterTurns/4 is exact (both are doubles and the difference is below 1/8 turn), fused or not.
         TVector remainderTurns = TLanes.Add(
-            TLanes.Subtract(productHigh, TLanes.Multiply(quarterTurns, TLanes.Create(0.25))),
+            TLanes.FusedMultiplyAdd(quarterTurns, TLanes.Create(-0.25), productHigh),
             TLanes.Add(productError, TLanes.Multiply(position, turnsLow)));
         SinCosQuarterTurn(TLanes.Multiply(remainderTurns, TLanes.Create(AngleTurns.TwoPiHigh)), out TVector sinR, out TVector cosR);
 

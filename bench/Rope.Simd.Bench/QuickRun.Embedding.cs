@@ -1,0 +1,116 @@
+using Rope.Simd.Bench.Peers;
+
+namespace Rope.Simd.Bench;
+
+// Sections for runtimes that embed Rope.Simd: prefill on two threads, and rotation with rows computed per call.
+internal static partial class QuickRun
+{
+    private const int Threads = 2, KeyHeads = 8, LimitPasses = 8;
+
+    /// <summary>
+    /// float32 prefill on <see cref="Threads"/> threads against the limit loop on as many threads (each streams its half
+    /// of the buffer eight times per start, so thread start-up hardly counts), the same engine on one thread, and ggml and
+    /// ONNX Runtime on two threads.
+    /// </summary>
+    private static Comparison TwoThreads(RopeTable table)
+    {
+        var shape = new RopeShape(PrefillTokens, Heads, HeadDim);
+        int elements = shape.RequiredLength;
+        float[] input = RandomActivations(elements, seed: 3);
+        var expected = Expected(input, PrefillTokens, 0, table);
+        var buffer = new AlignedBuffer(elements);
+        input.CopyTo(buffer.Span);
+        var comparison = new Comparison($"float32 prefill {PrefillTokens} x {Heads} x {HeadDim} on {Threads} threads", elements,
+            () => BandwidthLimit.ReadModifyWriteOnThreads(buffer, Threads, LimitPasses), LimitPasses);
+        RopeEngine parallel = RopeEngine.Default.WithParallelism(Threads);
+
+        string Check(Action rotate, RopeLayout layout)
+        {
+            input.CopyTo(buffer.Span);
+            rotate();
+            return Errors.Single(input, buffer.Span, expected[layout], HeadDim, layout);
+        }
+
+        string Baseline(RopeLayout layout) => $"Rope.Simd {parallel.Path} {layout}, {Threads} threads";
+        foreach (RopeLayout layout in Enum.GetValues<RopeLayout>())
+        {
+            void Rotate() => parallel.Apply(table, buffer.Span, shape, 0, layout);
+            comparison.Add(new(Baseline(layout), Rotate, () => Check(Rotate, layout)));
+        }
+
+        foreach (RopeLayout layout in Enum.GetValues<RopeLayout>())
+        {
+            void Rotate() => RopeEngine.Default.Apply(table, buffer.Span, shape, 0, layout);
+            comparison.Add(new($"Rope.Simd {RopeEngine.Default.Path} {layout}, 1 thread", Rotate, () => Check(Rotate, layout), Baseline(layout)));
+        }
+
+        comparison.Add(new("limit loop on 1 thread", () => BandwidthLimit.ReadModifyWrite(buffer.Span), () => ""));
+        foreach (RopeLayout layout in Enum.GetValues<RopeLayout>())
+        {
+            if (Ggml.TryCreate(PrefillTokens, 0, Heads, HeadDim, Ggml.TypeF32, layout, Base, Threads) is Ggml ggml)
+            {
+                comparison.Add(new($"ggml rope_ext_inplace mode {(layout == RopeLayout.Interleaved ? 0 : 2)} ({layout}), {Threads} threads", ggml.Rotate, () =>
+                {
+                    input.CopyTo(ggml.Values<float>());
+                    ggml.Rotate();
+                    return Errors.Single(input, ggml.Values<float>(), expected[layout], HeadDim, layout);
+                }, Baseline(layout)));
+            }
+
+            var output = new AlignedBuffer(elements);
+            foreach (bool contrib in (ReadOnlySpan<bool>)[false, true])
+            {
+                if (OnnxRuntime.TryCreate(contrib, float16: false, table, PrefillTokens, 0, Heads, HeadDim, layout, buffer.Address, output.Address, Threads) is OnnxRuntime onnx)
+                {
+                    comparison.Add(new($"ONNX Runtime {OnnxName(contrib)} ({layout}), out of place, {Threads} threads", onnx.Rotate, () =>
+                    {
+                        input.CopyTo(buffer.Span);
+                        onnx.Rotate();
+                        return Errors.Single(input, output.Span, expected[layout], HeadDim, layout);
+                    }, Baseline(layout)));
+                }
+            }
+        }
+
+        return comparison;
+    }
+
+    /// <summary>
+    /// Queries and keys in one call (LLaMA-3-8B: 32 query and 8 key heads of 128), rows read from a table against rows
+    /// computed per call from the frequencies; the limit streams the same query and key bytes.
+    /// </summary>
+    private static Comparison RowsComputedPerCall(RopeTable table, int tokens, int start)
+    {
+        var queryShape = new RopeShape(tokens, Heads, HeadDim);
+        var keyShape = new RopeShape(tokens, KeyHeads, HeadDim);
+        int queryElements = queryShape.RequiredLength, elements = queryElements + keyShape.RequiredLength;
+        float[] input = RandomActivations(elements, seed: 4);
+        Dictionary<RopeLayout, double[]> queryExpected = Expected(input[..queryElements], tokens, start, table);
+        Dictionary<RopeLayout, double[]> keyExpected = Expected(input[queryElements..], tokens, start, table, KeyHeads);
+        var buffer = new AlignedBuffer(elements);
+        input.CopyTo(buffer.Span);
+        string title = tokens == 1
+            ? $"float32 decode q+k 1 x ({Heads} + {KeyHeads}) x {HeadDim} at position {start}: table vs rows computed per call"
+            : $"float32 prefill q+k {tokens} x ({Heads} + {KeyHeads}) x {HeadDim}: table vs rows computed per call";
+        var comparison = new Comparison(title, elements, () => BandwidthLimit.ReadModifyWrite(buffer.Span));
+        RopeEngine engine = RopeEngine.Default;
+
+        string Check(Action rotate, RopeLayout layout)
+        {
+            input.CopyTo(buffer.Span);
+            rotate();
+            double[] expected = [.. queryExpected[layout], .. keyExpected[layout]];
+            return Errors.Single(input, buffer.Span, expected, HeadDim, layout);
+        }
+
+        foreach (RopeLayout layout in Enum.GetValues<RopeLayout>())
+        {
+            void FromTable() => engine.Apply(table, buffer.Span[..queryElements], queryShape, buffer.Span[queryElements..], keyShape, start, layout);
+            void Computed() => engine.Apply(table.Frequencies, buffer.Span[..queryElements], queryShape, buffer.Span[queryElements..], keyShape, start, layout);
+            comparison.Add(new($"Rope.Simd {engine.Path} {layout}, table", FromTable, () => Check(FromTable, layout)));
+            comparison.Add(new($"Rope.Simd {engine.Path} {layout}, rows computed per call", Computed, () => Check(Computed, layout)));
+        }
+
+        return comparison;
+    }
+}

@@ -1,0 +1,52 @@
+namespace Rope.Simd.Native;
+
+/// <summary>Status codes of the C ABI (<c>rope_simd_status</c> in rope_simd.h); 0 is success.</summary>
+internal enum NativeStatus
+{
+    Ok = 0,
+    NullPointer = 1,
+    InvalidArgument = 2,
+    OutOfRange = 3,
+    InvalidHandle = 4,
+    OutOfMemory = 5,
+    Unsupported = 6,
+    Internal = 7,
+}
+
+/// <summary>Element types of the C ABI (<c>rope_simd_dtype</c>).</summary>
+internal enum NativeElementType
+{
+    Float32 = 0,
+    BFloat16 = 1,
+    Float16 = 2,
+}
+
+// The C caller fills these structs; managed code only reads them.
+#pragma warning disable CS0649
+
+/// <summary><c>rope_simd_tensor</c>: where the heads of one tensor lie, in elements.</summary>
+internal unsafe struct NativeTensor
+{
+    public void* Data;
+    public long Length;
+    public long Tokens;
+    public long Heads;
+    public long HeadDim;
+    public long TokenStride;
+    public long HeadStride;
+}
+
+/// <summary><c>rope_simd_positions</c>: one position per token from <see cref="Values"/>, or <see cref="Start"/> + t when it is null.</summary>
+internal unsafe struct NativePositions
+{
+    public int* Values;
+    public long Start;
+}
+
+#pragma warning restore CS0649
+
+/// <summary>A failure to report to the C caller with its status and message.</summary>
+internal sealed class NativeException(NativeStatus status, string message) : Exception(message)
+{
+    public NativeStatus Status { get; } = status;
+}

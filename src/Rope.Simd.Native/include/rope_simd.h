@@ -1,0 +1,126 @@
+/*
+ * rope_simd.h - C ABI of Rope.Simd: rotary position embeddings (RoPE) for transformer inference.
+ *
+ * Link with -lrope_simd (librope_simd.so). That library is a small loader: on first use it reads the CPU's
+ * features and loads the matching build of the engine from its own directory (librope_simd_x86_64_v4.so with
+ * AVX-512, _v3 with AVX2+FMA, _v2 otherwise). Set ROPE_SIMD_LEVEL=v2, v3 or v4 to pick one on purpose.
+ *
+ * Tables: float32 rows [c0, s0, c1, s1, ...] per position p, c_i = A*cos(p*w_i), s_i = A*sin(p*w_i), with
+ * w_i = base^(-2i/rotary_dim) (or the frequencies given) and A the attention factor (1 unless given). Every entry is
+ * within 1 float32 ulp of the exact value: the same bytes as the complex64 freqs_cis of Meta's LLaMA.
+ *
+ * Rotation, in place: for each token t at position p, each head and each pair i < rotary_dim/2 with elements
+ * (a, b): a' = a*c_i - b*s_i, b' = a*s_i + b*c_i (the inverse uses -s_i). Pairs are (2i, 2i+1) for
+ * ROPE_SIMD_INTERLEAVED (GPT-J, Meta LLaMA) and (i, i + rotary_dim/2) for ROPE_SIMD_HALF_SPLIT (GPT-NeoX, Hugging
+ * Face LLaMA). Head elements from rotary_dim to head_dim pass through untouched (partial rotary).
+ * Accuracy: float32 results are within 2*2^-23*max(|a|,|b|) of the exact rotation; bfloat16 and float16 are
+ * rotated in float32 and rounded once to nearest even, with identical bits on every CPU.
+ *
+ * Errors: every function returns a rope_simd_status; on failure rope_simd_last_error() gives a message naming
+ * the argument and what was expected. Nothing is written when a call fails validation. Null pointers, negative or
+ * overflowing sizes, unknown handles (freed, stale or forged), bad enums and positions outside the table are
+ * reported, never crash; a non-null pointer to memory shorter than its stated length cannot be detected.
+ *
+ * Threads: every function may be called from any thread; tables are immutable. A table must not be freed while
+ * another thread rotates with it.
+ */
+#ifndef ROPE_SIMD_H
+#define ROPE_SIMD_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ROPE_SIMD_ABI_VERSION 1
+
+typedef enum rope_simd_status {
+    ROPE_SIMD_OK = 0,
+    ROPE_SIMD_ERROR_NULL_POINTER = 1,     /* a required pointer is NULL */
+    ROPE_SIMD_ERROR_INVALID_ARGUMENT = 2, /* shape, stride, length, enum or flag not acceptable */
+    ROPE_SIMD_ERROR_OUT_OF_RANGE = 3,     /* a count, size or position outside its range */
+    ROPE_SIMD_ERROR_INVALID_HANDLE = 4,   /* table handle never created or already freed */
+    ROPE_SIMD_ERROR_OUT_OF_MEMORY = 5,
+    ROPE_SIMD_ERROR_UNSUPPORTED = 6,      /* no engine build can run on this CPU, or it failed to load */
+    ROPE_SIMD_ERROR_INTERNAL = 7
+} rope_simd_status;
+
+typedef enum rope_simd_dtype {
+    ROPE_SIMD_FLOAT32 = 0,
+    ROPE_SIMD_BFLOAT16 = 1, /* raw bf16 bits in uint16_t */
+    ROPE_SIMD_FLOAT16 = 2   /* IEEE binary16 in uint16_t / _Float16 */
+} rope_simd_dtype;
+
+typedef enum rope_simd_layout {
+    ROPE_SIMD_INTERLEAVED = 0, /* pairs (2i, 2i+1) */
+    ROPE_SIMD_HALF_SPLIT = 1   /* pairs (i, i + rotary_dim/2) */
+} rope_simd_layout;
+
+/* rope_simd_rotate flags */
+#define ROPE_SIMD_INVERSE 1 /* rotate by -angle: undo a rotation, shift cached keys back */
+
+/* Opaque table handle; 0 is never a valid handle. */
+typedef uint64_t rope_simd_table;
+
+/* One tensor of heads, all counts in elements. Head (t, h) starts at data + t*token_stride + h*head_stride and
+ * holds head_dim elements. A stride of 0 means packed [tokens][heads][head_dim] (token_stride = heads*head_dim,
+ * head_stride = head_dim). length is how many elements data holds; the heads must fit in it. */
+typedef struct rope_simd_tensor {
+    void* data;
+    int64_t length;
+    int64_t tokens;
+    int64_t heads;
+    int64_t head_dim;
+    int64_t token_stride;
+    int64_t head_stride;
+} rope_simd_tensor;
+
+/* Token t is at position values[t] when values is not NULL (one per token), else at start + t. */
+typedef struct rope_simd_positions {
+    const int32_t* values;
+    int64_t start;
+} rope_simd_positions;
+
+/* ROPE_SIMD_ABI_VERSION of the loaded engine. */
+int32_t rope_simd_abi_version(void);
+
+/* The instruction-set path of the loaded engine ("Vector512", "Vector256", "Vector128" or "Scalar"), or NULL
+ * when no engine could be loaded (see rope_simd_last_error). */
+const char* rope_simd_path(void);
+
+/* Message of the last failed call on this thread ("" if none); valid until this thread's next failure. */
+const char* rope_simd_last_error(void);
+
+/* Creates a table with w_i = base^(-2i/rotary_dim) (rotary_dim positive and even, base finite and positive,
+ * e.g. 10000, or 500000 for LLaMA 3) for positions [first_position, first_position + position_count).
+ * position_count 0 creates a table without stored rows: each rotation computes its tokens' rows (the same bits)
+ * for any position in [0, 2^31). *out_table is 0 on failure. */
+int rope_simd_table_create(int32_t rotary_dim, double base, int32_t first_position, int32_t position_count,
+                           rope_simd_table* out_table);
+
+/* Like rope_simd_table_create with pair_count explicit inverse frequencies w_i (radians per position, finite and
+ * non-negative; rotary_dim = 2*pair_count) and an attention factor A (finite, positive; 1 for none). */
+int rope_simd_table_create_from_frequencies(const double* inverse_frequencies, int32_t pair_count, double attention_factor,
+                                            int32_t first_position, int32_t position_count, rope_simd_table* out_table);
+
+/* Frees a table; the handle is invalid afterwards. */
+int rope_simd_table_free(rope_simd_table table);
+
+/* Rotary dim, first position and position count (0 for computed rows); any out pointer may be NULL. */
+int rope_simd_table_info(rope_simd_table table, int32_t* rotary_dim, int32_t* first_position, int32_t* position_count);
+
+/* The stored rows (position_count * rotary_dim floats), valid until the table is freed. */
+int rope_simd_table_rows(rope_simd_table table, const float** out_rows, int64_t* out_length);
+
+/* Rotates queries, and keys when not NULL (grouped-query attention: any head counts, the same token count), in
+ * place, in one pass: each token's row is read (or computed) once for every head of both. head_dim must be at least
+ * the table's rotary_dim; queries and keys must not share elements. dtype applies to both. */
+int rope_simd_rotate(rope_simd_table table, rope_simd_dtype dtype, rope_simd_layout layout, int32_t flags,
+                     rope_simd_positions positions, const rope_simd_tensor* queries, const rope_simd_tensor* keys);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ROPE_SIMD_H */

@@ -1,0 +1,584 @@
+/*
+ * Tests of the C ABI (rope_simd.h), built with gcc and run against the native library.
+ *
+ *   test_rope_simd GOLDEN_DIR
+ *
+ * GOLDEN_DIR holds the PyTorch vectors of tests/Rope.Simd.Tests/Golden. The oracle here is independent of the
+ * library: cos/sin and rotations in long double from libm. ROPE_SIMD_EXPECTED_PATH, when set, is the path the
+ * loaded engine must report. Prints one line per test and a summary "total: N, failed: N, succeeded: N, skipped: 0".
+ */
+#define _GNU_SOURCE
+#include "rope_simd.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int tests_run, tests_failed, checks_failed_in_test;
+static const char* golden_directory;
+
+#define CHECK(condition, ...)                                                       \
+    do {                                                                            \
+        if (!(condition)) {                                                         \
+            if (checks_failed_in_test++ < 5) {                                      \
+                printf("    %s:%d: check failed: %s: ", __FILE__, __LINE__, #condition); \
+                printf(__VA_ARGS__);                                                \
+                printf("\n");                                                       \
+            }                                                                       \
+        }                                                                           \
+    } while (0)
+
+#define CHECK_OK(call) CHECK((call) == ROPE_SIMD_OK, "%s", rope_simd_last_error())
+
+static void run(const char* name, void (*test)(void)) {
+    checks_failed_in_test = 0;
+    test();
+    tests_run++;
+    if (checks_failed_in_test) tests_failed++;
+    printf("%s %s\n", checks_failed_in_test ? "failed" : "passed", name);
+}
+
+/* ---- the oracle ---- */
+
+static uint64_t random_state = 0x9E3779B97F4A7C15ull;
+static double uniform(void) { /* [0, 1) */
+    random_state ^= random_state << 13, random_state ^= random_state >> 7, random_state ^= random_state << 17;
+    return (double)(random_state >> 11) / 9007199254740992.0;
+}
+static float activation(void) { return (float)(uniform() * 8 - 4); }
+
+static double inverse_frequency(int pair, int rotary_dim, double base) { return 1.0 / pow(base, 2.0 * pair / rotary_dim); }
+
+/* Element index of pair `pair` (first and second member) in a head. */
+static void pair_members(rope_simd_layout layout, int rotary_dim, int pair, int* first, int* second) {
+    *first = layout == ROPE_SIMD_INTERLEAVED ? 2 * pair : pair;
+    *second = layout == ROPE_SIMD_INTERLEAVED ? 2 * pair + 1 : pair + rotary_dim / 2;
+}
+
+/* Exact rotation of (a, b) by position * w (negated when inverse), in long double. */
+static void rotate_exactly(double a, double b, int64_t position, double w, int inverse, long double* a_out, long double* b_out) {
+    long double angle = (long double)position * (long double)w;
+    long double c = cosl(angle), s = sinl(angle) * (inverse ? -1 : 1);
+    *a_out = a * c - b * s;
+    *b_out = a * s + b * c;
+}
+
+/* The float32 guarantee: within 2 * 2^-23 * max(|a|, |b|). */
+static int float32_close(float actual, long double exact, double a, double b) {
+    double bound = 2 * 0x1p-23 * fmax(fabs(a), fabs(b)) + 0x1p-140;
+    return fabsl((long double)actual - exact) <= bound;
+}
+
+static float bfloat16_to_float(uint16_t bits) {
+    uint32_t wide = (uint32_t)bits << 16;
+    float value;
+    memcpy(&value, &wide, 4);
+    return value;
+}
+static uint16_t float_to_bfloat16(float value) { /* round to nearest even (inputs here are finite) */
+    uint32_t bits;
+    memcpy(&bits, &value, 4);
+    return (uint16_t)((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16);
+}
+static float float16_to_float(uint16_t bits) {
+    _Float16 half;
+    memcpy(&half, &bits, 2);
+    return (float)half;
+}
+static uint16_t float_to_float16(float value) {
+    _Float16 half = (_Float16)value;
+    uint16_t bits;
+    memcpy(&bits, &half, 2);
+    return bits;
+}
+static float widen(rope_simd_dtype dtype, uint16_t bits) { return dtype == ROPE_SIMD_BFLOAT16 ? bfloat16_to_float(bits) : float16_to_float(bits); }
+static uint16_t narrow(rope_simd_dtype dtype, float value) { return dtype == ROPE_SIMD_BFLOAT16 ? float_to_bfloat16(value) : float_to_float16(value); }
+
+/* The 16-bit guarantee: within half an ulp of the type plus E = 3 * 2^-23 * max(|a|, |b|) + 2^-147. */
+static int packed_close(rope_simd_dtype dtype, float actual, long double exact, double a, double b) {
+    if (isnan((double)exact)) return isnan(actual);
+    double slack = 3 * 0x1p-23 * fmax(fabs(a), fabs(b)) + 0x1p-147;
+    int mantissa_bits = dtype == ROPE_SIMD_BFLOAT16 ? 7 : 10, min_exponent = dtype == ROPE_SIMD_BFLOAT16 ? -126 : -14;
+    double largest = dtype == ROPE_SIMD_BFLOAT16 ? 0x1.FEp127 : 65504.0;
+    int exponent;
+    frexp((double)fabsl(exact), &exponent);
+    double ulp = ldexp(1.0, (exponent - 1 < min_exponent ? min_exponent : exponent - 1) - mantissa_bits);
+    if (isinf(actual)) return fabsl(exact) + slack >= largest + ulp / 2 && signbit(actual) == signbit((double)exact);
+    return fabsl((long double)actual - exact) <= ulp / 2 + slack;
+}
+
+/* ---- tensors ---- */
+
+typedef struct {
+    rope_simd_tensor view;
+    int64_t padding;
+    void* buffer; /* view.data sits `padding` elements in; the rest holds canaries */
+    size_t element_size;
+} tensor;
+
+static const uint32_t float_canary = 0x7FC05A5Au;
+static const uint16_t packed_canary = 0x7E5A;
+
+/* A tensor with the given strides (0: packed) and canaries before, between and after the heads. */
+static tensor make_tensor(rope_simd_dtype dtype, int64_t tokens, int64_t heads, int64_t head_dim, int64_t token_stride, int64_t head_stride) {
+    tensor t = {0};
+    t.element_size = dtype == ROPE_SIMD_FLOAT32 ? 4 : 2;
+    if (token_stride == 0) token_stride = heads * head_dim;
+    if (head_stride == 0) head_stride = head_dim;
+    int64_t length = tokens == 0 || heads == 0 ? 0 : (tokens - 1) * token_stride + (heads - 1) * head_stride + head_dim;
+    t.padding = 7;
+    int64_t total = length + 2 * t.padding;
+    t.buffer = malloc((size_t)total * t.element_size);
+    for (int64_t i = 0; i < total; i++) {
+        if (dtype == ROPE_SIMD_FLOAT32) memcpy((char*)t.buffer + i * 4, &float_canary, 4);
+        else memcpy((char*)t.buffer + i * 2, &packed_canary, 2);
+    }
+    t.view = (rope_simd_tensor){(char*)t.buffer + t.padding * t.element_size, length, tokens, heads, head_dim, token_stride, head_stride};
+    for (int64_t token = 0; token < tokens; token++)
+        for (int64_t head = 0; head < heads; head++)
+            for (int64_t i = 0; i < head_dim; i++) {
+                int64_t index = token * token_stride + head * head_stride + i;
+                float value = activation();
+                if (dtype == ROPE_SIMD_FLOAT32) ((float*)t.view.data)[index] = value;
+                else ((uint16_t*)t.view.data)[index] = narrow(dtype, value);
+            }
+    return t;
+}
+
+static double element(rope_simd_dtype dtype, const void* data, int64_t index) {
+    return dtype == ROPE_SIMD_FLOAT32 ? ((const float*)data)[index] : widen(dtype, ((const uint16_t*)data)[index]);
+}
+
+static size_t tensor_bytes(const tensor* t) { return (size_t)(t->view.length + 2 * t->padding) * t->element_size; }
+
+static void* snapshot(const tensor* t) {
+    void* copy = malloc(tensor_bytes(t));
+    memcpy(copy, t->buffer, tensor_bytes(t));
+    return copy;
+}
+
+/* Checks every element of `after` against the oracle: rotated pairs by the guarantee, everything else unchanged. */
+static void check_rotated(const tensor* t, const void* before_buffer, rope_simd_dtype dtype, rope_simd_layout layout, int inverse,
+                          int rotary_dim, double base, const int32_t* positions, int64_t start, const char* context) {
+    const void* before = (const char*)before_buffer + t->padding * t->element_size;
+    const rope_simd_tensor* v = &t->view;
+    char* touched = calloc((size_t)v->length + 1, 1);
+    for (int64_t token = 0; token < v->tokens; token++) {
+        int64_t position = positions ? positions[token] : start + token;
+        for (int64_t head = 0; head < v->heads; head++) {
+            int64_t origin = token * v->token_stride + head * v->head_stride;
+            for (int pair = 0; pair < rotary_dim / 2; pair++) {
+                int first, second;
+                pair_members(layout, rotary_dim, pair, &first, &second);
+                double a = element(dtype, before, origin + first), b = element(dtype, before, origin + second);
+                long double a_exact, b_exact;
+                rotate_exactly(a, b, position, inverse_frequency(pair, rotary_dim, base), inverse, &a_exact, &b_exact);
+                float a_actual = (float)element(dtype, v->data, origin + first), b_actual = (float)element(dtype, v->data, origin + second);
+                int ok = dtype == ROPE_SIMD_FLOAT32
+                    ? float32_close(a_actual, a_exact, a, b) && float32_close(b_actual, b_exact, a, b)
+                    : packed_close(dtype, a_actual, a_exact, a, b) && packed_close(dtype, b_actual, b_exact, a, b);
+                CHECK(ok, "%s: token %ld head %ld pair %d: (%.9g, %.9g) vs exact (%.9Lg, %.9Lg)", context, (long)token, (long)head, pair,
+                      a_actual, b_actual, a_exact, b_exact);
+                touched[origin + first] = touched[origin + second] = 1;
+            }
+        }
+    }
+    /* Pass-through elements, gaps between heads and the canaries around the span are unchanged. */
+    for (int64_t i = -t->padding; i < v->length + t->padding; i++) {
+        if (i >= 0 && i < v->length && touched[i]) continue;
+        size_t offset = (size_t)(i + t->padding) * t->element_size;
+        CHECK(memcmp((const char*)t->buffer + offset, (const char*)before_buffer + offset, t->element_size) == 0,
+              "%s: element %ld outside the rotated pairs changed", context, (long)i);
+    }
+    free(touched);
+}
+
+static void free_tensor(tensor* t) { free(t->buffer); }
+
+/* ---- tests ---- */
+
+static void test_engine_loads_and_reports_its_path(void) {
+    const char* path = rope_simd_path();
+    CHECK(path != NULL, "no engine loaded: %s", rope_simd_last_error());
+    const char* expected = getenv("ROPE_SIMD_EXPECTED_PATH");
+    if (path != NULL && expected != NULL && *expected != '\0') CHECK(strcmp(path, expected) == 0, "path %s, expected %s", path, expected);
+    printf("    engine path: %s\n", path ? path : "(none)");
+    CHECK(rope_simd_abi_version() == ROPE_SIMD_ABI_VERSION, "ABI %d", rope_simd_abi_version());
+}
+
+static void test_table_rows_are_within_one_ulp(void) {
+    rope_simd_table table;
+    CHECK_OK(rope_simd_table_create(128, 500000, 100, 4000, &table));
+    const float* rows;
+    int64_t length;
+    CHECK_OK(rope_simd_table_rows(table, &rows, &length));
+    CHECK(length == 4000 * 128, "length %ld", (long)length);
+    int32_t rotary_dim, first, count;
+    CHECK_OK(rope_simd_table_info(table, &rotary_dim, &first, &count));
+    CHECK(rotary_dim == 128 && first == 100 && count == 4000, "info %d %d %d", rotary_dim, first, count);
+    for (int row = 0; row < 4000; row++)
+        for (int pair = 0; pair < 64; pair++) {
+            long double angle = (long double)(100 + row) * inverse_frequency(pair, 128, 500000);
+            long double exact[2] = {cosl(angle), sinl(angle)};
+            for (int k = 0; k < 2; k++) {
+                float value = rows[row * 128 + 2 * pair + k];
+                float ulp = nextafterf(fabsf((float)exact[k]), INFINITY) - fabsf((float)exact[k]);
+                CHECK(fabsl(value - exact[k]) <= ulp, "position %d pair %d %s: %.9g vs %.12Lg", 100 + row, pair, k ? "sin" : "cos", value, exact[k]);
+            }
+        }
+    CHECK_OK(rope_simd_table_free(table));
+}
+
+static void test_float32_features_match_the_oracle(void) {
+    for (int trial = 0; trial < 60; trial++) {
+        int rotary_dim = 2 * (1 + (int)(uniform() * 80)), head_dim = rotary_dim + 2 * (int)(uniform() * 3);
+        int tokens = 1 + (int)(uniform() * 6), query_heads = 1 + (int)(uniform() * 5), key_heads = (int)(uniform() * 3);
+        rope_simd_layout layout = uniform() < 0.5 ? ROPE_SIMD_INTERLEAVED : ROPE_SIMD_HALF_SPLIT;
+        int inverse = uniform() < 0.5, explicit_positions = uniform() < 0.5, head_major = uniform() < 0.3;
+        double base = uniform() < 0.5 ? 10000 : 500000;
+        int first = uniform() < 0.5 ? 0 : (1 << 20) - 40;
+        rope_simd_table table;
+        CHECK_OK(rope_simd_table_create(rotary_dim, base, first, 48, &table));
+        int32_t positions[8];
+        for (int t = 0; t < tokens; t++) positions[t] = first + (int)(uniform() * 48);
+        int64_t start = first + (int64_t)(uniform() * (48 - tokens));
+        /* Token-major with gaps, or head-major (BHSD). */
+        int gap = 2 * (int)(uniform() * 2);
+        tensor q = head_major ? make_tensor(ROPE_SIMD_FLOAT32, tokens, query_heads, head_dim, head_dim + gap, tokens * (head_dim + gap) + 3)
+                              : make_tensor(ROPE_SIMD_FLOAT32, tokens, query_heads, head_dim, query_heads * (head_dim + gap) + 1, head_dim + gap);
+        tensor k = make_tensor(ROPE_SIMD_FLOAT32, tokens, key_heads, head_dim, 0, 0);
+        void *q_before = snapshot(&q), *k_before = snapshot(&k);
+        rope_simd_positions where = {explicit_positions ? positions : NULL, start};
+        CHECK_OK(rope_simd_rotate(table, ROPE_SIMD_FLOAT32, layout, inverse ? ROPE_SIMD_INVERSE : 0, where, &q.view, key_heads ? &k.view : NULL));
+        char context[160];
+        snprintf(context, sizeof context, "trial %d rotary %d/%d %s tokens %d heads %d/%d", trial, rotary_dim, head_dim,
+                 layout == ROPE_SIMD_INTERLEAVED ? "interleaved" : "half-split", tokens, query_heads, key_heads);
+        check_rotated(&q, q_before, ROPE_SIMD_FLOAT32, layout, inverse, rotary_dim, base, where.values, start, context);
+        check_rotated(&k, k_before, ROPE_SIMD_FLOAT32, layout, inverse, key_heads ? rotary_dim : 0, base, where.values, start, context);
+        free(q_before), free(k_before), free_tensor(&q), free_tensor(&k);
+        CHECK_OK(rope_simd_table_free(table));
+    }
+}
+
+static void test_sixteen_bit_types_match_the_oracle(void) {
+    rope_simd_dtype types[2] = {ROPE_SIMD_BFLOAT16, ROPE_SIMD_FLOAT16};
+    for (int trial = 0; trial < 40; trial++) {
+        rope_simd_dtype dtype = types[trial % 2];
+        int rotary_dim = 2 * (1 + (int)(uniform() * 70)), head_dim = rotary_dim + 2 * (int)(uniform() * 2);
+        int tokens = 1 + (int)(uniform() * 5), heads = 1 + (int)(uniform() * 4);
+        rope_simd_layout layout = uniform() < 0.5 ? ROPE_SIMD_INTERLEAVED : ROPE_SIMD_HALF_SPLIT;
+        int inverse = uniform() < 0.5;
+        rope_simd_table table;
+        CHECK_OK(rope_simd_table_create(rotary_dim, 10000, 0, 4096, &table));
+        tensor q = make_tensor(dtype, tokens, heads, head_dim, heads * head_dim + 1, head_dim);
+        tensor k = make_tensor(dtype, tokens, 1, head_dim, 0, 0);
+        void *q_before = snapshot(&q), *k_before = snapshot(&k);
+        int64_t start = (int64_t)(uniform() * 4000);
+        rope_simd_positions where = {NULL, start};
+        CHECK_OK(rope_simd_rotate(table, dtype, layout, inverse ? ROPE_SIMD_INVERSE : 0, where, &q.view, &k.view));
+        char context[120];
+        snprintf(context, sizeof context, "trial %d %s rotary %d/%d", trial, dtype == ROPE_SIMD_BFLOAT16 ? "bf16" : "fp16", rotary_dim, head_dim);
+        check_rotated(&q, q_before, dtype, layout, inverse, rotary_dim, 10000, NULL, start, context);
+        check_rotated(&k, k_before, dtype, layout, inverse, rotary_dim, 10000, NULL, start, context);
+        free(q_before), free(k_before), free_tensor(&q), free_tensor(&k);
+        CHECK_OK(rope_simd_table_free(table));
+    }
+}
+
+static void test_computed_rows_equal_stored_rows_bit_for_bit(void) {
+    rope_simd_table stored, computed;
+    CHECK_OK(rope_simd_table_create(96, 1000000, 0, 5000, &stored));
+    CHECK_OK(rope_simd_table_create(96, 1000000, 0, 0, &computed));
+    int32_t count = -1;
+    CHECK_OK(rope_simd_table_info(computed, NULL, NULL, &count));
+    CHECK(count == 0, "computed table reports %d stored positions", count);
+    const float* rows;
+    int64_t length;
+    CHECK(rope_simd_table_rows(computed, &rows, &length) == ROPE_SIMD_ERROR_INVALID_ARGUMENT, "rows of a computed table");
+    rope_simd_dtype types[3] = {ROPE_SIMD_FLOAT32, ROPE_SIMD_BFLOAT16, ROPE_SIMD_FLOAT16};
+    int32_t positions[7] = {0, 1, 4999, 77, 77, 2048, 3};
+    for (int type = 0; type < 3; type++)
+        for (int layout = 0; layout < 2; layout++) {
+            tensor q = make_tensor(types[type], 7, 5, 96, 0, 0), k = make_tensor(types[type], 7, 2, 96, 0, 0);
+            void *q_copy = snapshot(&q), *k_copy = snapshot(&k);
+            rope_simd_positions where = {positions, 0};
+            CHECK_OK(rope_simd_rotate(stored, types[type], (rope_simd_layout)layout, 0, where, &q.view, &k.view));
+            memcpy(q.buffer, q_copy, tensor_bytes(&q));
+            memcpy(k.buffer, k_copy, tensor_bytes(&k));
+            tensor q2 = q, k2 = k;
+            q2.buffer = q_copy, k2.buffer = k_copy;
+            q2.view.data = (char*)q_copy + q.padding * q.element_size, k2.view.data = (char*)k_copy + k.padding * k.element_size;
+            CHECK_OK(rope_simd_rotate(computed, types[type], (rope_simd_layout)layout, 0, where, &q2.view, &k2.view));
+            CHECK_OK(rope_simd_rotate(stored, types[type], (rope_simd_layout)layout, 0, where, &q.view, &k.view));
+            CHECK(memcmp(q.buffer, q_copy, tensor_bytes(&q)) == 0 && memcmp(k.buffer, k_copy, tensor_bytes(&k)) == 0,
+                  "type %d layout %d: computed rows rotate differently", type, layout);
+            free(q_copy), free(k_copy), free_tensor(&q), free_tensor(&k);
+        }
+    CHECK_OK(rope_simd_table_free(stored));
+    CHECK_OK(rope_simd_table_free(computed));
+}
+
+static void test_inverse_undoes_the_rotation(void) {
+    rope_simd_table table;
+    CHECK_OK(rope_simd_table_create(128, 10000, 0, 1024, &table));
+    tensor q = make_tensor(ROPE_SIMD_FLOAT32, 9, 4, 128, 0, 0);
+    void* before = snapshot(&q);
+    rope_simd_positions where = {NULL, 1000};
+    CHECK_OK(rope_simd_rotate(table, ROPE_SIMD_FLOAT32, ROPE_SIMD_HALF_SPLIT, 0, where, &q.view, NULL));
+    CHECK_OK(rope_simd_rotate(table, ROPE_SIMD_FLOAT32, ROPE_SIMD_HALF_SPLIT, ROPE_SIMD_INVERSE, where, &q.view, NULL));
+    const float *restored = q.view.data, *original = (const float*)before + q.padding;
+    for (int64_t i = 0; i < q.view.length; i++)
+        CHECK(fabsf(restored[i] - original[i]) <= 8 * 0x1p-23 * 4, "element %ld: %.9g vs %.9g", (long)i, restored[i], original[i]);
+    free(before), free_tensor(&q);
+    CHECK_OK(rope_simd_table_free(table));
+}
+
+static void test_nan_and_infinity_propagate(void) {
+    rope_simd_table table;
+    CHECK_OK(rope_simd_table_create(8, 10000, 0, 16, &table));
+    float values[8] = {NAN, 1, INFINITY, 0, 1, 2, 3, 4};
+    rope_simd_tensor v = {values, 8, 1, 1, 8, 0, 0};
+    rope_simd_positions where = {NULL, 5};
+    CHECK_OK(rope_simd_rotate(table, ROPE_SIMD_FLOAT32, ROPE_SIMD_INTERLEAVED, 0, where, &v, NULL));
+    CHECK(isnan(values[0]) && isnan(values[1]), "NaN pair: %g %g", values[0], values[1]);
+    CHECK(isinf(values[2]) || isnan(values[2]), "infinite pair: %g %g", values[2], values[3]);
+    CHECK(isfinite(values[4]) && isfinite(values[7]), "finite pairs stay finite");
+    CHECK_OK(rope_simd_table_free(table));
+}
+
+/* ---- golden vectors written by PyTorch (tests/Rope.Simd.Tests/Golden) ---- */
+
+typedef struct {
+    char dtype[16], layout[16];
+    int heads, head_dim, rotary_dim, tokens;
+    double theta;
+    int32_t positions[16];
+    double input[4096], output[4096];
+    int values;
+} golden_case;
+
+static int read_golden(const char* file, golden_case* g) {
+    FILE* in = fopen(file, "r");
+    if (!in) return 0;
+    memset(g, 0, sizeof *g);
+    strcpy(g->dtype, "float32");
+    size_t capacity = 1 << 20;
+    char* line = malloc(capacity);
+    while (fgets(line, (int)capacity, in)) {
+        char key[32];
+        int used;
+        if (sscanf(line, "%31s%n", key, &used) != 1) continue;
+        char* rest = line + used;
+        if (!strcmp(key, "dtype")) sscanf(rest, "%15s", g->dtype);
+        else if (!strcmp(key, "layout")) sscanf(rest, "%15s", g->layout);
+        else if (!strcmp(key, "heads")) g->heads = atoi(rest);
+        else if (!strcmp(key, "head_dim")) g->head_dim = atoi(rest);
+        else if (!strcmp(key, "rotary_dim")) g->rotary_dim = atoi(rest);
+        else if (!strcmp(key, "theta")) g->theta = strtod(rest, NULL);
+        else if (!strcmp(key, "positions") || !strcmp(key, "input") || !strcmp(key, "output")) {
+            int count = 0;
+            for (char* token = strtok(rest, " \n"); token; token = strtok(NULL, " \n")) {
+                double value = !strcmp(token, "nan") ? NAN : !strcmp(token, "inf") ? INFINITY : !strcmp(token, "-inf") ? -INFINITY : strtod(token, NULL);
+                if (!strcmp(key, "positions") && count < 16) g->positions[count] = (int32_t)value;
+                else if (!strcmp(key, "input") && count < 4096) g->input[count] = value;
+                else if (!strcmp(key, "output") && count < 4096) g->output[count] = value;
+                count++;
+            }
+            if (!strcmp(key, "positions")) g->tokens = count;
+            else g->values = count;
+        }
+    }
+    free(line);
+    fclose(in);
+    return g->tokens > 0 && g->values == g->tokens * g->heads * g->head_dim;
+}
+
+static void check_golden_file(const char* name) {
+    char file[1024];
+    snprintf(file, sizeof file, "%s/%s.txt", golden_directory, name);
+    static golden_case g;
+    CHECK(read_golden(file, &g), "cannot read %s", file);
+    if (checks_failed_in_test) return;
+    rope_simd_dtype dtype = !strcmp(g.dtype, "bfloat16") ? ROPE_SIMD_BFLOAT16 : !strcmp(g.dtype, "float16") ? ROPE_SIMD_FLOAT16 : ROPE_SIMD_FLOAT32;
+    rope_simd_layout layout = !strcmp(g.layout, "Interleaved") ? ROPE_SIMD_INTERLEAVED : ROPE_SIMD_HALF_SPLIT;
+    size_t element_size = dtype == ROPE_SIMD_FLOAT32 ? 4 : 2;
+    void* values = malloc((size_t)g.values * element_size);
+    for (int i = 0; i < g.values; i++) {
+        if (dtype == ROPE_SIMD_FLOAT32) ((float*)values)[i] = (float)g.input[i];
+        else ((uint16_t*)values)[i] = (uint16_t)g.input[i]; /* 16-bit files hold the bit patterns */
+    }
+    /* Positions reach 2^20: rows computed per call, all tokens in one call with explicit positions. */
+    rope_simd_table table;
+    CHECK_OK(rope_simd_table_create(g.rotary_dim, g.theta, 0, 0, &table));
+    rope_simd_tensor v = {values, g.values, g.tokens, g.heads, g.head_dim, 0, 0};
+    rope_simd_positions where = {g.positions, 0};
+    CHECK_OK(rope_simd_rotate(table, dtype, layout, 0, where, &v, NULL));
+    for (int token = 0; token < g.tokens; token++)
+        for (int head = 0; head < g.heads; head++)
+            for (int pair = 0; pair < g.rotary_dim / 2; pair++) {
+                int first, second;
+                pair_members(layout, g.rotary_dim, pair, &first, &second);
+                int origin = (token * g.heads + head) * g.head_dim;
+                double a = dtype == ROPE_SIMD_FLOAT32 ? g.input[origin + first] : widen(dtype, (uint16_t)g.input[origin + first]);
+                double b = dtype == ROPE_SIMD_FLOAT32 ? g.input[origin + second] : widen(dtype, (uint16_t)g.input[origin + second]);
+                for (int k = 0; k < 2; k++) {
+                    int index = origin + (k ? second : first);
+                    float actual = dtype == ROPE_SIMD_FLOAT32 ? ((float*)values)[index] : widen(dtype, ((uint16_t*)values)[index]);
+                    long double expected = g.output[index];
+                    int ok = !isfinite(a) || !isfinite(b) ? isnan(actual) == isnan((double)expected) || isinf(actual)
+                             : dtype == ROPE_SIMD_FLOAT32 ? float32_close(actual, expected, a, b)
+                                                           : packed_close(dtype, actual, expected, a, b);
+                    CHECK(ok, "%s: token %d head %d element %d: %.9g vs torch %.17Lg", name, token, head, index - origin, actual, expected);
+                }
+            }
+    CHECK_OK(rope_simd_table_free(table));
+    free(values);
+}
+
+static void test_golden_meta_llama3(void) { check_golden_file("meta_llama3_dim128"); }
+static void test_golden_meta_odd_pairs(void) { check_golden_file("meta_dim6_odd_pairs"); }
+static void test_golden_hf_llama(void) { check_golden_file("hf_llama_dim128"); }
+static void test_golden_hf_neox_partial(void) { check_golden_file("hf_neox_partial_25pct"); }
+static void test_golden_bf16(void) { check_golden_file("bf16_meta_dim128"); }
+static void test_golden_fp16(void) { check_golden_file("fp16_hf_dim128"); }
+
+/* ---- bad input: a status, a message, nothing written, no crash ---- */
+
+static void expect_failure(int status, int expected, const char* what, const char* keyword) {
+    CHECK(status == expected, "%s: status %d, expected %d (%s)", what, status, expected, rope_simd_last_error());
+    const char* message = rope_simd_last_error();
+    CHECK(message != NULL && strstr(message, keyword) != NULL, "%s: message \"%s\" does not mention \"%s\"", what, message ? message : "(null)", keyword);
+}
+
+static void test_bad_input_is_reported_not_crashed_on(void) {
+    rope_simd_table table = 123;
+    expect_failure(rope_simd_table_create(7, 10000, 0, 16, &table), ROPE_SIMD_ERROR_OUT_OF_RANGE, "odd rotary dim", "rotary_dim");
+    CHECK(table == 0, "failed create leaves handle %llu", (unsigned long long)table);
+    expect_failure(rope_simd_table_create(8, NAN, 0, 16, &table), ROPE_SIMD_ERROR_OUT_OF_RANGE, "NaN base", "base");
+    expect_failure(rope_simd_table_create(8, 10000, -1, 16, &table), ROPE_SIMD_ERROR_OUT_OF_RANGE, "negative first position", "first_position");
+    expect_failure(rope_simd_table_create(8, 10000, 0, -5, &table), ROPE_SIMD_ERROR_OUT_OF_RANGE, "negative count", "position_count");
+    expect_failure(rope_simd_table_create(8, 10000, 2147483000, 1000, &table), ROPE_SIMD_ERROR_OUT_OF_RANGE, "positions past 2^31", "position_count");
+    expect_failure(rope_simd_table_create(8, 10000, 0, 16, NULL), ROPE_SIMD_ERROR_NULL_POINTER, "null out_table", "out_table");
+    expect_failure(rope_simd_table_create_from_frequencies(NULL, 4, 1, 0, 16, &table), ROPE_SIMD_ERROR_NULL_POINTER, "null frequencies", "inverse_frequencies");
+    double frequencies[2] = {1, -1};
+    expect_failure(rope_simd_table_create_from_frequencies(frequencies, 2, 1, 0, 16, &table), ROPE_SIMD_ERROR_INVALID_ARGUMENT, "negative frequency", "inverse_frequencies");
+    expect_failure(rope_simd_table_create_from_frequencies(frequencies, 0, 1, 0, 16, &table), ROPE_SIMD_ERROR_OUT_OF_RANGE, "no pairs", "pair_count");
+    frequencies[1] = 0.5;
+    expect_failure(rope_simd_table_create_from_frequencies(frequencies, 2, 0, 0, 16, &table), ROPE_SIMD_ERROR_OUT_OF_RANGE, "zero attention factor", "attention_factor");
+
+    CHECK_OK(rope_simd_table_create(8, 10000, 0, 16, &table));
+    float values[64];
+    for (int i = 0; i < 64; i++) values[i] = (float)i;
+    float original[64];
+    memcpy(original, values, sizeof values);
+    rope_simd_tensor good = {values, 64, 4, 2, 8, 0, 0};
+    rope_simd_positions at0 = {NULL, 0};
+
+    expect_failure(rope_simd_rotate(0, ROPE_SIMD_FLOAT32, ROPE_SIMD_INTERLEAVED, 0, at0, &good, NULL), ROPE_SIMD_ERROR_INVALID_HANDLE, "zero handle", "handle");
+    expect_failure(rope_simd_rotate(table ^ 0xFFFF00000000ull, ROPE_SIMD_FLOAT32, ROPE_SIMD_INTERLEAVED, 0, at0, &good, NULL), ROPE_SIMD_ERROR_INVALID_HANDLE, "forged handle", "handle");
+    expect_failure(rope_simd_rotate(table, 3, ROPE_SIMD_INTERLEAVED, 0, at0, &good, NULL), ROPE_SIMD_ERROR_INVALID_ARGUMENT, "bad dtype", "dtype");
+    expect_failure(rope_simd_rotate(table, ROPE_SIMD_FLOAT32, 2, 0, at0, &good, NULL), ROPE_SIMD_ERROR_INVALID_ARGUMENT, "bad layout", "layout");
+    expect_failure(rope_simd_rotate(table, ROPE_SIMD_FLOAT32, ROPE_SIMD_INTERLEAVED, 6, at0, &good, NULL), ROPE_SIMD_ERROR_INVALID_ARGUMENT, "bad flags", "flags");
+    expect_failure(rope_simd_rotate(table, ROPE_SIMD_FLOAT32, ROPE_SIMD_INTERLEAVED, 0, at0, NULL, NULL), ROPE_SIMD_ERROR_NULL_POINTER, "null queries", "queries");
+
+    rope_simd_tensor bad = good;
+    bad.data = NULL;
+    expect_failure(rope_simd_rotate(table, ROPE_SIMD_FLOAT32, ROPE_SIMD_INTERLEAVED, 0, at0, &bad, NULL), ROPE_SIMD_ERROR_NULL_POINTER, "null data", "data");
+    bad = good, bad.tokens = -1;
+    expect_failure(rope_simd_rotate(table, ROPE_SIMD_FLOAT32, ROPE_SIMD_INTERLEAVED, 0, at0, &bad, NULL), ROPE_SIMD_ERROR_OUT_OF_RANGE, "negative tokens", "tokens");
+    bad = good, bad.heads = 1ll << 40;
+    expect_failure(rope_simd_rotate(table, ROPE_SIMD_FLOAT32, ROPE_SIMD_INTERLEAVED, 0, at0, &bad, NULL), ROPE_SIMD_ERROR_OUT_OF_RANGE, "heads beyond 32 bits", "heads");
+    bad = good, bad.tokens = 1 << 30, bad.token_stride = 1 << 30;
+    expect_failure(rope_simd_rotate(table, ROPE_SIMD_FLOAT32, ROPE_SIMD_INTERLEAVED, 0, at0, &bad, NULL), ROPE_SIMD_ERROR_INVALID_ARGUMENT, "size overflowing 2^31", "elements");
+    bad = good, bad.length = 63;
+    expect_failure(rope_simd_rotate(table, ROPE_SIMD_FLOAT32, ROPE_SIMD_INTERLEAVED, 0, at0, &bad, NULL), ROPE_SIMD_ERROR_INVALID_ARGUMENT, "short buffer", "queries");
+    bad = good, bad.length = -1;
+    expect_failure(rope_simd_rotate(table, ROPE_SIMD_FLOAT32, ROPE_SIMD_INTERLEAVED, 0, at0, &bad, NULL), ROPE_SIMD_ERROR_OUT_OF_RANGE, "negative length", "length");
+    bad = good, bad.head_stride = 4;
+    expect_failure(rope_simd_rotate(table, ROPE_SIMD_FLOAT32, ROPE_SIMD_INTERLEAVED, 0, at0, &bad, NULL), ROPE_SIMD_ERROR_INVALID_ARGUMENT, "overlapping heads", "overlap");
+    bad = good, bad.head_dim = 7;
+    expect_failure(rope_simd_rotate(table, ROPE_SIMD_FLOAT32, ROPE_SIMD_INTERLEAVED, 0, at0, &bad, NULL), ROPE_SIMD_ERROR_OUT_OF_RANGE, "odd head dim", "head_dim");
+    bad = good, bad.head_dim = 4, bad.heads = 4;
+    expect_failure(rope_simd_rotate(table, ROPE_SIMD_FLOAT32, ROPE_SIMD_INTERLEAVED, 0, at0, &bad, NULL), ROPE_SIMD_ERROR_INVALID_ARGUMENT, "head dim below rotary dim", "rotary dim");
+    rope_simd_tensor keys = good;
+    keys.tokens = 3;
+    expect_failure(rope_simd_rotate(table, ROPE_SIMD_FLOAT32, ROPE_SIMD_INTERLEAVED, 0, at0, &good, &keys), ROPE_SIMD_ERROR_INVALID_ARGUMENT, "token counts differ", "keys");
+    rope_simd_positions past_end = {NULL, 13};
+    expect_failure(rope_simd_rotate(table, ROPE_SIMD_FLOAT32, ROPE_SIMD_INTERLEAVED, 0, past_end, &good, NULL), ROPE_SIMD_ERROR_OUT_OF_RANGE, "positions past the table", "outside");
+    rope_simd_positions huge_start = {NULL, 1ll << 40};
+    expect_failure(rope_simd_rotate(table, ROPE_SIMD_FLOAT32, ROPE_SIMD_INTERLEAVED, 0, huge_start, &good, NULL), ROPE_SIMD_ERROR_OUT_OF_RANGE, "start beyond 32 bits", "start");
+    int32_t positions[4] = {0, 1, 99, 2};
+    rope_simd_positions explicit_bad = {positions, 0};
+    expect_failure(rope_simd_rotate(table, ROPE_SIMD_FLOAT32, ROPE_SIMD_INTERLEAVED, 0, explicit_bad, &good, NULL), ROPE_SIMD_ERROR_OUT_OF_RANGE, "explicit position outside", "99");
+    CHECK(memcmp(values, original, sizeof values) == 0, "a rejected call wrote to the tensor");
+
+    CHECK_OK(rope_simd_table_free(table));
+    expect_failure(rope_simd_table_free(table), ROPE_SIMD_ERROR_INVALID_HANDLE, "double free", "handle");
+    expect_failure(rope_simd_rotate(table, ROPE_SIMD_FLOAT32, ROPE_SIMD_INTERLEAVED, 0, at0, &good, NULL), ROPE_SIMD_ERROR_INVALID_HANDLE, "freed handle", "handle");
+    expect_failure(rope_simd_table_info(table, NULL, NULL, NULL), ROPE_SIMD_ERROR_INVALID_HANDLE, "info of freed handle", "handle");
+    const float* rows;
+    int64_t length;
+    expect_failure(rope_simd_table_rows(table, NULL, &length), ROPE_SIMD_ERROR_NULL_POINTER, "null out_rows", "out_rows");
+    expect_failure(rope_simd_table_rows(table, &rows, &length), ROPE_SIMD_ERROR_INVALID_HANDLE, "rows of freed handle", "handle");
+    CHECK(memcmp(values, original, sizeof values) == 0, "a rejected call wrote to the tensor");
+}
+
+/* ---- threads ---- */
+
+typedef struct {
+    rope_simd_table table;
+    int id, failures;
+} thread_work;
+
+static void* rotate_repeatedly(void* argument) {
+    thread_work* work = argument;
+    float values[3 * 8 * 64], expected[3 * 8 * 64];
+    for (int repeat = 0; repeat < 200; repeat++) {
+        for (int i = 0; i < 3 * 8 * 64; i++) values[i] = (float)((i * 7 + work->id) % 13) - 6;
+        rope_simd_tensor v = {values, 3 * 8 * 64, 3, 8, 64, 0, 0};
+        rope_simd_positions where = {NULL, work->id * 10};
+        if (rope_simd_rotate(work->table, ROPE_SIMD_FLOAT32, ROPE_SIMD_HALF_SPLIT, 0, where, &v, NULL) != ROPE_SIMD_OK) work->failures++;
+        if (repeat == 0) memcpy(expected, values, sizeof values);
+        else if (memcmp(expected, values, sizeof values) != 0) work->failures++;
+    }
+    return NULL;
+}
+
+static void test_threads_share_one_table(void) {
+    rope_simd_table table;
+    CHECK_OK(rope_simd_table_create(64, 10000, 0, 128, &table));
+    pthread_t threads[4];
+    thread_work work[4];
+    for (int i = 0; i < 4; i++) {
+        work[i] = (thread_work){table, i, 0};
+        pthread_create(&threads[i], NULL, rotate_repeatedly, &work[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(threads[i], NULL);
+        CHECK(work[i].failures == 0, "thread %d: %d failed or differing calls", i, work[i].failures);
+    }
+    CHECK_OK(rope_simd_table_free(table));
+}
+
+int main(int argc, char** argv) {
+    golden_directory = argc > 1 ? argv[1] : "tests/Rope.Simd.Tests/Golden";
+    run("engine_loads_and_reports_its_path", test_engine_loads_and_reports_its_path);
+    run("table_rows_are_within_one_ulp", test_table_rows_are_within_one_ulp);
+    run("float32_features_match_the_oracle", test_float32_features_match_the_oracle);
+    run("sixteen_bit_types_match_the_oracle", test_sixteen_bit_types_match_the_oracle);
+    run("computed_rows_equal_stored_rows_bit_for_bit", test_computed_rows_equal_stored_rows_bit_for_bit);
+    run("inverse_undoes_the_rotation", test_inverse_undoes_the_rotation);
+    run("nan_and_infinity_propagate", test_nan_and_infinity_propagate);
+    run("golden_meta_llama3", test_golden_meta_llama3);
+    run("golden_meta_odd_pairs", test_golden_meta_odd_pairs);
+    run("golden_hf_llama", test_golden_hf_llama);
+    run("golden_hf_neox_partial", test_golden_hf_neox_partial);
+    run("golden_bf16", test_golden_bf16);
+    run("golden_fp16", test_golden_fp16);
+    run("bad_input_is_reported_not_crashed_on", test_bad_input_is_reported_not_crashed_on);
+    run("threads_share_one_table", test_threads_share_one_table);
+    printf("total: %d, failed: %d, succeeded: %d, skipped: 0\n", tests_run, tests_failed, tests_run - tests_failed);
+    return tests_failed == 0 ? 0 : 1;
+}
