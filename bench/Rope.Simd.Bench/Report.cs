@@ -28,6 +28,15 @@ internal static class Report
         ("ggml float32 decode, mode 2", "float32 decode", "ggml rope_ext_inplace mode 2 (HalfSplit)"),
         ("ONNX Runtime float32 prefill, half-split", "float32 prefill", "ONNX Runtime RotaryEmbedding-23 (HalfSplit), out of place"),
         ("ONNX Runtime float32 decode, half-split", "float32 decode", "ONNX Runtime RotaryEmbedding-23 (HalfSplit), out of place"),
+        ("float32 prefill on 2 threads, interleaved", "float32 prefill 512 x 32 x 128 on 2 threads", "Rope.Simd {path} Interleaved, 2 threads"),
+        ("float32 prefill on 2 threads, half-split", "float32 prefill 512 x 32 x 128 on 2 threads", "Rope.Simd {path} HalfSplit, 2 threads"),
+        ("ggml float32 prefill on 2 threads, mode 0", "float32 prefill 512 x 32 x 128 on 2 threads", "ggml rope_ext_inplace mode 0 (Interleaved), 2 threads"),
+        ("ONNX Runtime float32 prefill on 2 threads, half-split", "float32 prefill 512 x 32 x 128 on 2 threads",
+            "ONNX Runtime RotaryEmbedding-23 (HalfSplit), out of place, 2 threads"),
+        ("q+k prefill 32+8 heads, table, half-split", "float32 prefill q+k", "Rope.Simd {path} HalfSplit, table"),
+        ("q+k prefill 32+8 heads, rows computed per call", "float32 prefill q+k", "Rope.Simd {path} HalfSplit, rows computed per call"),
+        ("q+k decode 32+8 heads, table, half-split", "float32 decode q+k", "Rope.Simd {path} HalfSplit, table"),
+        ("q+k decode 32+8 heads, rows computed per call", "float32 decode q+k", "Rope.Simd {path} HalfSplit, rows computed per call"),
         ("table building vs a MathF.SinCos loop", "table building", "MathF.SinCos loop on float32 angles"),
     ];
 

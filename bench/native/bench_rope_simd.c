@@ -2,7 +2,9 @@
  * What a native caller pays per call of the C ABI, measured in one process:
  *   - an empty call (rope_simd_abi_version): the loader's forwarding and the runtime's entry and exit;
  *   - a minimal rotation (1 token, 1 head of 2): the above plus handle lookup and validation;
- *   - LLaMA-3-8B decode, queries and keys in one call (1 token, 32 + 8 heads of 128, float32 and bfloat16);
+ *   - LLaMA-3-8B decode, queries and keys in one call (1 token, 32 + 8 heads of 128, float32 and bfloat16), with
+ *     rows from the table and computed per call, and the same call for 2 tokens: 2*T(1) - T(2) is the fixed cost of
+ *     a call (boundary, validation, dispatch), the rest is work that grows with the tokens;
  *   - float32 prefill 512 x 32 x 128 against an in-place read-modify-write loop over the same bytes (the limit).
  * Medians of 15 rounds. Run by bench/native/run.sh; ROPE_SIMD_LEVEL picks the engine build as for any caller.
  */
@@ -56,6 +58,8 @@ int main(void) {
 
     rope_simd_table table;
     checked(rope_simd_table_create(128, 500000, 0, 8192, &table));
+    rope_simd_table computed;
+    checked(rope_simd_table_create(128, 500000, 0, 0, &computed));
     rope_simd_table tiny;
     checked(rope_simd_table_create(2, 10000, 0, 1024, &tiny));
 
@@ -73,11 +77,14 @@ int main(void) {
     rope_simd_tensor decode_keys = {keys, 8 * 128, 1, 8, 128, 0, 0};
     rope_simd_tensor decode_queries_bf16 = {queries_bf16, 32 * 128, 1, 32, 128, 0, 0};
     rope_simd_tensor decode_keys_bf16 = {keys_bf16, 8 * 128, 1, 8, 128, 0, 0};
+    rope_simd_tensor two_queries = {queries, 2 * 32 * 128, 2, 32, 128, 0, 0};
+    rope_simd_tensor two_keys = {keys, 2 * 8 * 128, 2, 8, 128, 0, 0};
     rope_simd_tensor minimal = {queries, 2, 1, 1, 2, 0, 0};
     rope_simd_tensor prefill = {queries, (int64_t)prefill_count, 512, 32, 128, 0, 0};
     rope_simd_positions at_511 = {NULL, 511}, from_0 = {NULL, 0};
 
-    double empty[ROUNDS], smallest[ROUNDS], decode[ROUNDS], decode_bf16[ROUNDS], rotate_prefill[ROUNDS], limit[ROUNDS];
+    double empty[ROUNDS], smallest[ROUNDS], decode[ROUNDS], decode_two[ROUNDS], decode_computed[ROUNDS], decode_bf16[ROUNDS];
+    double rotate_prefill[ROUNDS], limit[ROUNDS];
     const int calls = 200000, prefill_calls = 20;
     for (int round = 0; round < ROUNDS; round++) {
         double start = now_ns();
@@ -92,6 +99,16 @@ int main(void) {
         for (int i = 0; i < calls / 4; i++)
             checked(rope_simd_rotate(table, ROPE_SIMD_FLOAT32, ROPE_SIMD_HALF_SPLIT, 0, at_511, &decode_queries, &decode_keys));
         decode[round] = (now_ns() - start) / (calls / 4);
+
+        start = now_ns();
+        for (int i = 0; i < calls / 4; i++)
+            checked(rope_simd_rotate(table, ROPE_SIMD_FLOAT32, ROPE_SIMD_HALF_SPLIT, 0, at_511, &two_queries, &two_keys));
+        decode_two[round] = (now_ns() - start) / (calls / 4);
+
+        start = now_ns();
+        for (int i = 0; i < calls / 4; i++)
+            checked(rope_simd_rotate(computed, ROPE_SIMD_FLOAT32, ROPE_SIMD_HALF_SPLIT, 0, at_511, &decode_queries, &decode_keys));
+        decode_computed[round] = (now_ns() - start) / (calls / 4);
 
         start = now_ns();
         for (int i = 0; i < calls / 4; i++)
@@ -112,12 +129,17 @@ int main(void) {
     printf("| call | ns |\n|---|---:|\n");
     printf("| empty call (rope_simd_abi_version) | %.1f |\n", median(empty));
     printf("| minimal rotation (1 token, 1 head of 2) | %.1f |\n", median(smallest));
-    printf("| decode float32, q+k 32+8 heads x 128 | %.1f |\n", median(decode));
+    double one_token = median(decode), two_tokens = median(decode_two);
+    printf("| decode float32, q+k 32+8 heads x 128 | %.1f |\n", one_token);
+    printf("| the same, 2 tokens | %.1f |\n", two_tokens);
+    printf("| fixed cost of a decode call, 2*T(1) - T(2) | %.1f |\n", 2 * one_token - two_tokens);
+    printf("| decode float32, rows computed per call | %.1f |\n", median(decode_computed));
     printf("| decode bfloat16, q+k 32+8 heads x 128 | %.1f |\n", median(decode_bf16));
     printf("prefill float32 512x32x128 interleaved: %.3f ns/element, limit loop %.3f ns/element: %.0f%% of the limit\n",
            rotate_ns, limit_ns, 100 * limit_ns / rotate_ns);
     checked(rope_simd_table_free(table));
     checked(rope_simd_table_free(tiny));
+    checked(rope_simd_table_free(computed));
     free(queries), free(keys), free(queries_bf16), free(keys_bf16);
     return 0;
 }

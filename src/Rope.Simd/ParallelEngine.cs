@@ -33,46 +33,16 @@ internal sealed class ParallelEngine : RopeEngine
     public override string ToString() => $"{inner} ×{maxDegreeOfParallelism}";
 
     internal override void Rotate(in RowSource rows, RopeLayout layout, bool inverse, RopePositions positions, int tokens,
-        scoped in RotationTarget<float> first, scoped in RotationTarget<float> second)
-    {
-        int workers = Workers(rows, tokens, first.Shape, second.Shape);
-        if (workers > 1)
-        {
-            ParallelRotation<float>.Run(inner, workers, rows, layout, inverse, positions, tokens, first, second);
-        }
-        else
-        {
-            inner.Rotate(rows, layout, inverse, positions, tokens, first, second);
-        }
-    }
+        scoped in RotationTarget<float> first, scoped in RotationTarget<float> second) =>
+        ParallelRotation<float>.Run(inner, Workers(rows, tokens, first.Shape, second.Shape), rows, layout, inverse, positions, tokens, first, second);
 
     internal override void Rotate(in RowSource rows, RopeLayout layout, bool inverse, RopePositions positions, int tokens,
-        scoped in RotationTarget<BFloat16> first, scoped in RotationTarget<BFloat16> second)
-    {
-        int workers = Workers(rows, tokens, first.Shape, second.Shape);
-        if (workers > 1)
-        {
-            ParallelRotation<BFloat16>.Run(inner, workers, rows, layout, inverse, positions, tokens, first, second);
-        }
-        else
-        {
-            inner.Rotate(rows, layout, inverse, positions, tokens, first, second);
-        }
-    }
+        scoped in RotationTarget<BFloat16> first, scoped in RotationTarget<BFloat16> second) =>
+        ParallelRotation<BFloat16>.Run(inner, Workers(rows, tokens, first.Shape, second.Shape), rows, layout, inverse, positions, tokens, first, second);
 
     internal override void Rotate(in RowSource rows, RopeLayout layout, bool inverse, RopePositions positions, int tokens,
-        scoped in RotationTarget<Half> first, scoped in RotationTarget<Half> second)
-    {
-        int workers = Workers(rows, tokens, first.Shape, second.Shape);
-        if (workers > 1)
-        {
-            ParallelRotation<Half>.Run(inner, workers, rows, layout, inverse, positions, tokens, first, second);
-        }
-        else
-        {
-            inner.Rotate(rows, layout, inverse, positions, tokens, first, second);
-        }
-    }
+        scoped in RotationTarget<Half> first, scoped in RotationTarget<Half> second) =>
+        ParallelRotation<Half>.Run(inner, Workers(rows, tokens, first.Shape, second.Shape), rows, layout, inverse, positions, tokens, first, second);
 
     internal override void Narrow(ReadOnlySpan<float> source, Span<BFloat16> destination) => inner.Narrow(source, destination);
 

@@ -88,4 +88,33 @@ public class ReadmeSampleTests
         Assert.Equal((128, "llama3"), (config.HeadDim, config.ScalingType));
         Assert.Equal(8192, table.PositionCount);
     }
+
+    [Fact]
+    public void ParallelSampleRuns()
+    {
+        var table = RopeTable.Create(rotaryDim: 128, positionCount: 8192, @base: 500000);
+        var queryShape = new RopeShape(tokens: 512, heads: 32, headDim: 128);
+        var keyShape = new RopeShape(tokens: 512, heads: 8, headDim: 128);
+        float[] queries = new float[queryShape.RequiredLength], keys = new float[keyShape.RequiredLength];
+
+        // At most 2 threads per call, the calling thread included; keep the engine and reuse it.
+        RopeEngine parallel = RopeEngine.Default.WithParallelism(maxDegreeOfParallelism: 2);
+        parallel.Apply(table, queries, queryShape, keys, keyShape, positions: 0, RopeLayout.HalfSplit);
+
+        Assert.Equal(2, parallel.MaxDegreeOfParallelism);
+    }
+
+    [Fact]
+    public void RowsComputedPerCallSampleRuns()
+    {
+        RopeFrequencies frequencies = RopeFrequencies.Create(rotaryDim: 128, @base: 500000);   // or any RopeScaling schedule
+        var queryShape = new RopeShape(tokens: 1, heads: 32, headDim: 128);
+        var keyShape = new RopeShape(tokens: 1, heads: 8, headDim: 128);
+        float[] queries = new float[queryShape.RequiredLength], keys = new float[keyShape.RequiredLength];
+
+        // Any position in [0, 2^31): the row is computed for this call, once, for all 40 heads.
+        RopeEngine.Default.Apply(frequencies, queries, queryShape, keys, keyShape, positions: 1_000_000, RopeLayout.HalfSplit);
+
+        Assert.All(keys, value => Assert.Equal(0f, value));
+    }
 }

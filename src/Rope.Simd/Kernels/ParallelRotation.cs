@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 using Rope.Simd.Tables;
 
@@ -193,10 +194,19 @@ internal sealed unsafe class ParallelRotation<TElement> : ParallelJob
     private PinnedTensor first, second;
     private int tokens, tokenChunks, headChunks;
 
-    /// <summary>Rotates on up to <paramref name="workers"/> threads (the caller included) and returns when all of it is done.</summary>
+    /// <summary>
+    /// Rotates on up to <paramref name="workers"/> threads (the caller included) and returns when all of it is done; with
+    /// one worker, directly on the calling thread.
+    /// </summary>
     public static void Run(RopeEngine engine, int workers, in RowSource rows, RopeLayout layout, bool inverse, RopePositions positions,
         int tokens, scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second)
     {
+        if (workers <= 1)
+        {
+            Rotate(engine, rows, layout, inverse, positions, tokens, first, second);
+            return;
+        }
+
         fixed (TElement* firstSource = first.Source, firstDestination = first.Destination)
         fixed (TElement* secondSource = second.Source, secondDestination = second.Destination)
         fixed (int* temporal = positions.Values, height = positions.HeightValues, width = positions.WidthValues)
@@ -228,23 +238,30 @@ internal sealed unsafe class ParallelRotation<TElement> : ParallelJob
         int firstStart = Math.Min(headStart, firstHeads), firstEnd = Math.Min(headEnd, firstHeads);
         int secondStart = Math.Max(headStart, firstHeads) - firstHeads, secondEnd = Math.Max(headEnd, firstHeads) - firstHeads;
         RopePositions part = positions.Get(tokens).Slice(firstToken, tokenCount);
-        RopeEngine inner = engine!;
+        Rotate(engine!, rows, layout, inverse, part, tokenCount,
+            first.Part<TElement>(firstToken, tokenCount, firstStart, firstEnd), second.Part<TElement>(firstToken, tokenCount, secondStart, secondEnd));
+    }
+
+    /// <summary>The engine's rotation for this element type (the overloads are per type; the type test folds away).</summary>
+    public static void Rotate(RopeEngine engine, in RowSource rows, RopeLayout layout, bool inverse, RopePositions positions, int tokens,
+        scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second)
+    {
         if (typeof(TElement) == typeof(float))
         {
-            inner.Rotate(rows, layout, inverse, part, tokenCount,
-                first.Part<float>(firstToken, tokenCount, firstStart, firstEnd), second.Part<float>(firstToken, tokenCount, secondStart, secondEnd));
+            engine.Rotate(rows, layout, inverse, positions, tokens, As<float>(first), As<float>(second));
         }
         else if (typeof(TElement) == typeof(BFloat16))
         {
-            inner.Rotate(rows, layout, inverse, part, tokenCount,
-                first.Part<BFloat16>(firstToken, tokenCount, firstStart, firstEnd), second.Part<BFloat16>(firstToken, tokenCount, secondStart, secondEnd));
+            engine.Rotate(rows, layout, inverse, positions, tokens, As<BFloat16>(first), As<BFloat16>(second));
         }
         else
         {
-            inner.Rotate(rows, layout, inverse, part, tokenCount,
-                first.Part<Half>(firstToken, tokenCount, firstStart, firstEnd), second.Part<Half>(firstToken, tokenCount, secondStart, secondEnd));
+            engine.Rotate(rows, layout, inverse, positions, tokens, As<Half>(first), As<Half>(second));
         }
     }
+
+    private static ref readonly RotationTarget<T> As<T>(scoped in RotationTarget<TElement> target) =>
+        ref Unsafe.As<RotationTarget<TElement>, RotationTarget<T>>(ref Unsafe.AsRef(in target));
 
     protected override void Recycle()
     {
