@@ -4,11 +4,13 @@ using Rope.Simd.Tables;
 namespace Rope.Simd;
 
 /// <summary>
-/// Rotates float32, bfloat16 and float16 query and key activations by a <see cref="RopeTable"/> on one instruction-set
-/// path, and converts spans between float32 and the 16-bit types on that path.
+/// Rotates float32, bfloat16 and float16 query and key activations by a <see cref="RopeTable"/> (or by rows computed
+/// per call from <see cref="RopeFrequencies"/>) on one instruction-set path, and converts spans between float32 and
+/// the 16-bit types on that path.
 /// <see cref="Default"/> is the widest path the runtime accelerates; <see cref="Supported"/> lists every path
-/// this process can run, each callable on purpose. Stateless and thread-safe; allocation-free for rotary dims up
-/// to 1024 (wider ones rent scratch from the shared array pool).
+/// this process can run, each callable on purpose; <see cref="WithParallelism"/> gives an engine that splits large
+/// calls over the thread pool. Stateless and thread-safe; allocation-free for rotary dims up to 1024 (wider ones rent
+/// scratch from the shared array pool).
 /// </summary>
 /// <remarks>
 /// <para>For each token t at position p = positions[t], each head, and each pair i &lt; rotaryDim/2 with elements
