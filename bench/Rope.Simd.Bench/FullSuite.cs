@@ -42,9 +42,13 @@ public sealed record ModelShape(string Name, int QueryHeads, int KeyHeads, int H
     public override string ToString() => Name;
 }
 
-/// <summary>Queries and keys of one model rotated in one call, against an in-place read-modify-write of the same bytes.</summary>
+/// <summary>
+/// Queries and keys of one model rotated in one call (with a table, with rows computed per call, and on 2 threads),
+/// against an in-place read-modify-write of the same bytes.
+/// </summary>
 public unsafe class RotationBenchmarks
 {
+    private static readonly RopeEngine TwoThreads = RopeEngine.Default.WithParallelism(2);
     private AlignedBuffer? queries, keys;
     private RopeTable? table;
     private RopeShape queryShape, keyShape;
@@ -105,20 +109,40 @@ public unsafe class RotationBenchmarks
     }
 
     [Benchmark(Description = "Rope.Simd default path, queries and keys")]
-    public void Rotate()
+    public void Rotate() => Apply(RopeEngine.Default, computedRows: false);
+
+    [Benchmark(Description = "Rope.Simd, rows computed per call")]
+    public void RotateWithComputedRows() => Apply(RopeEngine.Default, computedRows: true);
+
+    [Benchmark(Description = "Rope.Simd on 2 threads")]
+    public void RotateOnTwoThreads() => Apply(TwoThreads, computedRows: false);
+
+    private void Apply(RopeEngine engine, bool computedRows)
     {
-        RopeEngine engine = RopeEngine.Default;
+        RopeFrequencies frequencies = table!.Frequencies;
         switch (Type)
         {
+            case "float32" when computedRows:
+                engine.Apply(frequencies, queries!.Span, queryShape, keys!.Span, keyShape, 0, Layout);
+                break;
             case "float32":
-                engine.Apply(table!, queries!.Span, queryShape, keys!.Span, keyShape, 0, Layout);
+                engine.Apply(table, queries!.Span, queryShape, keys!.Span, keyShape, 0, Layout);
+                break;
+            case "bfloat16" when computedRows:
+                engine.Apply(frequencies, Bits<BFloat16>(queries!), queryShape, Bits<BFloat16>(keys!), keyShape, 0, Layout);
                 break;
             case "bfloat16":
-                engine.Apply(table!, MemoryMarshal.Cast<float, BFloat16>(queries!.Span), queryShape, MemoryMarshal.Cast<float, BFloat16>(keys!.Span), keyShape, 0, Layout);
+                engine.Apply(table, Bits<BFloat16>(queries!), queryShape, Bits<BFloat16>(keys!), keyShape, 0, Layout);
+                break;
+            case "float16" when computedRows:
+                engine.Apply(frequencies, Bits<Half>(queries!), queryShape, Bits<Half>(keys!), keyShape, 0, Layout);
                 break;
             default:
-                engine.Apply(table!, MemoryMarshal.Cast<float, Half>(queries!.Span), queryShape, MemoryMarshal.Cast<float, Half>(keys!.Span), keyShape, 0, Layout);
+                engine.Apply(table, Bits<Half>(queries!), queryShape, Bits<Half>(keys!), keyShape, 0, Layout);
                 break;
         }
     }
+
+    private static Span<T> Bits<T>(AlignedBuffer buffer)
+        where T : struct => MemoryMarshal.Cast<float, T>(buffer.Span);
 }
