@@ -43,6 +43,22 @@ public class ParallelTests
         Assert.Equal(expectedKeys, actualKeys);
     }
 
+    [Theory]
+    [MemberData(nameof(Paths.Supported), MemberType = typeof(Paths))]
+    public void RotaryDimsBeyondTheStackScratchSplitLikeSmallOnes(RopePath path)
+    {
+        // Rotary dim 2200 rents its scratch from the array pool on every worker.
+        RopeEngine single = RopeEngine.Get(path), parallel = single.WithParallelism(3, minElementsPerThread: 2048);
+        var table = RopeTable.Create(2200, 64);
+        var shape = new RopeShape(tokens: 9, heads: 3, headDim: 2204);
+        float[] expected = TestData.Activations(new Random(91), shape.RequiredLength), actual = (float[])expected.Clone();
+
+        single.Apply(table, expected, shape, 40, RopeLayout.Interleaved);
+        parallel.Apply(table, actual, shape, 40, RopeLayout.Interleaved);
+
+        Assert.Equal(expected, actual);
+    }
+
     [Fact]
     public void ConcurrentCallersOfOneParallelEngineEachGetTheirOwnResult()
     {

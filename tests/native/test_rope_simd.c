@@ -525,6 +525,26 @@ static void test_bad_input_is_reported_not_crashed_on(void) {
     CHECK(memcmp(values, original, sizeof values) == 0, "a rejected call wrote to the tensor");
 }
 
+static void test_many_tables_keep_their_handles_apart(void) {
+    rope_simd_table tables[100];
+    for (int i = 0; i < 100; i++) CHECK_OK(rope_simd_table_create(2 * (1 + i % 8), 10000, i, 1 + i, &tables[i]));
+    for (int i = 0; i < 100; i += 2) CHECK_OK(rope_simd_table_free(tables[i]));
+    /* Freed slots are reused with a new generation: the old handles stay invalid, the new ones work. */
+    rope_simd_table again[50];
+    for (int i = 0; i < 50; i++) CHECK_OK(rope_simd_table_create(4, 10000, 0, 8, &again[i]));
+    for (int i = 0; i < 100; i++) {
+        int32_t rotary_dim = 0, first = -1, count = -1;
+        int status = rope_simd_table_info(tables[i], &rotary_dim, &first, &count);
+        if (i % 2 == 0) CHECK(status == ROPE_SIMD_ERROR_INVALID_HANDLE, "freed handle %d still answers (%d)", i, status);
+        else CHECK(status == ROPE_SIMD_OK && rotary_dim == 2 * (1 + i % 8) && first == i && count == 1 + i, "table %d: %d %d %d", i, rotary_dim, first, count);
+    }
+    for (int i = 0; i < 50; i++) {
+        for (int j = 0; j < 100; j += 2) CHECK(again[i] != tables[j], "a new handle equals a freed one");
+        CHECK_OK(rope_simd_table_free(again[i]));
+    }
+    for (int i = 1; i < 100; i += 2) CHECK_OK(rope_simd_table_free(tables[i]));
+}
+
 /* ---- threads ---- */
 
 typedef struct {
@@ -578,6 +598,7 @@ int main(int argc, char** argv) {
     run("golden_bf16", test_golden_bf16);
     run("golden_fp16", test_golden_fp16);
     run("bad_input_is_reported_not_crashed_on", test_bad_input_is_reported_not_crashed_on);
+    run("many_tables_keep_their_handles_apart", test_many_tables_keep_their_handles_apart);
     run("threads_share_one_table", test_threads_share_one_table);
     printf("total: %d, failed: %d, succeeded: %d, skipped: 0\n", tests_run, tests_failed, tests_run - tests_failed);
     return tests_failed == 0 ? 0 : 1;
