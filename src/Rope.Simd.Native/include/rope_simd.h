@@ -3,7 +3,8 @@
  *
  * Link with -lrope_simd (librope_simd.so). That library is a small loader: on first use it reads the CPU's
  * features and loads the matching build of the engine from its own directory (librope_simd_x86_64_v4.so with
- * AVX-512, _v3 with AVX2+FMA, _v2 otherwise). Set ROPE_SIMD_LEVEL=v2, v3 or v4 to pick one on purpose.
+ * AVX-512, _v3 with AVX2+FMA, _v2 otherwise; librope_simd_arm64.so on ARM64). Set ROPE_SIMD_LEVEL=v2, v3 or v4
+ * to pick an x86-64 build on purpose.
  *
  * Tables: float32 rows [c0, s0, c1, s1, ...] per position p, c_i = A*cos(p*w_i), s_i = A*sin(p*w_i), with
  * w_i = base^(-2i/rotary_dim) (or the frequencies given) and A the attention factor (1 unless given). Every entry is

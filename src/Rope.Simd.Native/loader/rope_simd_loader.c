@@ -4,6 +4,7 @@
  * NativeAOT fixes the instruction set at build time, and a build for a level the CPU lacks refuses to start, so
  * build.sh publishes the engine once per x86-64 level and this loader chooses on first use, from the CPU's
  * features (or ROPE_SIMD_LEVEL), the highest level the CPU runs: x86-64-v4 (AVX-512), v3 (AVX2+FMA) or v2.
+ * On ARM64 there is one build (NEON is baseline), librope_simd_arm64.so.
  */
 #define _GNU_SOURCE
 #include "rope_simd.h"
@@ -43,6 +44,9 @@ static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 static int loaded;
 static char load_error[8192];
 
+#if defined(__x86_64__)
+#define ENGINE_FILE "librope_simd_x86_64_%s.so"
+
 /* The highest level this CPU runs, or the one ROPE_SIMD_LEVEL names if the CPU runs it; NULL (and a message) if none. */
 static const char* choose_level(void) {
     __builtin_cpu_init();
@@ -63,6 +67,21 @@ static const char* choose_level(void) {
     snprintf(load_error, sizeof load_error, "This CPU lacks x86-64-v2 (SSE4.2, POPCNT), the lowest level built.");
     return NULL;
 }
+#elif defined(__aarch64__)
+#define ENGINE_FILE "librope_simd_%s.so"
+
+/* ARM64 has one build: NEON (AdvSimd) is part of the baseline. */
+static const char* choose_level(void) {
+    const char* wanted = getenv("ROPE_SIMD_LEVEL");
+    if (wanted != NULL && *wanted != '\0' && strcmp(wanted, "arm64") != 0) {
+        snprintf(load_error, sizeof load_error, "ROPE_SIMD_LEVEL=%s: ARM64 has one build, arm64.", wanted);
+        return NULL;
+    }
+    return "arm64";
+}
+#else
+#error "The rope_simd loader knows x86-64 and ARM64."
+#endif
 
 static void load(void) {
     const char* level = choose_level();
@@ -77,7 +96,9 @@ static void load(void) {
     char path[4096];
     const char* slash = strrchr(self.dli_fname, '/');
     int directory_length = slash == NULL ? 1 : (int)(slash - self.dli_fname);
-    snprintf(path, sizeof path, "%.*s/librope_simd_x86_64_%s.so", directory_length, slash == NULL ? "." : self.dli_fname, level);
+    char file[64];
+    snprintf(file, sizeof file, ENGINE_FILE, level);
+    snprintf(path, sizeof path, "%.*s/%s", directory_length, slash == NULL ? "." : self.dli_fname, file);
 
     void* library = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (library == NULL) {
