@@ -74,7 +74,8 @@ public abstract partial class RopeEngine
     /// <param name="maxDegreeOfParallelism">The most threads one call uses, the calling thread included: at least 1
     /// (1 never leaves the calling thread). More threads than cores only add hand-off costs.</param>
     /// <param name="minElementsPerThread">Rotated elements each thread must get before another is added: positive.
-    /// Below about 16K elements a hand-off to a pool thread costs more than the work it takes over.</param>
+    /// Waking a pool thread that has gone to sleep can take 10-20 µs on virtual machines, the time one thread rotates
+    /// 100K+ elements in, so thresholds far below the default rarely pay off.</param>
     /// <exception cref="ArgumentOutOfRangeException">A count is not positive.</exception>
     public RopeEngine WithParallelism(int maxDegreeOfParallelism, int minElementsPerThread = DefaultMinElementsPerThread)
     {
