@@ -1,5 +1,3 @@
-using Rope.Simd.Bench.Peers;
-
 namespace Rope.Simd.Bench;
 
 // Sections for runtimes that embed Rope.Simd: prefill on two threads, and rotation with rows computed per call.
@@ -45,32 +43,7 @@ internal static partial class QuickRun
         }
 
         comparison.Add(new("limit loop on 1 thread", () => BandwidthLimit.ReadModifyWrite(buffer.Span), () => ""));
-        foreach (RopeLayout layout in Enum.GetValues<RopeLayout>())
-        {
-            if (Ggml.TryCreate(PrefillTokens, 0, Heads, HeadDim, Ggml.TypeF32, layout, Base, Threads) is Ggml ggml)
-            {
-                comparison.Add(new($"ggml rope_ext_inplace mode {(layout == RopeLayout.Interleaved ? 0 : 2)} ({layout}), {Threads} threads", ggml.Rotate, () =>
-                {
-                    input.CopyTo(ggml.Values<float>());
-                    ggml.Rotate();
-                    return Errors.Single(input, ggml.Values<float>(), expected[layout], HeadDim, layout);
-                }, Baseline(layout)));
-            }
-
-            var output = new AlignedBuffer(elements);
-            foreach (bool contrib in (ReadOnlySpan<bool>)[false, true])
-            {
-                if (OnnxRuntime.TryCreate(contrib, float16: false, table, PrefillTokens, 0, Heads, HeadDim, layout, buffer.Address, output.Address, Threads) is OnnxRuntime onnx)
-                {
-                    comparison.Add(new($"ONNX Runtime {OnnxName(contrib)} ({layout}), out of place, {Threads} threads", onnx.Rotate, () =>
-                    {
-                        input.CopyTo(buffer.Span);
-                        onnx.Rotate();
-                        return Errors.Single(input, output.Span, expected[layout], HeadDim, layout);
-                    }, Baseline(layout)));
-                }
-            }
-        }
+        AddFloatPeers(comparison, table, PrefillTokens, 0, input, expected, buffer, Baseline, Threads);
 
         return comparison;
     }

@@ -64,35 +64,7 @@ internal static partial class QuickRun
         }
 
         string Baseline(RopeLayout layout) => $"Rope.Simd {RopeEngine.Default.Path} {layout}";
-        foreach (RopeLayout layout in Enum.GetValues<RopeLayout>())
-        {
-            if (Ggml.TryCreate(tokens, start, Heads, HeadDim, Ggml.TypeF32, layout, Base, threads: 1) is Ggml ggml)
-            {
-                comparison.Add(new($"ggml rope_ext_inplace mode {(layout == RopeLayout.Interleaved ? 0 : 2)} ({layout})", ggml.Rotate, () =>
-                {
-                    input.CopyTo(ggml.Values<float>());
-                    ggml.Rotate();
-                    return Errors.Single(input, ggml.Values<float>(), expected[layout], HeadDim, layout);
-                }, Baseline(layout)));
-            }
-        }
-
-        var output = new AlignedBuffer(elements);
-        foreach (bool contrib in (ReadOnlySpan<bool>)[false, true])
-        {
-            foreach (RopeLayout layout in Enum.GetValues<RopeLayout>())
-            {
-                if (OnnxRuntime.TryCreate(contrib, float16: false, table, tokens, start, Heads, HeadDim, layout, buffer.Address, output.Address) is OnnxRuntime onnx)
-                {
-                    comparison.Add(new($"ONNX Runtime {OnnxName(contrib)} ({layout}), out of place", onnx.Rotate, () =>
-                    {
-                        input.CopyTo(buffer.Span);
-                        onnx.Rotate();
-                        return Errors.Single(input, output.Span, expected[layout], HeadDim, layout);
-                    }, Baseline(layout)));
-                }
-            }
-        }
+        AddFloatPeers(comparison, table, tokens, start, input, expected, buffer, Baseline, threads: 1);
 
         var loops = new ReferenceLoops(table);
         void Composed() => loops.TensorPrimitivesHalfSplit(buffer.Span, tokens, start, Heads, HeadDim);
@@ -104,6 +76,46 @@ internal static partial class QuickRun
         }
 
         return comparison;
+    }
+
+    /// <summary>
+    /// ggml (modes 0 and 2, in place in its own tensor) and both ONNX Runtime RotaryEmbedding kernels (reading
+    /// <paramref name="buffer"/>, writing a buffer of their own) on float32, on <paramref name="threads"/> threads, each
+    /// against the Rope.Simd case <paramref name="baseline"/> names for its layout.
+    /// </summary>
+    private static void AddFloatPeers(Comparison comparison, RopeTable table, int tokens, int start, float[] input,
+        Dictionary<RopeLayout, double[]> expected, AlignedBuffer buffer, Func<RopeLayout, string> baseline, int threads)
+    {
+        string onThreads = threads == 1 ? "" : $", {threads} threads";
+        foreach (RopeLayout layout in Enum.GetValues<RopeLayout>())
+        {
+            if (Ggml.TryCreate(tokens, start, Heads, HeadDim, Ggml.TypeF32, layout, Base, threads) is Ggml ggml)
+            {
+                comparison.Add(new($"ggml rope_ext_inplace mode {(layout == RopeLayout.Interleaved ? 0 : 2)} ({layout}){onThreads}", ggml.Rotate, () =>
+                {
+                    input.CopyTo(ggml.Values<float>());
+                    ggml.Rotate();
+                    return Errors.Single(input, ggml.Values<float>(), expected[layout], HeadDim, layout);
+                }, baseline(layout)));
+            }
+        }
+
+        var output = new AlignedBuffer(buffer.Length);
+        foreach (bool contrib in (ReadOnlySpan<bool>)[false, true])
+        {
+            foreach (RopeLayout layout in Enum.GetValues<RopeLayout>())
+            {
+                if (OnnxRuntime.TryCreate(contrib, float16: false, table, tokens, start, Heads, HeadDim, layout, buffer.Address, output.Address, threads) is OnnxRuntime onnx)
+                {
+                    comparison.Add(new($"ONNX Runtime {OnnxName(contrib)} ({layout}), out of place{onThreads}", onnx.Rotate, () =>
+                    {
+                        input.CopyTo(buffer.Span);
+                        onnx.Rotate();
+                        return Errors.Single(input, output.Span, expected[layout], HeadDim, layout);
+                    }, baseline(layout)));
+                }
+            }
+        }
     }
 
     private static Comparison Packed(RopeTable table, bool bfloat16)

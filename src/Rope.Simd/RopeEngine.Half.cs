@@ -11,8 +11,7 @@ public abstract partial class RopeEngine
     public void Apply(RopeTable table, Span<Half> values, RopeShape shape, RopePositions positions, RopeLayout layout, bool inverse = false)
     {
         RowSource rows = TableRows(table);
-        Validate(rows, layout, values.Length, shape, nameof(values), nameof(shape));
-        positions.Validate(rows, shape.Tokens);
+        ValidateInPlace(rows, layout, values.Length, shape, positions);
         Rotate(rows, layout, inverse, positions, shape.Tokens, new RotationTarget<Half>(values, values, shape), default);
     }
 
@@ -22,10 +21,7 @@ public abstract partial class RopeEngine
         RopePositions positions, RopeLayout layout, bool inverse = false)
     {
         RowSource rows = TableRows(table);
-        Validate(rows, layout, queries.Length, queryShape, nameof(queries), nameof(queryShape));
-        Validate(rows, layout, keys.Length, keyShape, nameof(keys), nameof(keyShape));
-        SameTokens(queryShape, keyShape);
-        positions.Validate(rows, queryShape.Tokens);
+        ValidateInPlace(rows, layout, queries.Length, queryShape, keys.Length, keyShape, positions);
         Rotate(rows, layout, inverse, positions, queryShape.Tokens,
             new RotationTarget<Half>(queries, queries, queryShape), new RotationTarget<Half>(keys, keys, keyShape));
     }
@@ -36,9 +32,7 @@ public abstract partial class RopeEngine
         RopePositions positions, RopeLayout layout, bool inverse = false)
     {
         RowSource rows = TableRows(table);
-        Validate(rows, layout, source.Length, shape, nameof(source), nameof(shape));
-        ValidateDestination(source, destination, shape, nameof(destination));
-        positions.Validate(rows, shape.Tokens);
+        ValidateOutOfPlace(rows, layout, source, destination, shape, positions);
         Rotate(rows, layout, inverse, positions, shape.Tokens, new RotationTarget<Half>(source, destination, shape), default);
     }
 
@@ -50,12 +44,7 @@ public abstract partial class RopeEngine
         RopePositions positions, RopeLayout layout, bool inverse = false)
     {
         RowSource rows = TableRows(table);
-        Validate(rows, layout, querySource.Length, queryShape, nameof(querySource), nameof(queryShape));
-        ValidateDestination(querySource, queryDestination, queryShape, nameof(queryDestination));
-        Validate(rows, layout, keySource.Length, keyShape, nameof(keySource), nameof(keyShape));
-        ValidateDestination(keySource, keyDestination, keyShape, nameof(keyDestination));
-        SameTokens(queryShape, keyShape);
-        positions.Validate(rows, queryShape.Tokens);
+        ValidateOutOfPlace(rows, layout, querySource, queryDestination, queryShape, keySource, keyDestination, keyShape, positions);
         Rotate(rows, layout, inverse, positions, queryShape.Tokens,
             new RotationTarget<Half>(querySource, queryDestination, queryShape), new RotationTarget<Half>(keySource, keyDestination, keyShape));
     }

@@ -24,8 +24,7 @@ public abstract partial class RopeEngine
     public void Apply(RopeFrequencies frequencies, Span<float> values, RopeShape shape, RopePositions positions, RopeLayout layout, bool inverse = false)
     {
         RowSource rows = ComputedRows(frequencies);
-        Validate(rows, layout, values.Length, shape, nameof(values), nameof(shape));
-        positions.Validate(rows, shape.Tokens);
+        ValidateInPlace(rows, layout, values.Length, shape, positions);
         Rotate(rows, layout, inverse, positions, shape.Tokens, new RotationTarget<float>(values, values, shape), default);
     }
 
@@ -46,10 +45,7 @@ public abstract partial class RopeEngine
         RopePositions positions, RopeLayout layout, bool inverse = false)
     {
         RowSource rows = ComputedRows(frequencies);
-        Validate(rows, layout, queries.Length, queryShape, nameof(queries), nameof(queryShape));
-        Validate(rows, layout, keys.Length, keyShape, nameof(keys), nameof(keyShape));
-        SameTokens(queryShape, keyShape);
-        positions.Validate(rows, queryShape.Tokens);
+        ValidateInPlace(rows, layout, queries.Length, queryShape, keys.Length, keyShape, positions);
         Rotate(rows, layout, inverse, positions, queryShape.Tokens,
             new RotationTarget<float>(queries, queries, queryShape), new RotationTarget<float>(keys, keys, keyShape));
     }
@@ -59,8 +55,7 @@ public abstract partial class RopeEngine
     public void Apply(RopeFrequencies frequencies, Span<BFloat16> values, RopeShape shape, RopePositions positions, RopeLayout layout, bool inverse = false)
     {
         RowSource rows = ComputedRows(frequencies);
-        Validate(rows, layout, values.Length, shape, nameof(values), nameof(shape));
-        positions.Validate(rows, shape.Tokens);
+        ValidateInPlace(rows, layout, values.Length, shape, positions);
         Rotate(rows, layout, inverse, positions, shape.Tokens, new RotationTarget<BFloat16>(values, values, shape), default);
     }
 
@@ -70,10 +65,7 @@ public abstract partial class RopeEngine
         RopePositions positions, RopeLayout layout, bool inverse = false)
     {
         RowSource rows = ComputedRows(frequencies);
-        Validate(rows, layout, queries.Length, queryShape, nameof(queries), nameof(queryShape));
-        Validate(rows, layout, keys.Length, keyShape, nameof(keys), nameof(keyShape));
-        SameTokens(queryShape, keyShape);
-        positions.Validate(rows, queryShape.Tokens);
+        ValidateInPlace(rows, layout, queries.Length, queryShape, keys.Length, keyShape, positions);
         Rotate(rows, layout, inverse, positions, queryShape.Tokens,
             new RotationTarget<BFloat16>(queries, queries, queryShape), new RotationTarget<BFloat16>(keys, keys, keyShape));
     }
@@ -83,8 +75,7 @@ public abstract partial class RopeEngine
     public void Apply(RopeFrequencies frequencies, Span<Half> values, RopeShape shape, RopePositions positions, RopeLayout layout, bool inverse = false)
     {
         RowSource rows = ComputedRows(frequencies);
-        Validate(rows, layout, values.Length, shape, nameof(values), nameof(shape));
-        positions.Validate(rows, shape.Tokens);
+        ValidateInPlace(rows, layout, values.Length, shape, positions);
         Rotate(rows, layout, inverse, positions, shape.Tokens, new RotationTarget<Half>(values, values, shape), default);
     }
 
@@ -94,10 +85,7 @@ public abstract partial class RopeEngine
         RopePositions positions, RopeLayout layout, bool inverse = false)
     {
         RowSource rows = ComputedRows(frequencies);
-        Validate(rows, layout, queries.Length, queryShape, nameof(queries), nameof(queryShape));
-        Validate(rows, layout, keys.Length, keyShape, nameof(keys), nameof(keyShape));
-        SameTokens(queryShape, keyShape);
-        positions.Validate(rows, queryShape.Tokens);
+        ValidateInPlace(rows, layout, queries.Length, queryShape, keys.Length, keyShape, positions);
         Rotate(rows, layout, inverse, positions, queryShape.Tokens,
             new RotationTarget<Half>(queries, queries, queryShape), new RotationTarget<Half>(keys, keys, keyShape));
     }

@@ -105,8 +105,7 @@ public abstract partial class RopeEngine
     public void Apply(RopeTable table, Span<float> values, RopeShape shape, RopePositions positions, RopeLayout layout, bool inverse = false)
     {
         RowSource rows = TableRows(table);
-        Validate(rows, layout, values.Length, shape, nameof(values), nameof(shape));
-        positions.Validate(rows, shape.Tokens);
+        ValidateInPlace(rows, layout, values.Length, shape, positions);
         Rotate(rows, layout, inverse, positions, shape.Tokens, new RotationTarget<float>(values, values, shape), default);
     }
 
@@ -127,10 +126,7 @@ public abstract partial class RopeEngine
         RopePositions positions, RopeLayout layout, bool inverse = false)
     {
         RowSource rows = TableRows(table);
-        Validate(rows, layout, queries.Length, queryShape, nameof(queries), nameof(queryShape));
-        Validate(rows, layout, keys.Length, keyShape, nameof(keys), nameof(keyShape));
-        SameTokens(queryShape, keyShape);
-        positions.Validate(rows, queryShape.Tokens);
+        ValidateInPlace(rows, layout, queries.Length, queryShape, keys.Length, keyShape, positions);
         Rotate(rows, layout, inverse, positions, queryShape.Tokens,
             new RotationTarget<float>(queries, queries, queryShape), new RotationTarget<float>(keys, keys, keyShape));
     }
@@ -149,9 +145,7 @@ public abstract partial class RopeEngine
         RopePositions positions, RopeLayout layout, bool inverse = false)
     {
         RowSource rows = TableRows(table);
-        Validate(rows, layout, source.Length, shape, nameof(source), nameof(shape));
-        ValidateDestination(source, destination, shape, nameof(destination));
-        positions.Validate(rows, shape.Tokens);
+        ValidateOutOfPlace(rows, layout, source, destination, shape, positions);
         Rotate(rows, layout, inverse, positions, shape.Tokens, new RotationTarget<float>(source, destination, shape), default);
     }
 
@@ -173,12 +167,7 @@ public abstract partial class RopeEngine
         RopePositions positions, RopeLayout layout, bool inverse = false)
     {
         RowSource rows = TableRows(table);
-        Validate(rows, layout, querySource.Length, queryShape, nameof(querySource), nameof(queryShape));
-        ValidateDestination(querySource, queryDestination, queryShape, nameof(queryDestination));
-        Validate(rows, layout, keySource.Length, keyShape, nameof(keySource), nameof(keyShape));
-        ValidateDestination(keySource, keyDestination, keyShape, nameof(keyDestination));
-        SameTokens(queryShape, keyShape);
-        positions.Validate(rows, queryShape.Tokens);
+        ValidateOutOfPlace(rows, layout, querySource, queryDestination, queryShape, keySource, keyDestination, keyShape, positions);
         Rotate(rows, layout, inverse, positions, queryShape.Tokens,
             new RotationTarget<float>(querySource, queryDestination, queryShape), new RotationTarget<float>(keySource, keyDestination, keyShape));
     }
@@ -215,6 +204,42 @@ public abstract partial class RopeEngine
     {
         ArgumentNullException.ThrowIfNull(table);
         return new RowSource(table);
+    }
+
+    // Every Apply overload validates all of its arguments through one of these before anything is written.
+    private static void ValidateInPlace(in RowSource rows, RopeLayout layout, int length, RopeShape shape, RopePositions positions)
+    {
+        Validate(rows, layout, length, shape, "values", nameof(shape));
+        positions.Validate(rows, shape.Tokens);
+    }
+
+    private static void ValidateInPlace(in RowSource rows, RopeLayout layout, int queryLength, RopeShape queryShape,
+        int keyLength, RopeShape keyShape, RopePositions positions)
+    {
+        Validate(rows, layout, queryLength, queryShape, "queries", nameof(queryShape));
+        Validate(rows, layout, keyLength, keyShape, "keys", nameof(keyShape));
+        SameTokens(queryShape, keyShape);
+        positions.Validate(rows, queryShape.Tokens);
+    }
+
+    private static void ValidateOutOfPlace<TElement>(in RowSource rows, RopeLayout layout, ReadOnlySpan<TElement> source,
+        Span<TElement> destination, RopeShape shape, RopePositions positions)
+    {
+        Validate(rows, layout, source.Length, shape, nameof(source), nameof(shape));
+        ValidateDestination(source, destination, shape, nameof(destination));
+        positions.Validate(rows, shape.Tokens);
+    }
+
+    private static void ValidateOutOfPlace<TElement>(in RowSource rows, RopeLayout layout,
+        ReadOnlySpan<TElement> querySource, Span<TElement> queryDestination, RopeShape queryShape,
+        ReadOnlySpan<TElement> keySource, Span<TElement> keyDestination, RopeShape keyShape, RopePositions positions)
+    {
+        Validate(rows, layout, querySource.Length, queryShape, nameof(querySource), nameof(queryShape));
+        ValidateDestination(querySource, queryDestination, queryShape, nameof(queryDestination));
+        Validate(rows, layout, keySource.Length, keyShape, nameof(keySource), nameof(keyShape));
+        ValidateDestination(keySource, keyDestination, keyShape, nameof(keyDestination));
+        SameTokens(queryShape, keyShape);
+        positions.Validate(rows, queryShape.Tokens);
     }
 
     private static void Validate(in RowSource rows, RopeLayout layout, int length, RopeShape shape, string spanName, string shapeName)

@@ -88,7 +88,8 @@ public readonly ref struct RopePositions
 
     /// <summary>
     /// The row token <paramref name="token"/> rotates by. <paramref name="scratch"/> holds <see cref="ScratchLength"/>
-    /// floats: a computed row, or for multimodal positions the row assembled pair by pair from the three streams' rows.
+    /// floats: a computed row, or for multimodal positions the row assembled pair by pair from the three streams' rows
+    /// (each computed into its own part of the scratch when rows are not stored).
     /// </summary>
     internal ref float Row(in RowSource rows, int token, Span<float> scratch)
     {
@@ -97,18 +98,28 @@ public readonly ref struct RopePositions
             return ref rows.Row(this[token], scratch);
         }
 
-        int rotaryDim = rows.RotaryDim;
+        int rotaryDim = rows.RotaryDim, computed = rows.IsComputed ? rotaryDim : 0;
         Span<float> composite = scratch[..rotaryDim];
-        Span<float> streamScratch = scratch.Slice(rotaryDim, rows.IsComputed ? rotaryDim : 0);
-        AssembleStream(MropeSections.Temporal, ref rows.Row(explicitPositions[token], streamScratch), composite);
-        AssembleStream(MropeSections.Height, ref rows.Row(heightPositions[token], streamScratch), composite);
-        AssembleStream(MropeSections.Width, ref rows.Row(widthPositions[token], streamScratch), composite);
+        ref float temporal = ref rows.Row(explicitPositions[token], scratch.Slice(rotaryDim, computed));
+        ref float height = ref rows.Row(heightPositions[token], scratch.Slice(rotaryDim + computed, computed));
+        ref float width = ref rows.Row(widthPositions[token], scratch.Slice(rotaryDim + 2 * computed, computed));
+        for (int pair = 0; pair < sections.PairCount; pair++)
+        {
+            int stream = sections.StreamOf(pair);
+            ref float row = ref stream == MropeSections.Height ? ref height : ref stream == MropeSections.Width ? ref width : ref temporal;
+            composite[2 * pair] = Unsafe.Add(ref row, 2 * pair);
+            composite[2 * pair + 1] = Unsafe.Add(ref row, 2 * pair + 1);
+        }
+
         return ref composite[0];
     }
 
-    /// <summary>Scratch floats <see cref="Row"/> needs: a computed row, plus an assembled row for multimodal positions.</summary>
-    internal int ScratchLength(in RowSource rows) =>
-        (sections is null ? 0 : rows.RotaryDim) + (rows.IsComputed ? rows.RotaryDim : 0);
+    /// <summary>Scratch floats <see cref="Row"/> needs: computed rows (three streams' for multimodal positions) and the assembled row.</summary>
+    internal int ScratchLength(in RowSource rows)
+    {
+        int computedRow = rows.IsComputed ? rows.RotaryDim : 0;
+        return sections is null ? computedRow : rows.RotaryDim + 3 * computedRow;
+    }
 
     /// <summary>These positions for tokens [first, first + count).</summary>
     internal RopePositions Slice(int first, int count)
@@ -157,18 +168,6 @@ public readonly ref struct RopePositions
         else if (tokens > 0 && !rows.ContainsRange(start, tokens))
         {
             throw rows.PositionOutOfRange("positions", rows.Contains(start) ? (long)start + tokens - 1 : start);
-        }
-    }
-
-    private void AssembleStream(int stream, ref float row, Span<float> composite)
-    {
-        for (int pair = 0; pair < composite.Length / 2; pair++)
-        {
-            if (sections!.StreamOf(pair) == stream)
-            {
-                composite[2 * pair] = Unsafe.Add(ref row, 2 * pair);
-                composite[2 * pair + 1] = Unsafe.Add(ref row, 2 * pair + 1);
-            }
         }
     }
 

@@ -40,10 +40,10 @@ internal static class RotationDriver<TKernel, TElement, TVector>
     where TElement : unmanaged
     where TVector : struct
 {
-    // Slots for a rotary dim of 1024 of the widest block, the row and element spills, and a computed and an assembled
-    // multimodal row, on the stack.
+    // Slots for a rotary dim of 1024 of the widest block, the row and element spills, and an assembled multimodal row
+    // with its three computed stream rows, on the stack.
     private const int WidestBlock = 32;
-    private const int StackScratchLimit = 2 * (1024 + WidestBlock) + 4 * WidestBlock + 2 * 1024;
+    private const int StackScratchLimit = 2 * (1024 + WidestBlock) + 4 * WidestBlock + 4 * 1024;
     private const int CacheLineFloats = 64 / sizeof(float);
 
     [SkipLocalsInit]
