@@ -154,20 +154,23 @@ internal static unsafe class Exports
             }
 
             NotNull(queries, "queries");
-            RopeShape queryShape = Shape(queries, "queries");
-            RopeShape keyShape = keys is null ? default : Shape(keys, "keys");
+            // Each struct is copied once: the caller's memory may change while the call runs, and every field used
+            // below is the one that was checked.
+            NativeTensor queryTensor = *queries, keyTensor = keys is null ? default : *keys;
+            RopeShape queryShape = Shape(queryTensor, "queries");
+            RopeShape keyShape = keys is null ? default : Shape(keyTensor, "keys");
             RopePositions ropePositions = Positions(positions, queryShape.Tokens);
             var target = new Target(entry, (RopeLayout)layout, (flags & InverseFlag) != 0, keys is not null);
             switch ((NativeElementType)elementType)
             {
                 case NativeElementType.Float32:
-                    target.Apply(Span<float>(queries, queryShape), queryShape, Span<float>(keys, keyShape), keyShape, ropePositions);
+                    target.Apply(Span<float>(queryTensor, queryShape), queryShape, Span<float>(keyTensor, keyShape), keyShape, ropePositions);
                     break;
                 case NativeElementType.BFloat16:
-                    target.Apply(Span<BFloat16>(queries, queryShape), queryShape, Span<BFloat16>(keys, keyShape), keyShape, ropePositions);
+                    target.Apply(Span<BFloat16>(queryTensor, queryShape), queryShape, Span<BFloat16>(keyTensor, keyShape), keyShape, ropePositions);
                     break;
                 default:
-                    target.Apply(Span<Half>(queries, queryShape), queryShape, Span<Half>(keys, keyShape), keyShape, ropePositions);
+                    target.Apply(Span<Half>(queryTensor, queryShape), queryShape, Span<Half>(keyTensor, keyShape), keyShape, ropePositions);
                     break;
             }
 
@@ -191,21 +194,20 @@ internal static unsafe class Exports
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static RopeShape Shape(NativeTensor* tensor, string name)
+    private static RopeShape Shape(in NativeTensor tensor, string name)
     {
-        int tokens = Count(tensor->Tokens, name, "tokens"), heads = Count(tensor->Heads, name, "heads");
-        int headDim = Count(tensor->HeadDim, name, "head_dim");
+        int tokens = Count(tensor.Tokens, name, "tokens"), heads = Count(tensor.Heads, name, "heads");
+        int headDim = Count(tensor.HeadDim, name, "head_dim");
         // A stride of 0 means packed [tokens][heads][head_dim].
-        long packedTokenStride = (long)heads * headDim;
-        int tokenStride = Count(tensor->TokenStride == 0 ? packedTokenStride : tensor->TokenStride, name, "token_stride");
-        int headStride = Count(tensor->HeadStride == 0 ? headDim : tensor->HeadStride, name, "head_stride");
-        if (tensor->Length < 0)
+        int tokenStride = tensor.TokenStride == 0 ? PackedTokenStride(heads, headDim, name) : Count(tensor.TokenStride, name, "token_stride");
+        int headStride = Count(tensor.HeadStride == 0 ? headDim : tensor.HeadStride, name, "head_stride");
+        if (tensor.Length < 0)
         {
-            throw OutOfRange(name, "length", tensor->Length, "it must not be negative");
+            throw OutOfRange(name, "length", tensor.Length, "it must not be negative");
         }
 
         var shape = new RopeShape(tokens, heads, headDim, tokenStride, headStride);
-        if (tensor->Data is null && shape.RequiredLength > 0)
+        if (tensor.Data is null && shape.RequiredLength > 0)
         {
             throw new NativeException(NativeStatus.NullPointer, $"{name}->data is NULL but the tensor has {shape.RequiredLength} elements.");
         }
@@ -213,10 +215,22 @@ internal static unsafe class Exports
         return shape;
     }
 
+    private static int PackedTokenStride(int heads, int headDim, string name)
+    {
+        long stride = (long)heads * headDim;
+        if (stride > int.MaxValue)
+        {
+            throw new NativeException(NativeStatus.OutOfRange,
+                $"{name}->heads × {name}->head_dim is {heads} × {headDim} = {stride}; with token_stride 0 (packed) one token's heads must fit in 2^31 - 1 elements.");
+        }
+
+        return (int)stride;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Span<T> Span<T>(NativeTensor* tensor, RopeShape shape)
+    private static Span<T> Span<T>(in NativeTensor tensor, RopeShape shape)
         where T : unmanaged =>
-        tensor is null || shape.RequiredLength == 0 ? default : new Span<T>(tensor->Data, (int)Math.Min(tensor->Length, int.MaxValue));
+        shape.RequiredLength == 0 ? default : new Span<T>(tensor.Data, (int)Math.Min(tensor.Length, int.MaxValue));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int Count(long value, string tensor, string field)

@@ -18,6 +18,16 @@ internal static class Guard
         }
     }
 
+    /// <summary>Throws unless <paramref name="value"/> is a rotary dim: positive, even and at most <see cref="RopeFrequencies.MaxRotaryDim"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void RotaryDim(int value, [CallerArgumentExpression(nameof(value))] string? name = null)
+    {
+        if (value <= 0 || (value & 1) != 0 || value > RopeFrequencies.MaxRotaryDim)
+        {
+            ThrowOutOfRange(name, value, $"Must be positive, even (elements come in rotated pairs) and at most {RopeFrequencies.MaxRotaryDim}.");
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void NonNegative(int value, [CallerArgumentExpression(nameof(value))] string? name = null)
     {

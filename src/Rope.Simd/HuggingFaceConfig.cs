@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
 using System.Text.Json;
 
 namespace Rope.Simd;
@@ -44,7 +46,9 @@ public static class HuggingFaceConfig
     /// <param name="sequenceLength">The current sequence length, for the kinds that depend on it (dynamic NTK, LongRoPE by sequence length); 0 at the start.</param>
     /// <param name="longRope">How LongRoPE picks its factors.</param>
     /// <param name="layerType">For rope_parameters given per layer type (e.g. full_attention and sliding_attention), the one to read.</param>
-    /// <exception cref="ArgumentException">The JSON is malformed, or a rope field is missing, unknown, of the wrong kind or inconsistent (the message names it).</exception>
+    /// <exception cref="ArgumentException">The JSON is malformed or repeats a key in one object, or a rope field is
+    /// missing, unknown, of the wrong kind, inconsistent or outside the range its schedule accepts (the message names
+    /// the JSON field and quotes at most a short prefix of any value).</exception>
     public static RopeConfiguration Parse(string json, int sequenceLength = 0, LongRopeSelection longRope = LongRopeSelection.BySequenceLength,
         string? layerType = null)
     {
@@ -54,16 +58,31 @@ public static class HuggingFaceConfig
         try
         {
             root = JsonDocument.Parse(json).RootElement;
+            RejectDuplicateKeys(root);
         }
         catch (JsonException exception)
         {
-            throw new ArgumentException($"config.json is not valid JSON: {exception.Message}", nameof(json), exception);
+            throw new ArgumentException($"config.json is not valid JSON: {Quote(exception.Message)}", nameof(json), exception);
         }
 
         if (root.ValueKind != JsonValueKind.Object)
         {
             throw Error("(root)", "must be a JSON object");
         }
+
+        try
+        {
+            return Resolve(root, sequenceLength, longRope, layerType);
+        }
+        catch (InvalidOperationException exception)
+        {
+            // System.Text.Json cannot turn a string with a lone surrogate escape into a .NET string.
+            throw new ArgumentException("config.json holds a string that is not valid UTF-16 (a lone surrogate escape).", nameof(json), exception);
+        }
+    }
+
+    private static RopeConfiguration Resolve(JsonElement root, int sequenceLength, LongRopeSelection longRope, string? layerType)
+    {
 
         JsonElement? parameters = RopeParameters(root, layerType);
         int headDim = HeadDim(root);
@@ -78,7 +97,7 @@ public static class HuggingFaceConfig
         string type = Type(parameters);
         var allowed = new HashSet<string>(FieldsByType.TryGetValue(type, out string[]? fields)
             ? fields
-            : throw Error("rope_type", $"'{type}' is not supported (supported: {string.Join(", ", FieldsByType.Keys)})"), StringComparer.Ordinal)
+            : throw Error("rope_type", $"{Quote(type)} is not supported (supported: {string.Join(", ", FieldsByType.Keys)})"), StringComparer.Ordinal)
             { "rope_type", "type", "rope_theta", "partial_rotary_factor" };
         if (parameters is JsonElement p)
         {
@@ -86,7 +105,7 @@ public static class HuggingFaceConfig
             {
                 if (!allowed.Contains(property.Name))
                 {
-                    throw Error(property.Name, $"is not a field of rope type '{type}'");
+                    throw Error(Bounded(property.Name), $"is not a field of rope type '{type}'");
                 }
             }
         }
@@ -100,7 +119,24 @@ public static class HuggingFaceConfig
         int MaxPositions() => maxPositions ?? throw Error("max_position_embeddings", $"is required by rope type '{type}'");
 
         double softmaxScale = 1;
-        RopeFrequencies frequencies = type switch
+        RopeFrequencies frequencies;
+        try
+        {
+            frequencies = Schedule();
+        }
+        catch (ArgumentException exception) when (exception.ParamName is { } parameter && parameter != "json")
+        {
+            // The schedule's own check, named after the JSON field its argument came from.
+            string field = JsonField(parameter, type);
+            throw new ArgumentException(
+                $"config.json: {field} is out of range for rope type '{type}': {exception.Message.Replace($" (Parameter '{parameter}')", "", StringComparison.Ordinal)}",
+                "json", exception);
+        }
+
+        return new RopeConfiguration(headDim, frequencies, type, maxPositions, softmaxScale,
+            Sections(parameters, rotaryDim));
+
+        RopeFrequencies Schedule() => type switch
         {
             "default" or "mrope" => RopeFrequencies.Create(rotaryDim, @base),
             "linear" => RopeScaling.Linear(rotaryDim, @base, Factor()),
@@ -114,10 +150,29 @@ public static class HuggingFaceConfig
                 OptionalNumber(parameters, "factor") ?? 1.0),
             _ => Yarn(parameters!.Value, rotaryDim, @base, Factor(), OriginalLength(), out softmaxScale),
         };
-
-        return new RopeConfiguration(headDim, frequencies, type, maxPositions, softmaxScale,
-            Sections(parameters, rotaryDim));
     }
+
+    /// <summary>The config.json field a schedule argument is read from.</summary>
+    private static string JsonField(string parameter, string type) => parameter switch
+    {
+        "base" => "rope_theta",
+        "rotaryDim" or "headDim" => "head_dim",
+        "factor" => "factor",
+        "betaFast" => "beta_fast",
+        "betaSlow" => "beta_slow",
+        "attentionFactor" => "attention_factor",
+        "mscale" => "mscale",
+        "mscaleAllDim" => "mscale_all_dim",
+        "originalMaxPositionEmbeddings" => "original_max_position_embeddings",
+        "maxPositionEmbeddings" => "max_position_embeddings",
+        "lowFrequencyFactor" => "low_freq_factor",
+        "highFrequencyFactor" => "high_freq_factor",
+        "shortFactor" => "short_factor",
+        "longFactor" => "long_factor",
+        "partialRotaryFactor" => "partial_rotary_factor",
+        "sequenceLength" => "sequenceLength (the argument)",
+        _ => $"the rope parameters of type '{type}'",
+    };
 
     /// <summary>Reads a config.json file (see <see cref="Parse"/>).</summary>
     /// <param name="path">Path to config.json.</param>
@@ -133,6 +188,7 @@ public static class HuggingFaceConfig
     {
         double? mscaleAllDim = OptionalNumber(parameters, "mscale_all_dim");
         softmaxScale = mscaleAllDim is double all ? RopeScaling.DeepSeekSoftmaxScale(factor, all) : 1;
+        // DeepSeekSoftmaxScale checks the same factor and mscale_all_dim that Yarn below checks, with the same names.
         bool truncate = !parameters.TryGetProperty("truncate", out JsonElement t) || (t.ValueKind is JsonValueKind.True or JsonValueKind.False
             ? t.GetBoolean()
             : throw Error("truncate", "must be true or false"));
@@ -203,7 +259,7 @@ public static class HuggingFaceConfig
             string[] types = [.. chosen.EnumerateObject().Select(p => p.Name)];
             if (layerType is null || !chosen.TryGetProperty(layerType, out JsonElement perLayer))
             {
-                throw Error(name, $"is given per layer type ({string.Join(", ", types)}); pass the layer type to read");
+                throw Error(name, $"is given per layer type ({string.Join(", ", types.Take(8).Select(Quote))}{(types.Length > 8 ? ", ..." : "")}); pass the layer type to read");
             }
 
             return perLayer;
@@ -222,7 +278,7 @@ public static class HuggingFaceConfig
         string? ropeType = OptionalString(p, "rope_type"), legacy = OptionalString(p, "type");
         if (ropeType is not null && legacy is not null && ropeType != legacy)
         {
-            throw Error("type", $"is '{legacy}' but rope_type is '{ropeType}'");
+            throw Error("type", $"is {Quote(legacy)} but rope_type is {Quote(ropeType)}");
         }
 
         string type = ropeType ?? legacy ?? throw Error("rope_type", "is missing from the rope parameters");
@@ -248,7 +304,17 @@ public static class HuggingFaceConfig
 
         int hidden = OptionalInt(root, "hidden_size") ?? throw Error("head_dim", "is missing, and so is hidden_size to derive it");
         int heads = OptionalInt(root, "num_attention_heads") ?? throw Error("head_dim", "is missing, and so is num_attention_heads to derive it");
-        if (heads <= 0 || hidden % heads != 0 || hidden / heads % 2 != 0)
+        if (hidden <= 0)
+        {
+            throw Error("hidden_size", $"is {hidden}; it must be positive");
+        }
+
+        if (heads <= 0)
+        {
+            throw Error("num_attention_heads", $"is {heads}; it must be positive");
+        }
+
+        if ( hidden % heads != 0 || hidden / heads % 2 != 0)
         {
             throw Error("num_attention_heads", $"({heads}) does not divide hidden_size ({hidden}) into even heads");
         }
@@ -273,6 +339,12 @@ public static class HuggingFaceConfig
         }
 
         int rotaryDim = absolute ?? (factor is double g ? (int)(headDim * g) : headDim);
+        if (rotaryDim > RopeFrequencies.MaxRotaryDim)
+        {
+            throw Error(absolute is null ? "head_dim" : "rotary_dim",
+                $"gives a rotary dim of {rotaryDim}, above the {RopeFrequencies.MaxRotaryDim} Rope.Simd accepts");
+        }
+
         return rotaryDim > 0 && rotaryDim % 2 == 0 && rotaryDim <= headDim
             ? rotaryDim
             : throw Error("partial_rotary_factor", $"gives a rotary dim of {rotaryDim}; it must be positive, even and at most head_dim {headDim}");
@@ -292,7 +364,7 @@ public static class HuggingFaceConfig
 
         return value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out double number) && double.IsFinite(number)
             ? number
-            : throw Error(name, $"must be a number, not {value.GetRawText()}");
+            : throw Error(name, $"must be a finite number, not {Describe(value)}");
     }
 
     private static int? OptionalInt(JsonElement? element, string name) =>
@@ -304,13 +376,67 @@ public static class HuggingFaceConfig
 
     private static string? OptionalString(JsonElement element, string name) =>
         element.TryGetProperty(name, out JsonElement value) && value.ValueKind != JsonValueKind.Null
-            ? value.ValueKind == JsonValueKind.String ? value.GetString() : throw Error(name, $"must be a string, not {value.GetRawText()}")
+            ? value.ValueKind == JsonValueKind.String ? value.GetString() : throw Error(name, $"must be a string, not {Describe(value)}")
             : null;
 
     private static double[] Numbers(JsonElement element, string name) =>
         element.TryGetProperty(name, out JsonElement value) && value.ValueKind == JsonValueKind.Array
-            ? [.. value.EnumerateArray().Select(v => v.ValueKind == JsonValueKind.Number ? v.GetDouble() : throw Error(name, "must hold numbers only"))]
+            ? [.. value.EnumerateArray().Select(v => v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out double number) && double.IsFinite(number)
+                ? number
+                : throw Error(name, $"must hold finite numbers only, not {Describe(v)}"))]
             : throw Error(name, "must be an array of numbers");
 
     private static ArgumentException Error(string field, string problem) => new($"config.json: {field} {problem}.", "json");
+
+    /// <summary>Throws if an object anywhere in the document repeats a key (JSON leaves it open; silently taking one would hide a mistake).</summary>
+    private static void RejectDuplicateKeys(JsonElement element)
+    {
+        if (element.ValueKind == JsonValueKind.Array)
+        {
+            foreach (JsonElement item in element.EnumerateArray())
+            {
+                RejectDuplicateKeys(item);
+            }
+        }
+        else if (element.ValueKind == JsonValueKind.Object)
+        {
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            foreach (JsonProperty property in element.EnumerateObject())
+            {
+                string name;
+                try
+                {
+                    name = property.Name;
+                }
+                catch (InvalidOperationException exception)
+                {
+                    throw new ArgumentException("config.json holds a key that is not valid UTF-16 (a lone surrogate escape).", "json", exception);
+                }
+
+                if (!seen.Add(name))
+                {
+                    throw Error(Bounded(name), "appears twice in one object; a key may appear once");
+                }
+
+                RejectDuplicateKeys(property.Value);
+            }
+        }
+    }
+
+    private const int QuotedLength = 64;
+
+    /// <summary>The text in quotes, cut to its first characters when long, so a message never copies a whole hostile value.</summary>
+    private static string Quote(string? text) => text is null ? "null" : $"'{Bounded(text)}'";
+
+    /// <summary>The text, or its first characters and its length when long.</summary>
+    private static string Bounded(string text) =>
+        text.Length <= QuotedLength ? text : $"{text[..QuotedLength]}... ({text.Length} characters)";
+
+    /// <summary>A JSON value's kind and the start of its text, read without copying the whole value.</summary>
+    private static string Describe(JsonElement value)
+    {
+        ReadOnlySpan<byte> raw = JsonMarshal.GetRawUtf8Value(value);
+        string start = Encoding.UTF8.GetString(raw[..Math.Min(raw.Length, QuotedLength)]);
+        return $"{value.ValueKind.ToString().ToLowerInvariant()} {start}{(raw.Length > QuotedLength ? $"... ({raw.Length} bytes)" : "")}";
+    }
 }

@@ -21,7 +21,7 @@ public abstract partial class RopeEngine
         RopePositions positions, RopeLayout layout, bool inverse = false)
     {
         RowSource rows = TableRows(table);
-        ValidateInPlace(rows, layout, queries.Length, queryShape, keys.Length, keyShape, positions);
+        ValidateInPlace(rows, layout, queries, queryShape, keys, keyShape, positions);
         Rotate(rows, layout, inverse, positions, queryShape.Tokens,
             new RotationTarget<BFloat16>(queries, queries, queryShape), new RotationTarget<BFloat16>(keys, keys, keyShape));
     }

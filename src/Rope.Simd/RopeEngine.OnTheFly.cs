@@ -45,7 +45,7 @@ public abstract partial class RopeEngine
         RopePositions positions, RopeLayout layout, bool inverse = false)
     {
         RowSource rows = ComputedRows(frequencies);
-        ValidateInPlace(rows, layout, queries.Length, queryShape, keys.Length, keyShape, positions);
+        ValidateInPlace(rows, layout, queries, queryShape, keys, keyShape, positions);
         Rotate(rows, layout, inverse, positions, queryShape.Tokens,
             new RotationTarget<float>(queries, queries, queryShape), new RotationTarget<float>(keys, keys, keyShape));
     }
@@ -65,7 +65,7 @@ public abstract partial class RopeEngine
         RopePositions positions, RopeLayout layout, bool inverse = false)
     {
         RowSource rows = ComputedRows(frequencies);
-        ValidateInPlace(rows, layout, queries.Length, queryShape, keys.Length, keyShape, positions);
+        ValidateInPlace(rows, layout, queries, queryShape, keys, keyShape, positions);
         Rotate(rows, layout, inverse, positions, queryShape.Tokens,
             new RotationTarget<BFloat16>(queries, queries, queryShape), new RotationTarget<BFloat16>(keys, keys, keyShape));
     }
@@ -85,7 +85,7 @@ public abstract partial class RopeEngine
         RopePositions positions, RopeLayout layout, bool inverse = false)
     {
         RowSource rows = ComputedRows(frequencies);
-        ValidateInPlace(rows, layout, queries.Length, queryShape, keys.Length, keyShape, positions);
+        ValidateInPlace(rows, layout, queries, queryShape, keys, keyShape, positions);
         Rotate(rows, layout, inverse, positions, queryShape.Tokens,
             new RotationTarget<Half>(queries, queries, queryShape), new RotationTarget<Half>(keys, keys, keyShape));
     }

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Rope.Simd.Kernels;
 using Rope.Simd.Tables;
 
@@ -126,7 +128,7 @@ public abstract partial class RopeEngine
         RopePositions positions, RopeLayout layout, bool inverse = false)
     {
         RowSource rows = TableRows(table);
-        ValidateInPlace(rows, layout, queries.Length, queryShape, keys.Length, keyShape, positions);
+        ValidateInPlace(rows, layout, queries, queryShape, keys, keyShape, positions);
         Rotate(rows, layout, inverse, positions, queryShape.Tokens,
             new RotationTarget<float>(queries, queries, queryShape), new RotationTarget<float>(keys, keys, keyShape));
     }
@@ -213,12 +215,14 @@ public abstract partial class RopeEngine
         positions.Validate(rows, shape.Tokens);
     }
 
-    private static void ValidateInPlace(in RowSource rows, RopeLayout layout, int queryLength, RopeShape queryShape,
-        int keyLength, RopeShape keyShape, RopePositions positions)
+    private static void ValidateInPlace<TElement>(in RowSource rows, RopeLayout layout, Span<TElement> queries, RopeShape queryShape,
+        Span<TElement> keys, RopeShape keyShape, RopePositions positions)
     {
-        Validate(rows, layout, queryLength, queryShape, "queries", nameof(queryShape));
-        Validate(rows, layout, keyLength, keyShape, "keys", nameof(keyShape));
+        Validate(rows, layout, queries.Length, queryShape, nameof(queries), nameof(queryShape));
+        Validate(rows, layout, keys.Length, keyShape, nameof(keys), nameof(keyShape));
         SameTokens(queryShape, keyShape);
+        // In place, a head's rotated elements are read and written and its pass-through elements are not touched.
+        Disjoint(queries, queryShape, rows.RotaryDim, keys, keyShape, rows.RotaryDim, "keys", "the queries");
         positions.Validate(rows, queryShape.Tokens);
     }
 
@@ -239,6 +243,22 @@ public abstract partial class RopeEngine
         Validate(rows, layout, keySource.Length, keyShape, nameof(keySource), nameof(keyShape));
         ValidateDestination(keySource, keyDestination, keyShape, nameof(keyDestination));
         SameTokens(queryShape, keyShape);
+
+        // Out of place, whole heads are read from the source and written to the destination; a tensor rotated in place
+        // (destination = source) touches only its rotated elements.
+        bool queriesInPlace = SameStart(querySource, queryDestination), keysInPlace = SameStart(keySource, keyDestination);
+        int queryExtent = queriesInPlace ? rows.RotaryDim : queryShape.HeadDim, keyExtent = keysInPlace ? rows.RotaryDim : keyShape.HeadDim;
+        Disjoint(queryDestination, queryShape, queryExtent, keyDestination, keyShape, keyExtent, nameof(keyDestination), "the query destination");
+        if (!keysInPlace)
+        {
+            Disjoint(queryDestination, queryShape, queryExtent, keySource, keyShape, keyExtent, nameof(queryDestination), "the key source");
+        }
+
+        if (!queriesInPlace)
+        {
+            Disjoint(keyDestination, keyShape, keyExtent, querySource, queryShape, queryExtent, nameof(keyDestination), "the query source");
+        }
+
         positions.Validate(rows, queryShape.Tokens);
     }
 
@@ -276,11 +296,36 @@ public abstract partial class RopeEngine
     private static void ValidateDestination<TElement>(ReadOnlySpan<TElement> source, Span<TElement> destination, RopeShape shape, string name)
     {
         Guard.Length(destination.Length, shape, name);
-        if (source.Overlaps(destination, out int offset) && offset != 0)
+        if (!SameStart(source, destination) && HeadOverlap.Between(shape, shape.HeadDim, shape, shape.HeadDim, ByteOffset(source, destination), Unsafe.SizeOf<TElement>()))
         {
             throw new ArgumentException(
-                "The destination overlaps the source at a different start; use the same memory (in place) or separate memory.", name);
+                "The destination's heads share memory with the source's at a different start; use the same memory (in place) or memory " +
+                "no source head touches.", name);
         }
     }
-}
 
+    /// <summary>
+    /// Throws unless no element of <paramref name="written"/>'s heads (their first <paramref name="writtenExtent"/>
+    /// elements) lies in memory of <paramref name="other"/>'s heads, tested exactly from both shapes' strides.
+    /// </summary>
+    private static void Disjoint<TElement>(ReadOnlySpan<TElement> written, RopeShape writtenShape, int writtenExtent,
+        ReadOnlySpan<TElement> other, RopeShape otherShape, int otherExtent, string name, string otherDescription)
+    {
+        if (HeadOverlap.Between(writtenShape, writtenExtent, otherShape, otherExtent, ByteOffset(written, other), Unsafe.SizeOf<TElement>()))
+        {
+            throw new ArgumentException(
+                $"The heads of {name} share memory with {otherDescription}; one tensor's elements must not be read or written by the other " +
+                "(pass the same buffer at the offsets and strides that keep them apart, e.g. slices of a packed QKV row).", name);
+        }
+    }
+
+    private static bool SameStart<TElement>(ReadOnlySpan<TElement> first, ReadOnlySpan<TElement> second) =>
+        Unsafe.AreSame(ref MemoryMarshal.GetReference(first), ref MemoryMarshal.GetReference(second));
+
+    /// <summary>
+    /// Bytes from <paramref name="first"/> to <paramref name="second"/>. Taken at one instant: spans over two objects
+    /// never overlap wherever the collector moves them, and within one object the distance is fixed.
+    /// </summary>
+    private static long ByteOffset<TElement>(ReadOnlySpan<TElement> first, ReadOnlySpan<TElement> second) =>
+        Unsafe.ByteOffset(ref MemoryMarshal.GetReference(first), ref MemoryMarshal.GetReference(second));
+}

@@ -20,6 +20,25 @@ public sealed class RopeFrequencies
     /// </summary>
     public const double DefaultBase = 10000.0;
 
+    /// <summary>
+    /// The largest rotary dim accepted anywhere (16,384 elements per head, 8,192 pairs; published models rotate at most
+    /// a few hundred). Sizes are checked against it before anything is allocated.
+    /// </summary>
+    public const int MaxRotaryDim = 16384;
+
+    /// <summary>
+    /// The largest inverse frequency accepted, in radians per position (standard schedules peak at 1 for pair 0).
+    /// Below it, p·ω for every position p &lt; 2^31 stays under 2^41 radians, where the table builder's exact angle
+    /// reduction, and so the one-ulp guarantee, holds.
+    /// </summary>
+    public const double MaxInverseFrequency = 1024.0;
+
+    /// <summary>The smallest attention factor accepted, 2^-16: A·cos and A·sin stay normal float32 numbers (accuracy is relative).</summary>
+    public const double MinAttentionFactor = 1.0 / 65536;
+
+    /// <summary>The largest attention factor accepted, 2^16 (published models use about 1 to 1.5): rows stay finite in every element type's arithmetic.</summary>
+    public const double MaxAttentionFactor = 65536.0;
+
     private readonly double[] inverseFrequencies;
 
     private RopeFrequencies(int rotaryDim, double[] inverseFrequencies, double attentionFactor)
@@ -48,18 +67,15 @@ public sealed class RopeFrequencies
     /// <summary>
     /// Standard RoPE frequencies ω_i = 1 / base^(2i / rotaryDim), computed in double.
     /// </summary>
-    /// <param name="rotaryDim">Rotated elements per head: positive and even. With partial rotary this is the
-    /// rotated slice (e.g. 64 of a 256-wide GPT-J head), and it is the exponent's denominator.</param>
-    /// <param name="base">θ, the base ("rope_theta"): finite and positive. Defaults to <see cref="DefaultBase"/>.</param>
-    /// <exception cref="ArgumentOutOfRangeException">rotaryDim is not positive and even, or base is not finite and positive.</exception>
+    /// <param name="rotaryDim">Rotated elements per head: positive, even and at most <see cref="MaxRotaryDim"/>. With
+    /// partial rotary this is the rotated slice (e.g. 64 of a 256-wide GPT-J head), and it is the exponent's denominator.</param>
+    /// <param name="base">θ, the base ("rope_theta"): finite and above 1 (so that every ω_i is at most 1 and the pairs'
+    /// frequencies fall from the first to the last). Defaults to <see cref="DefaultBase"/>.</param>
+    /// <exception cref="ArgumentOutOfRangeException">rotaryDim or base is outside its range.</exception>
     public static RopeFrequencies Create(int rotaryDim, double @base = DefaultBase)
     {
-        Guard.PositiveEven(rotaryDim);
-        if (!double.IsFinite(@base) || @base <= 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(@base), @base, "The base must be finite and positive.");
-        }
-
+        Guard.RotaryDim(rotaryDim);
+        CheckBase(@base, nameof(@base));
         var frequencies = new double[rotaryDim / 2];
         for (int i = 0; i < frequencies.Length; i++)
         {
@@ -70,34 +86,64 @@ public sealed class RopeFrequencies
     }
 
     /// <summary>
-    /// Frequencies given explicitly, one per pair (for scaled or learned schedules).
+    /// Frequencies given explicitly, one per pair (for scaled or learned schedules). The span is copied once and the
+    /// copy is what gets checked and kept, so a caller changing it meanwhile cannot slip a value past the checks.
     /// </summary>
-    /// <param name="inverseFrequencies">ω_i, radians per position: at least one, each finite and non-negative.
-    /// The rotary dim is twice their count.</param>
-    /// <param name="attentionFactor">A, multiplying cos and sin in tables: finite and positive; 1 unless given.</param>
-    /// <exception cref="ArgumentException">The span is empty or holds a negative, infinite or NaN value, or the attention factor is not finite and positive.</exception>
+    /// <param name="inverseFrequencies">ω_i, radians per position: 1 to <see cref="MaxRotaryDim"/>/2 of them, each in
+    /// [0, <see cref="MaxInverseFrequency"/>]. The rotary dim is twice their count.</param>
+    /// <param name="attentionFactor">A, multiplying cos and sin in tables: in [<see cref="MinAttentionFactor"/>,
+    /// <see cref="MaxAttentionFactor"/>]; 1 unless given.</param>
+    /// <exception cref="ArgumentException">The span is empty, too long, or holds a value outside the range (NaN included).</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The attention factor is outside its range.</exception>
     public static RopeFrequencies FromInverseFrequencies(ReadOnlySpan<double> inverseFrequencies, double attentionFactor = 1.0)
     {
-        if (!double.IsFinite(attentionFactor) || attentionFactor <= 0)
+        CheckAttentionFactor(attentionFactor, nameof(attentionFactor));
+        if (inverseFrequencies.IsEmpty || inverseFrequencies.Length > MaxRotaryDim / 2)
         {
-            throw new ArgumentOutOfRangeException(nameof(attentionFactor), attentionFactor, "The attention factor must be finite and positive.");
+            throw new ArgumentException(
+                $"{inverseFrequencies.Length} inverse frequencies given; between 1 and {MaxRotaryDim / 2} (one per pair) are accepted.", nameof(inverseFrequencies));
         }
 
-        if (inverseFrequencies.IsEmpty)
+        double[] copy = inverseFrequencies.ToArray();
+        if (FirstOutsideDomain(copy) is int bad)
         {
-            throw new ArgumentException("At least one inverse frequency (one pair) is needed.", nameof(inverseFrequencies));
+            throw new ArgumentException(
+                $"Inverse frequency {bad} is {copy[bad]}; every one must be in [0, {MaxInverseFrequency}] radians per position.", nameof(inverseFrequencies));
         }
 
+        return new RopeFrequencies(copy.Length * 2, copy, attentionFactor);
+    }
+
+    /// <summary>The first index whose value is not in [0, <see cref="MaxInverseFrequency"/>], or null.</summary>
+    internal static int? FirstOutsideDomain(ReadOnlySpan<double> inverseFrequencies)
+    {
         for (int i = 0; i < inverseFrequencies.Length; i++)
         {
-            double w = inverseFrequencies[i];
-            if (!double.IsFinite(w) || w < 0)
+            if (!(inverseFrequencies[i] is >= 0 and <= MaxInverseFrequency))
             {
-                throw new ArgumentException(
-                    $"Inverse frequency {i} is {w}; every one must be finite and non-negative.", nameof(inverseFrequencies));
+                return i;
             }
         }
 
-        return new RopeFrequencies(checked(inverseFrequencies.Length * 2), inverseFrequencies.ToArray(), attentionFactor);
+        return null;
+    }
+
+    /// <summary>Throws unless <paramref name="base"/> is finite and above 1.</summary>
+    internal static void CheckBase(double @base, string name)
+    {
+        if (!(double.IsFinite(@base) && @base > 1))
+        {
+            throw new ArgumentOutOfRangeException(name, @base, "The base must be finite and above 1.");
+        }
+    }
+
+    /// <summary>Throws unless <paramref name="attentionFactor"/> is in [<see cref="MinAttentionFactor"/>, <see cref="MaxAttentionFactor"/>].</summary>
+    internal static void CheckAttentionFactor(double attentionFactor, string name)
+    {
+        if (!(attentionFactor is >= MinAttentionFactor and <= MaxAttentionFactor))
+        {
+            throw new ArgumentOutOfRangeException(name, attentionFactor,
+                $"The attention factor must be in [2^-16, 2^16] (published models use about 1 to 1.5).");
+        }
     }
 }

@@ -14,7 +14,8 @@ public static class RopeReference
     /// <summary>ω_i = 1 / base^(2i / rotaryDim) for i in [0, rotaryDim/2), as in Meta's <c>precompute_freqs_cis</c>.</summary>
     public static double[] InverseFrequencies(int rotaryDim, double @base = RopeFrequencies.DefaultBase)
     {
-        Guard.PositiveEven(rotaryDim);
+        Guard.RotaryDim(rotaryDim);
+        RopeFrequencies.CheckBase(@base, nameof(@base));
         var frequencies = new double[rotaryDim / 2];
         for (int i = 0; i < frequencies.Length; i++)
         {
@@ -39,6 +40,8 @@ public static class RopeReference
     public static void Rotate(ReadOnlySpan<float> values, Span<double> result, int heads, int headDim,
         ReadOnlySpan<int> positions, ReadOnlySpan<double> inverseFrequencies, RopeLayout layout, bool inverse = false, double attentionFactor = 1.0)
     {
+        Guard.NonNegative(heads);
+        Guard.PositiveEven(headDim);
         int pairs = inverseFrequencies.Length;
         int rotaryDim = 2 * pairs;
         long length = (long)positions.Length * heads * headDim;

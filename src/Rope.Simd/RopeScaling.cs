@@ -34,17 +34,24 @@ public static class RopeScaling
     public static RopeFrequencies Linear(int rotaryDim, double @base, double factor)
     {
         Positive(factor);
-        return Map(RopeFrequencies.Create(rotaryDim, @base), (_, w) => w / factor);
+        return Map(RopeFrequencies.Create(rotaryDim, @base), (_, w) => w / factor, nameof(factor), factor);
     }
 
     /// <summary>NTK-aware scaling with a fixed base (vLLM <c>ntk</c>): ω_i = (base·s)^(-2i/d) / s^(2/d). A = 1.</summary>
     /// <inheritdoc cref="Linear(int, double, double)" path="/param"/>
     public static RopeFrequencies FixedNtk(int rotaryDim, double @base, double factor)
     {
+        Guard.RotaryDim(rotaryDim);
+        RopeFrequencies.CheckBase(@base, nameof(@base));
         Positive(factor);
+        if (!(double.IsFinite(@base * factor) && @base * factor > 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(factor), factor, $"base × factor is {@base * factor}; it must be finite and above 1.");
+        }
+
         RopeFrequencies scaled = RopeFrequencies.Create(rotaryDim, @base * factor);
         double divisor = Math.Pow(factor, 2.0 / rotaryDim);
-        return Map(scaled, (_, w) => w / divisor);
+        return Map(scaled, (_, w) => w / divisor, nameof(factor), factor);
     }
 
     /// <summary>
@@ -60,16 +67,24 @@ public static class RopeScaling
     /// <param name="sequenceLength">The current sequence length (cached plus new tokens): non-negative.</param>
     public static RopeFrequencies DynamicNtk(int rotaryDim, double @base, double factor, int maxPositionEmbeddings, int sequenceLength)
     {
-        Positive(factor);
-        PositiveLength(maxPositionEmbeddings);
-        Guard.NonNegative(sequenceLength);
+        Guard.RotaryDim(rotaryDim);
         if (rotaryDim <= 2)
         {
             throw new ArgumentOutOfRangeException(nameof(rotaryDim), rotaryDim, "Dynamic NTK needs a rotary dim above 2 (its exponent is d/(d-2)).");
         }
 
+        RopeFrequencies.CheckBase(@base, nameof(@base));
+        Positive(factor);
+        PositiveLength(maxPositionEmbeddings);
+        Guard.NonNegative(sequenceLength);
         double length = Math.Max(sequenceLength, maxPositionEmbeddings);
         double scaledBase = @base * Math.Pow(factor * length / maxPositionEmbeddings - (factor - 1), (double)rotaryDim / (rotaryDim - 2));
+        if (!(double.IsFinite(scaledBase) && scaledBase > 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(factor), factor,
+                $"At sequence length {sequenceLength} it makes the base {scaledBase}; the base must stay finite and above 1.");
+        }
+
         return RopeFrequencies.Create(rotaryDim, scaledBase);
     }
 
@@ -85,19 +100,29 @@ public static class RopeScaling
     /// <param name="base">θ: finite and positive.</param>
     /// <param name="factor">s: finite and positive.</param>
     /// <param name="originalMaxPositionEmbeddings">L0, original_max_position_embeddings: positive.</param>
-    /// <param name="betaFast">β_fast (default 32).</param>
-    /// <param name="betaSlow">β_slow (default 1).</param>
+    /// <param name="betaFast">β_fast (default 32): finite and positive.</param>
+    /// <param name="betaSlow">β_slow (default 1): finite, positive and at most β_fast.</param>
     /// <param name="truncate">Round the ramp ends to whole pairs (Hugging Face default true; gpt-oss uses false).</param>
-    /// <param name="attentionFactor">attention_factor, when the config gives one.</param>
-    /// <param name="mscale">mscale (DeepSeek), used with <paramref name="mscaleAllDim"/>.</param>
-    /// <param name="mscaleAllDim">mscale_all_dim (DeepSeek), used with <paramref name="mscale"/>.</param>
+    /// <param name="attentionFactor">attention_factor, when the config gives one: in
+    /// [<see cref="RopeFrequencies.MinAttentionFactor"/>, <see cref="RopeFrequencies.MaxAttentionFactor"/>].</param>
+    /// <param name="mscale">mscale (DeepSeek), used with <paramref name="mscaleAllDim"/>: finite and non-negative.</param>
+    /// <param name="mscaleAllDim">mscale_all_dim (DeepSeek), used with <paramref name="mscale"/>: finite and non-negative.</param>
     public static RopeFrequencies Yarn(int rotaryDim, double @base, double factor, int originalMaxPositionEmbeddings,
         double betaFast = 32, double betaSlow = 1, bool truncate = true, double? attentionFactor = null, double? mscale = null,
         double? mscaleAllDim = null)
     {
+        RopeFrequencies plain = RopeFrequencies.Create(rotaryDim, @base);
         Positive(factor);
         PositiveLength(originalMaxPositionEmbeddings);
-        RopeFrequencies plain = RopeFrequencies.Create(rotaryDim, @base);
+        Positive(betaFast);
+        Positive(betaSlow);
+        if (betaSlow > betaFast)
+        {
+            throw new ArgumentOutOfRangeException(nameof(betaSlow), betaSlow, $"β_slow must be at most β_fast ({betaFast}); the ramp runs from β_fast's pair to β_slow's.");
+        }
+
+        NonNegative(mscale);
+        NonNegative(mscaleAllDim);
         double Correction(double rotations) =>
             rotaryDim * Math.Log(originalMaxPositionEmbeddings / (rotations * 2 * Math.PI)) / (2 * Math.Log(@base));
         double low = Correction(betaFast), high = Correction(betaSlow);
@@ -114,14 +139,16 @@ public static class RopeScaling
             high += 0.001;
         }
 
+        bool fromMscales = attentionFactor is null && mscale is not null && mscaleAllDim is not null;
         double attention = attentionFactor
-            ?? (mscale is double m && mscaleAllDim is double all ? YarnMscale(factor, m) / YarnMscale(factor, all) : YarnMscale(factor, 1));
+            ?? (fromMscales ? YarnMscale(factor, mscale!.Value) / YarnMscale(factor, mscaleAllDim!.Value) : YarnMscale(factor, 1));
+        RopeFrequencies.CheckAttentionFactor(attention, attentionFactor is not null ? nameof(attentionFactor) : fromMscales ? nameof(mscale) : nameof(factor));
         return Map(plain, (i, w) =>
         {
             double ramp = Math.Clamp((i - low) / (high - low), 0, 1);
             double keep = 1 - ramp;
             return w / factor * (1 - keep) + w * keep;
-        }, attention);
+        }, nameof(factor), factor, attention);
     }
 
     /// <summary>
@@ -137,6 +164,7 @@ public static class RopeScaling
     public static RopeFrequencies Llama3(int rotaryDim, double @base, double factor, int originalMaxPositionEmbeddings,
         double lowFrequencyFactor = 1, double highFrequencyFactor = 4)
     {
+        RopeFrequencies plain = RopeFrequencies.Create(rotaryDim, @base);
         Positive(factor);
         PositiveLength(originalMaxPositionEmbeddings);
         Positive(lowFrequencyFactor);
@@ -147,7 +175,7 @@ public static class RopeScaling
 
         double lowWavelength = originalMaxPositionEmbeddings / lowFrequencyFactor;
         double highWavelength = originalMaxPositionEmbeddings / highFrequencyFactor;
-        return Map(RopeFrequencies.Create(rotaryDim, @base), (_, w) =>
+        return Map(plain, (_, w) =>
         {
             double wavelength = 2 * Math.PI / w;
             if (wavelength < highWavelength)
@@ -162,7 +190,7 @@ public static class RopeScaling
 
             double smooth = (originalMaxPositionEmbeddings / wavelength - lowFrequencyFactor) / (highFrequencyFactor - lowFrequencyFactor);
             return (1 - smooth) * w / factor + smooth * w;
-        });
+        }, nameof(factor), factor);
     }
 
     /// <summary>
@@ -178,11 +206,13 @@ public static class RopeScaling
     /// <param name="maxPositionEmbeddings">max_position_embeddings: positive.</param>
     /// <param name="selection">Which factors: by the current sequence length, or long from the start.</param>
     /// <param name="sequenceLength">The current sequence length, for <see cref="LongRopeSelection.BySequenceLength"/>: long factors once it exceeds L0.</param>
-    /// <param name="attentionFactor">attention_factor, when the config gives one.</param>
+    /// <param name="attentionFactor">attention_factor, when the config gives one: in
+    /// [<see cref="RopeFrequencies.MinAttentionFactor"/>, <see cref="RopeFrequencies.MaxAttentionFactor"/>].</param>
     public static RopeFrequencies LongRope(int rotaryDim, double @base, ReadOnlySpan<double> shortFactor, ReadOnlySpan<double> longFactor,
         int originalMaxPositionEmbeddings, int maxPositionEmbeddings, LongRopeSelection selection, int sequenceLength = 0,
         double? attentionFactor = null)
     {
+        RopeFrequencies plain = RopeFrequencies.Create(rotaryDim, @base);
         PositiveLength(originalMaxPositionEmbeddings);
         PositiveLength(maxPositionEmbeddings);
         Guard.NonNegative(sequenceLength);
@@ -192,13 +222,16 @@ public static class RopeScaling
         }
 
         bool useLong = selection == LongRopeSelection.AlwaysLong || sequenceLength > originalMaxPositionEmbeddings;
-        ReadOnlySpan<double> factors = useLong ? longFactor : shortFactor;
         string name = useLong ? nameof(longFactor) : nameof(shortFactor);
-        PerPair(factors, rotaryDim, name);
+        double[] factors = PerPair(useLong ? longFactor : shortFactor, rotaryDim, name);
         double scale = (double)maxPositionEmbeddings / originalMaxPositionEmbeddings;
+        if (attentionFactor is double given)
+        {
+            RopeFrequencies.CheckAttentionFactor(given, nameof(attentionFactor));
+        }
+
         double attention = attentionFactor ?? (scale <= 1 ? 1 : Math.Sqrt(1 + Math.Log(scale) / Math.Log(originalMaxPositionEmbeddings)));
-        double[] scaled = Scaled(RopeFrequencies.Create(rotaryDim, @base), factors);
-        return RopeFrequencies.FromInverseFrequencies(scaled, attention);
+        return Map(plain, (i, w) => w / factors[i], name, null, attention);
     }
 
     /// <summary>
@@ -206,12 +239,14 @@ public static class RopeScaling
     /// n = ⌊partialRotaryFactor·headDim/2⌋ pairs at ω_i = base^(-2i/headDim) / factor and the rest at frequency 0
     /// (unrotated). A = 1.
     /// </summary>
-    /// <param name="headDim">Elements per head: positive and even; the rotary dim of the result.</param>
+    /// <param name="headDim">Elements per head: positive, even and at most <see cref="RopeFrequencies.MaxRotaryDim"/>; the rotary dim of the result.</param>
     /// <param name="base">θ: finite and positive.</param>
     /// <param name="partialRotaryFactor">The share of pairs that rotate, in (0, 1].</param>
     /// <param name="factor">Divides every frequency: finite and positive (1 for none).</param>
     public static RopeFrequencies Proportional(int headDim, double @base, double partialRotaryFactor, double factor = 1)
     {
+        Guard.RotaryDim(headDim);
+        RopeFrequencies plain = RopeFrequencies.Create(headDim, @base);
         Positive(factor);
         if (!(partialRotaryFactor > 0 && partialRotaryFactor <= 1))
         {
@@ -219,17 +254,18 @@ public static class RopeScaling
         }
 
         int rotating = (int)(partialRotaryFactor * headDim / 2);
-        return Map(RopeFrequencies.Create(headDim, @base), (i, w) => i < rotating ? w / factor : 0);
+        return Map(plain, (i, w) => i < rotating ? w / factor : 0, nameof(factor), factor);
     }
 
     /// <summary>Per-pair factors dividing each frequency (ggml's freq_factors): ω_i / f_i, attention factor kept.</summary>
     /// <param name="frequencies">The schedule to scale.</param>
-    /// <param name="factors">f_i, one per pair: finite and positive.</param>
+    /// <param name="factors">f_i, one per pair: finite and positive, with every ω_i / f_i at most
+    /// <see cref="RopeFrequencies.MaxInverseFrequency"/>. Copied once before it is checked.</param>
     public static RopeFrequencies WithFactors(RopeFrequencies frequencies, ReadOnlySpan<double> factors)
     {
         ArgumentNullException.ThrowIfNull(frequencies);
-        PerPair(factors, frequencies.RotaryDim, nameof(factors));
-        return RopeFrequencies.FromInverseFrequencies(Scaled(frequencies, factors), frequencies.AttentionFactor);
+        double[] copy = PerPair(factors, frequencies.RotaryDim, nameof(factors));
+        return Map(frequencies, (i, w) => w / copy[i], nameof(factors), null, frequencies.AttentionFactor);
     }
 
     /// <summary>
@@ -238,17 +274,23 @@ public static class RopeScaling
     /// without this factor the logits are off.
     /// </summary>
     /// <param name="factor">s: finite and positive.</param>
-    /// <param name="mscaleAllDim">mscale_all_dim.</param>
+    /// <param name="mscaleAllDim">mscale_all_dim: finite and non-negative.</param>
     public static double DeepSeekSoftmaxScale(double factor, double mscaleAllDim)
     {
         Positive(factor);
+        NonNegative(mscaleAllDim);
         double mscale = YarnMscale(factor, mscaleAllDim);
         return mscale * mscale;
     }
 
     private static double YarnMscale(double factor, double m) => factor <= 1 ? 1 : 0.1 * m * Math.Log(factor) + 1;
 
-    private static RopeFrequencies Map(RopeFrequencies plain, Func<int, double, double> scale, double attentionFactor = 1)
+    /// <summary>
+    /// Applies <paramref name="scale"/> to each ω_i; a result outside [0, <see cref="RopeFrequencies.MaxInverseFrequency"/>]
+    /// is blamed on <paramref name="cause"/>, the argument that produced it (with its value when it is a number).
+    /// </summary>
+    private static RopeFrequencies Map(RopeFrequencies plain, Func<int, double, double> scale, string cause, double? causeValue,
+        double attentionFactor = 1)
     {
         ReadOnlySpan<double> w = plain.InverseFrequencies;
         var scaled = new double[w.Length];
@@ -257,35 +299,33 @@ public static class RopeScaling
             scaled[i] = scale(i, w[i]);
         }
 
+        if (RopeFrequencies.FirstOutsideDomain(scaled) is int bad)
+        {
+            string message = $"It makes inverse frequency {bad} {scaled[bad]}, outside [0, {RopeFrequencies.MaxInverseFrequency}] radians per position.";
+            throw causeValue is double value ? new ArgumentOutOfRangeException(cause, value, message) : new ArgumentException(message, cause);
+        }
+
         return RopeFrequencies.FromInverseFrequencies(scaled, attentionFactor);
     }
 
-    private static double[] Scaled(RopeFrequencies frequencies, ReadOnlySpan<double> factors)
-    {
-        ReadOnlySpan<double> w = frequencies.InverseFrequencies;
-        var scaled = new double[w.Length];
-        for (int i = 0; i < w.Length; i++)
-        {
-            scaled[i] = w[i] / factors[i];
-        }
-
-        return scaled;
-    }
-
-    private static void PerPair(ReadOnlySpan<double> factors, int rotaryDim, string name)
+    /// <summary>Copies per-pair factors once, then checks the copy: one per pair, each finite and positive.</summary>
+    private static double[] PerPair(ReadOnlySpan<double> factors, int rotaryDim, string name)
     {
         if (factors.Length != rotaryDim / 2)
         {
             throw new ArgumentException($"{factors.Length} factors given; one per pair ({rotaryDim / 2}) is needed.", name);
         }
 
-        foreach (double f in factors)
+        double[] copy = factors.ToArray();
+        for (int i = 0; i < copy.Length; i++)
         {
-            if (!double.IsFinite(f) || f <= 0)
+            if (!(double.IsFinite(copy[i]) && copy[i] > 0))
             {
-                throw new ArgumentException($"Factor {f} is not finite and positive.", name);
+                throw new ArgumentException($"Factor {i} is {copy[i]}; every one must be finite and positive.", name);
             }
         }
+
+        return copy;
     }
 
     private static void Positive(double value, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(value))] string? name = null)
@@ -293,6 +333,14 @@ public static class RopeScaling
         if (!double.IsFinite(value) || value <= 0)
         {
             throw new ArgumentOutOfRangeException(name, value, "Must be finite and positive.");
+        }
+    }
+
+    private static void NonNegative(double? value, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(value))] string? name = null)
+    {
+        if (value is double given && !(double.IsFinite(given) && given >= 0))
+        {
+            throw new ArgumentOutOfRangeException(name, given, "Must be finite and non-negative.");
         }
     }
 

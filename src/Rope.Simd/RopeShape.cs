@@ -8,8 +8,9 @@ namespace Rope.Simd;
 /// <remarks>
 /// The default strides describe a packed <c>[tokens][heads][headDim]</c> (BSHD) tensor. A <c>[heads][tokens][headDim]</c>
 /// (BHSD) tensor has TokenStride = headDim and HeadStride = tokens·headDim; a slice of a packed QKV buffer keeps its
-/// row stride as TokenStride. Heads must not overlap: the smaller stride must be at least HeadDim and the larger
-/// must step over everything the smaller one spans.
+/// row stride as TokenStride. Heads must not overlap: no two heads may start fewer than HeadDim elements apart, which
+/// is tested exactly (strides whose heads interleave without touching, such as token stride 6 and head stride 4 for
+/// heads of 2, are accepted).
 /// </remarks>
 public readonly record struct RopeShape
 {
@@ -79,36 +80,11 @@ public readonly record struct RopeShape
 
     private void CheckHeadsDoNotOverlap()
     {
-        // An empty tensor has no heads to overlap; an axis with one entry never steps, so only axes of two or more
-        // entries constrain their stride.
-        if (Tokens == 0 || Heads == 0)
-        {
-            return;
-        }
-
-        bool headsStep = Heads > 1, tokensStep = Tokens > 1;
-        bool overlap;
-        string offender;
-        if (headsStep && tokensStep)
-        {
-            bool headsInner = HeadStride <= TokenStride;
-            (long innerStride, int innerCount, long outerStride) =
-                headsInner ? (HeadStride, Heads, TokenStride) : (TokenStride, Tokens, (long)HeadStride);
-            overlap = innerStride < HeadDim || outerStride < (innerCount - 1) * innerStride + HeadDim;
-            offender = innerStride < HeadDim == headsInner ? "headStride" : "tokenStride";
-        }
-        else
-        {
-            overlap = (headsStep && HeadStride < HeadDim) || (tokensStep && TokenStride < HeadDim);
-            offender = headsStep ? "headStride" : "tokenStride";
-        }
-
-        if (overlap)
+        if (HeadOverlap.WithinShape(Tokens, Heads, HeadDim, TokenStride, HeadStride, out string offender, out string witness))
         {
             throw new ArgumentException(
-                $"Strides make heads overlap: {Tokens} tokens × {Heads} heads of {HeadDim} need the smaller stride ≥ {HeadDim} " +
-                $"and the larger ≥ the extent of the smaller axis; got token stride {TokenStride}, head stride {HeadStride}.",
-                offender);
+                $"Strides make heads overlap: with token stride {TokenStride} and head stride {HeadStride}, {witness}, " +
+                $"less than the head dim {HeadDim}.", offender);
         }
     }
 

@@ -11,12 +11,12 @@ public static class RopeTableFormats
     /// To vLLM's and FlashInfer's cos_sin_cache rows: [c0, c1, ..., c(h−1), s0, s1, ..., s(h−1)] with h = rotaryDim/2.
     /// </summary>
     /// <param name="interleaved">Whole interleaved rows.</param>
-    /// <param name="rotaryDim">Floats per row: positive and even.</param>
+    /// <param name="rotaryDim">Floats per row: positive, even and at most <see cref="RopeFrequencies.MaxRotaryDim"/>.</param>
     /// <param name="destination">As long as the source; must not overlap it.</param>
     /// <exception cref="ArgumentException">The lengths are not whole rows, the destination is short, or the spans overlap.</exception>
     public static void ToCosThenSin(ReadOnlySpan<float> interleaved, int rotaryDim, Span<float> destination)
     {
-        Guard.PositiveEven(rotaryDim);
+        Guard.RotaryDim(rotaryDim);
         int rows = Rows(interleaved.Length, rotaryDim, nameof(interleaved));
         Destination(interleaved, destination, interleaved.Length, nameof(destination));
         int half = rotaryDim / 2;
@@ -34,12 +34,12 @@ public static class RopeTableFormats
 
     /// <summary>From cos_sin_cache rows ([all cos, all sin] per position) back to interleaved rows.</summary>
     /// <param name="cosThenSin">Whole rows of rotaryDim floats, cos half first.</param>
-    /// <param name="rotaryDim">Floats per row: positive and even.</param>
+    /// <param name="rotaryDim">Floats per row: positive, even and at most <see cref="RopeFrequencies.MaxRotaryDim"/>.</param>
     /// <param name="destination">As long as the source; must not overlap it.</param>
     /// <exception cref="ArgumentException">The lengths are not whole rows, the destination is short, or the spans overlap.</exception>
     public static void FromCosThenSin(ReadOnlySpan<float> cosThenSin, int rotaryDim, Span<float> destination)
     {
-        Guard.PositiveEven(rotaryDim);
+        Guard.RotaryDim(rotaryDim);
         int rows = Rows(cosThenSin.Length, rotaryDim, nameof(cosThenSin));
         Destination(cosThenSin, destination, cosThenSin.Length, nameof(destination));
         int half = rotaryDim / 2;
@@ -61,14 +61,14 @@ public static class RopeTableFormats
     /// its half repeated ([c0 ... c(h−1), c0 ... c(h−1)], from emb = cat(freqs, freqs)).
     /// </summary>
     /// <param name="interleaved">Whole interleaved rows.</param>
-    /// <param name="rotaryDim">Floats per row: positive and even.</param>
+    /// <param name="rotaryDim">Floats per row: positive, even and at most <see cref="RopeFrequencies.MaxRotaryDim"/>.</param>
     /// <param name="cos">rows × rotaryDim/2 floats (rows × rotaryDim when duplicated).</param>
     /// <param name="sin">As long as <paramref name="cos"/>.</param>
     /// <param name="duplicated">Write Hugging Face's duplicated halves instead of ONNX's half-width caches.</param>
     /// <exception cref="ArgumentException">The lengths are not whole rows, a destination is short, or spans overlap.</exception>
     public static void ToCosAndSin(ReadOnlySpan<float> interleaved, int rotaryDim, Span<float> cos, Span<float> sin, bool duplicated = false)
     {
-        Guard.PositiveEven(rotaryDim);
+        Guard.RotaryDim(rotaryDim);
         int rows = Rows(interleaved.Length, rotaryDim, nameof(interleaved));
         int width = duplicated ? rotaryDim : rotaryDim / 2;
         Destination(interleaved, cos, rows * width, nameof(cos));
@@ -104,7 +104,7 @@ public static class RopeTableFormats
     /// <exception cref="ArgumentException">The lengths disagree or are not whole rows, the destination is short, or spans overlap.</exception>
     public static void FromCosAndSin(ReadOnlySpan<float> cos, ReadOnlySpan<float> sin, int rotaryDim, Span<float> destination, bool duplicated = false)
     {
-        Guard.PositiveEven(rotaryDim);
+        Guard.RotaryDim(rotaryDim);
         int width = duplicated ? rotaryDim : rotaryDim / 2;
         int rows = Rows(cos.Length, width, nameof(cos));
         if (sin.Length != cos.Length)

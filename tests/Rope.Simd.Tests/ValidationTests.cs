@@ -165,7 +165,7 @@ public class ValidationTests
         }
     }
 
-    private static void AssertThrowsNaming<TException>(string parameter, Action action)
+    internal static void AssertThrowsNaming<TException>(string parameter, Action action)
         where TException : ArgumentException
     {
         TException exception = Assert.Throws<TException>(action);

@@ -545,6 +545,83 @@ static void test_many_tables_keep_their_handles_apart(void) {
     for (int i = 1; i < 100; i += 2) CHECK_OK(rope_simd_table_free(tables[i]));
 }
 
+/* ---- hostile input: sizes, overlaps, empty work, memory changed by another thread ---- */
+
+static void test_hostile_sizes_overlaps_and_empty_work(void) {
+    rope_simd_table table = 0;
+    expect_failure(rope_simd_table_create(2147483646, 10000, 0, 1, &table), ROPE_SIMD_ERROR_OUT_OF_RANGE, "huge rotary dim", "rotary_dim");
+    expect_failure(rope_simd_table_create(8, 1e-320, 0, 16, &table), ROPE_SIMD_ERROR_OUT_OF_RANGE, "base below 1", "base");
+    double huge_frequency[1] = {1e9};
+    expect_failure(rope_simd_table_create_from_frequencies(huge_frequency, 1, 1, 0, 16, &table), ROPE_SIMD_ERROR_INVALID_ARGUMENT, "huge frequency", "inverse_frequencies");
+    huge_frequency[0] = 0.5;
+    expect_failure(rope_simd_table_create_from_frequencies(huge_frequency, 1, 1e300, 0, 16, &table), ROPE_SIMD_ERROR_OUT_OF_RANGE, "huge attention factor", "attention_factor");
+    expect_failure(rope_simd_table_create_from_frequencies(huge_frequency, 1 << 30, 1, 0, 16, &table), ROPE_SIMD_ERROR_INVALID_ARGUMENT, "huge pair count", "inverse_frequencies");
+
+    CHECK_OK(rope_simd_table_create(8, 10000, 0, 16, &table));
+    float values[64];
+    for (int i = 0; i < 64; i++) values[i] = (float)i;
+    float original[64];
+    memcpy(original, values, sizeof values);
+    rope_simd_positions at0 = {NULL, 0};
+    rope_simd_tensor queries = {values, 32, 4, 1, 8, 0, 0}, same = queries, partly = {values + 20, 32, 4, 1, 8, 0, 0};
+    expect_failure(rope_simd_rotate(table, ROPE_SIMD_FLOAT32, ROPE_SIMD_INTERLEAVED, 0, at0, &queries, &same), ROPE_SIMD_ERROR_INVALID_ARGUMENT, "keys are the queries", "keys");
+    expect_failure(rope_simd_rotate(table, ROPE_SIMD_FLOAT32, ROPE_SIMD_INTERLEAVED, 0, at0, &queries, &partly), ROPE_SIMD_ERROR_INVALID_ARGUMENT, "keys overlap the queries", "keys");
+    rope_simd_tensor many_heads = {values, 64, 1, 2147483647, 8, 0, 0};
+    expect_failure(rope_simd_rotate(table, ROPE_SIMD_FLOAT32, ROPE_SIMD_INTERLEAVED, 0, at0, &many_heads, NULL), ROPE_SIMD_ERROR_OUT_OF_RANGE, "heads x head_dim past 2^31", "heads");
+    CHECK(memcmp(values, original, sizeof values) == 0, "a rejected call wrote to the tensor");
+
+    /* Packed QKV: queries and keys interleave as ranges but share no element. */
+    rope_simd_tensor packed_queries = {values, 64, 4, 1, 8, 16, 0}, packed_keys = {values + 8, 56, 4, 1, 8, 16, 0};
+    CHECK_OK(rope_simd_rotate(table, ROPE_SIMD_FLOAT32, ROPE_SIMD_HALF_SPLIT, 0, at0, &packed_queries, &packed_keys));
+
+    /* 2^31 - 1 tokens of no heads: nothing to do, and it returns at once. */
+    rope_simd_table computed;
+    CHECK_OK(rope_simd_table_create(8, 10000, 0, 0, &computed));
+    rope_simd_tensor no_heads = {NULL, 0, 2147483647, 0, 8, 0, 0};
+    CHECK_OK(rope_simd_rotate(computed, ROPE_SIMD_FLOAT32, ROPE_SIMD_INTERLEAVED, 0, at0, &no_heads, NULL));
+    CHECK_OK(rope_simd_table_free(computed));
+    CHECK_OK(rope_simd_table_free(table));
+}
+
+typedef struct {
+    volatile int32_t* position;
+    volatile int stop;
+} flipper_work;
+
+static void* flip_position(void* argument) {
+    flipper_work* work = argument;
+    while (!work->stop) {
+        *work->position = 2000000000;
+        *work->position = 1024;
+    }
+    return NULL;
+}
+
+static void test_positions_changed_during_a_call_never_read_outside_the_table(void) {
+    enum { tokens = 2048 };
+    rope_simd_table table;
+    CHECK_OK(rope_simd_table_create(64, 10000, 0, 2 * tokens, &table));
+    static int32_t positions[tokens];
+    static float values[tokens * 64];
+    for (int i = 0; i < tokens; i++) positions[i] = i;
+    flipper_work work = {&positions[tokens / 2], 0};
+    pthread_t flipper;
+    pthread_create(&flipper, NULL, flip_position, &work);
+    int rejected = 0, unexpected = 0;
+    for (int call = 0; call < 300; call++) {
+        rope_simd_tensor v = {values, tokens * 64, tokens, 1, 64, 0, 0};
+        rope_simd_positions explicit_positions = {positions, 0};
+        int status = rope_simd_rotate(table, ROPE_SIMD_FLOAT32, ROPE_SIMD_INTERLEAVED, 0, explicit_positions, &v, NULL);
+        if (status == ROPE_SIMD_ERROR_OUT_OF_RANGE && strstr(rope_simd_last_error(), "positions") != NULL) rejected++;
+        else if (status != ROPE_SIMD_OK) unexpected++;
+    }
+    work.stop = 1;
+    pthread_join(flipper, NULL);
+    CHECK(unexpected == 0, "%d calls failed other than by rejecting the positions (%s)", unexpected, rope_simd_last_error());
+    printf("    %d of 300 racing calls rejected the changed position\n", rejected);
+    CHECK_OK(rope_simd_table_free(table));
+}
+
 /* ---- threads ---- */
 
 typedef struct {
@@ -600,6 +677,8 @@ int main(int argc, char** argv) {
     run("bad_input_is_reported_not_crashed_on", test_bad_input_is_reported_not_crashed_on);
     run("many_tables_keep_their_handles_apart", test_many_tables_keep_their_handles_apart);
     run("threads_share_one_table", test_threads_share_one_table);
+    run("hostile_sizes_overlaps_and_empty_work", test_hostile_sizes_overlaps_and_empty_work);
+    run("positions_changed_during_a_call_never_read_outside_the_table", test_positions_changed_during_a_call_never_read_outside_the_table);
     printf("total: %d, failed: %d, succeeded: %d, skipped: 0\n", tests_run, tests_failed, tests_run - tests_failed);
     return tests_failed == 0 ? 0 : 1;
 }

@@ -26,7 +26,26 @@ internal abstract class ParallelJob
     private ExceptionDispatchInfo? failure;
     private int chunkCount, nextChunk, finishedChunks, references;
 
-    /// <summary>Runs chunks [0, chunks) on up to <paramref name="workers"/> threads, the caller included, and returns when all are done.</summary>
+    /// <summary>Jobs published on the board now (for tests: a finished call leaves none behind).</summary>
+    internal static int PublishedJobs
+    {
+        get
+        {
+            int published = 0;
+            for (int slot = 0; slot < Board.Length; slot++)
+            {
+                published += Volatile.Read(ref Board[slot]) is null ? 0 : 1;
+            }
+
+            return published;
+        }
+    }
+
+    /// <summary>
+    /// Runs chunks [0, chunks) on up to <paramref name="workers"/> threads, the caller included, and returns when all are
+    /// done. It never returns or throws while a helper can still touch the call's memory, and the job leaves the board
+    /// and goes back to its pool on every path.
+    /// </summary>
     protected void Execute(int chunks, int workers)
     {
         chunkCount = chunks;
@@ -36,18 +55,53 @@ internal abstract class ParallelJob
         allChunksDone.Reset();
         Volatile.Write(ref references, 1);
         int slot = Publish();
-        RequestHelpers(workers - 1);
-
-        RunChunks();
-        allChunksDone.Wait();
-        if (slot >= 0)
+        ExceptionDispatchInfo? failed;
+        try
         {
-            Interlocked.CompareExchange(ref Board[slot], null, this);
+            RequestHelpers(workers - 1);
+        }
+        finally
+        {
+            // Whatever happened above, the caller claims every chunk left and waits for those helpers took.
+            RunChunks();
+            WaitForAllChunks();
+            if (slot >= 0)
+            {
+                Interlocked.CompareExchange(ref Board[slot], null, this);
+            }
+
+            failed = failure;
+            Release();
         }
 
-        ExceptionDispatchInfo? failed = failure;
-        Release();
         failed?.Throw();
+    }
+
+    /// <summary>
+    /// Waits for the chunks helpers are still rotating. An interrupt (<see cref="Thread.Interrupt"/>) cannot cut the
+    /// wait short, since the helpers write into the caller's buffers; it is posted again once the wait is over, so the
+    /// thread's next blocking call sees it.
+    /// </summary>
+    private void WaitForAllChunks()
+    {
+        bool interrupted = false;
+        while (true)
+        {
+            try
+            {
+                allChunksDone.Wait();
+                break;
+            }
+            catch (ThreadInterruptedException)
+            {
+                interrupted = true;
+            }
+        }
+
+        if (interrupted)
+        {
+            Thread.CurrentThread.Interrupt();
+        }
     }
 
     protected abstract void RotateChunk(int chunk);

@@ -50,6 +50,12 @@ internal static class RotationDriver<TKernel, TElement, TVector>
     public static void Rotate(in RowSource rows, RopeLayout layout, bool inverse, RopePositions positions, int tokens,
         scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second)
     {
+        // No heads means nothing to read or write: return before the token loop (a shape may claim 2^31 - 1 tokens of none).
+        if (tokens == 0 || (first.Shape.Heads == 0 && second.Shape.Heads == 0))
+        {
+            return;
+        }
+
         int rotaryDim = rows.RotaryDim;
         int count = TKernel.Count;
         bool interleaved = layout == RopeLayout.Interleaved;

@@ -1,0 +1,110 @@
+using Rope.Simd;
+
+namespace Rope.Simd.Tests;
+
+/// <summary>
+/// Caller memory that another thread changes while a call runs: the call may rotate by either value or throw an
+/// ArgumentOutOfRangeException naming the positions, but it never reads outside the table (which would end the process).
+/// </summary>
+public class RacingCallerTests
+{
+    private const int Tokens = 2048;
+    private const int CallsPerCase = 300;
+
+    public static TheoryData<RopePath, bool> PathsWithParallelism
+    {
+        get
+        {
+            var data = new TheoryData<RopePath, bool>();
+            foreach (RopeEngine engine in RopeEngine.Supported)
+            {
+                data.Add(engine.Path, false);
+                data.Add(engine.Path, true);
+            }
+
+            return data;
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(PathsWithParallelism))]
+    public void PositionsChangedDuringACallNeverIndexOutsideTheTable(RopePath path, bool parallel)
+    {
+        RopeEngine engine = Engine(path, parallel);
+        var table = RopeTable.Create(64, 2 * Tokens);
+        var shape = new RopeShape(Tokens, heads: 1, headDim: 64);
+        int[] positions = [.. Enumerable.Range(0, Tokens)];
+        var queries = new float[shape.RequiredLength];
+        RaceOn(positions, Tokens / 2, 2_000_000_000, () => engine.Apply(table, queries, shape, positions, RopeLayout.Interleaved));
+    }
+
+    [Theory]
+    [MemberData(nameof(PathsWithParallelism))]
+    public void PositionsTurnedNegativeDuringACallNeverComputeOrIndexARow(RopePath path, bool parallel)
+    {
+        RopeEngine engine = Engine(path, parallel);
+        RopeFrequencies frequencies = RopeFrequencies.Create(16);
+        var shape = new RopeShape(Tokens / 4, heads: 1, headDim: 16);
+        int[] positions = [.. Enumerable.Range(0, shape.Tokens)];
+        var queries = new BFloat16[shape.RequiredLength];
+        RaceOn(positions, shape.Tokens / 2, int.MinValue, () => engine.Apply(frequencies, queries, shape, positions, RopeLayout.HalfSplit));
+    }
+
+    [Theory]
+    [MemberData(nameof(PathsWithParallelism))]
+    public void MultimodalStreamsChangedDuringACallNeverIndexOutsideTheTable(RopePath path, bool parallel)
+    {
+        RopeEngine engine = Engine(path, parallel);
+        var table = RopeTable.Create(16, Tokens);
+        var sections = MropeSections.Contiguous(2, 3, 3);
+        var shape = new RopeShape(Tokens, heads: 1, headDim: 16);
+        int[] temporal = [.. Enumerable.Range(0, Tokens)], height = (int[])temporal.Clone(), width = (int[])temporal.Clone();
+        var queries = new Half[shape.RequiredLength];
+        RaceOn(width, Tokens / 2, -7, () => engine.Apply(table, queries, shape, RopePositions.Multimodal(temporal, height, width, sections), RopeLayout.Interleaved));
+        RaceOn(height, Tokens / 3, int.MaxValue, () => engine.Apply(table, queries, shape, RopePositions.Multimodal(temporal, height, width, sections), RopeLayout.Interleaved));
+    }
+
+    private static RopeEngine Engine(RopePath path, bool parallel) =>
+        parallel ? RopeEngine.Get(path).WithParallelism(2, minElementsPerThread: 1) : RopeEngine.Get(path);
+
+    /// <summary>
+    /// Runs <paramref name="call"/> while another thread flips <c>values[index]</c> between its value and
+    /// <paramref name="hostile"/>; a call that notices the hostile value must reject it naming the positions.
+    /// </summary>
+    private static void RaceOn(int[] values, int index, int hostile, Action call)
+    {
+        int valid = values[index];
+        using var stop = new CancellationTokenSource();
+        var flipper = new Thread(() =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                Volatile.Write(ref values[index], hostile);
+                Thread.SpinWait(20);
+                Volatile.Write(ref values[index], valid);
+                Thread.SpinWait(20);
+            }
+        }) { IsBackground = true };
+        flipper.Start();
+        try
+        {
+            for (int callIndex = 0; callIndex < CallsPerCase; callIndex++)
+            {
+                try
+                {
+                    call();
+                }
+                catch (ArgumentOutOfRangeException exception)
+                {
+                    Assert.Equal("positions", exception.ParamName);
+                }
+            }
+        }
+        finally
+        {
+            stop.Cancel();
+            flipper.Join();
+            values[index] = valid;
+        }
+    }
+}
