@@ -1,0 +1,212 @@
+/*
+ * libFuzzer harness for the C ABI (rope_simd.h), built with clang -fsanitize=fuzzer,address by tests/fuzz/run.sh.
+ *
+ * Each input is a little program: a header picks a table (stored rows or computed ones, built from a base or from
+ * explicit frequencies, possibly hostile), then the rest drives rope_simd_rotate with fuzzed dtypes, layouts, flags,
+ * counts, strides, lengths and positions, and also table_info, table_rows and forged or freed handles.
+ * AddressSanitizer cannot see into the NativeAOT code, so every buffer the library may touch is placed flush against
+ * a PROT_NONE guard page (reads or writes past its end fault at once), starts after canary bytes that must survive,
+ * and is compared with a snapshot when a call is rejected: a rejected call must write nothing.
+ * The lengths passed are always the true lengths of the buffers: whatever the library accepts, it must stay inside.
+ */
+#define _GNU_SOURCE
+#include "rope_simd.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+enum { canary_bytes = 64, max_buffer_bytes = 1 << 20 };
+
+typedef struct {
+    const uint8_t* data;
+    size_t size, at;
+} reader;
+
+static uint64_t take(reader* r, int bytes) {
+    uint64_t value = 0;
+    for (int i = 0; i < bytes; i++) value |= (uint64_t)(r->at < r->size ? r->data[r->at++] : 0) << (8 * i);
+    return value;
+}
+
+/* A fuzzed count: mostly small, sometimes an edge (0, negative, near 2^31, beyond 32 bits). */
+static int64_t count(reader* r, int64_t small) {
+    uint8_t kind = (uint8_t)take(r, 1);
+    switch (kind % 16) {
+        case 0: return 0;
+        case 1: return -(int64_t)take(r, 4);
+        case 2: return 2147483647 - (int64_t)(take(r, 1) % 4);
+        case 3: return (int64_t)take(r, 8);
+        case 4: return (int64_t)take(r, 4);
+        default: return (int64_t)(take(r, 2) % (uint64_t)small);
+    }
+}
+
+typedef struct {
+    uint8_t* mapping;
+    size_t mapping_bytes;
+    uint8_t* data; /* `bytes` long, ending at the guard page */
+    size_t bytes;
+} guarded;
+
+static guarded guarded_alloc(size_t bytes) {
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t body = (canary_bytes + bytes + page - 1) / page * page;
+    guarded g = {0};
+    g.mapping_bytes = body + 2 * page;
+    g.mapping = mmap(NULL, g.mapping_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (g.mapping == MAP_FAILED) abort();
+    mprotect(g.mapping, page, PROT_NONE);
+    mprotect(g.mapping + page + body, page, PROT_NONE);
+    g.data = g.mapping + page + body - bytes;
+    g.bytes = bytes;
+    memset(g.mapping + page, 0xA5, body - bytes);
+    return g;
+}
+
+static void guarded_check_canaries(const guarded* g) {
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    for (const uint8_t* p = g->mapping + page; p < g->data; p++)
+        if (*p != 0xA5) {
+            fprintf(stderr, "canary before a buffer was overwritten\n");
+            abort();
+        }
+}
+
+static void guarded_free(guarded* g) {
+    guarded_check_canaries(g);
+    munmap(g->mapping, g->mapping_bytes);
+}
+
+/* A tensor view over a guarded buffer of a fuzzed size; the length passed is the buffer's true length. */
+static rope_simd_tensor fuzzed_tensor(reader* r, int element_size, guarded* buffer) {
+    rope_simd_tensor t;
+    t.tokens = count(r, 64);
+    t.heads = count(r, 9);
+    t.head_dim = count(r, 300);
+    t.token_stride = take(r, 1) % 3 == 0 ? 0 : count(r, 2000);
+    t.head_stride = take(r, 1) % 3 == 0 ? 0 : count(r, 600);
+    size_t elements = (size_t)(take(r, 3) % (max_buffer_bytes / element_size));
+    *buffer = guarded_alloc(elements * (size_t)element_size);
+    for (size_t i = 0; i < buffer->bytes; i++) buffer->data[i] = (uint8_t)take(r, 1);
+    t.data = elements == 0 && take(r, 1) % 2 ? NULL : buffer->data;
+    t.length = take(r, 1) % 8 == 0 ? -(int64_t)take(r, 1) : (int64_t)elements;
+    if (t.length > (int64_t)elements) abort();
+    return t;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    reader r = {data, size, 0};
+    rope_simd_table table = 0;
+    uint8_t table_kind = (uint8_t)take(&r, 1);
+    int32_t rotary_dim = take(&r, 1) % 8 == 0 ? (int32_t)take(&r, 4) : (int32_t)(take(&r, 1) % 130);
+    int32_t first_position = take(&r, 1) % 8 == 0 ? (int32_t)take(&r, 4) : (int32_t)(take(&r, 1) % 16);
+    int32_t position_count = take(&r, 1) % 8 == 0 ? (int32_t)take(&r, 4) : (int32_t)(take(&r, 2) % 4096);
+    /* Valid but huge tables are a caller's choice, not hostile input: keep stored rows under 64 MiB per run. */
+    if (rotary_dim > 0 && position_count > 0 && (int64_t)rotary_dim * position_count > (16 << 20)) position_count %= 4096;
+    int status;
+    if (table_kind % 2 == 0) {
+        double base;
+        uint64_t bits = take(&r, 8);
+        memcpy(&base, &bits, 8);
+        if (table_kind % 4 == 0) base = 10000;
+        status = rope_simd_table_create(rotary_dim, base, first_position, position_count, &table);
+    } else {
+        int32_t pairs = (int32_t)(take(&r, 1) % 70);
+        guarded frequencies = guarded_alloc((size_t)pairs * sizeof(double));
+        for (int32_t i = 0; i < pairs; i++) {
+            uint64_t bits = take(&r, 1) % 2 ? take(&r, 8) : 0x3FE0000000000000ull >> (take(&r, 1) % 8);
+            memcpy(frequencies.data + 8 * i, &bits, 8);
+        }
+        double attention;
+        uint64_t bits = take(&r, 1) % 2 ? take(&r, 8) : 0x3FF0000000000000ull;
+        memcpy(&attention, &bits, 8);
+        /* A claimed pair count above the array's is a caller's lie the ABI cannot see; only the true one is passed,
+           except 0 and negatives, which must be rejected without a read. */
+        int32_t claimed = take(&r, 1) % 8 == 0 ? -(int32_t)take(&r, 1) : pairs;
+        status = rope_simd_table_create_from_frequencies(pairs ? (double*)frequencies.data : NULL, claimed, attention,
+                                                         first_position, position_count, &table);
+        guarded_free(&frequencies);
+    }
+    if (status != ROPE_SIMD_OK) {
+        if (table != 0) abort(); /* a failed create leaves the handle 0 */
+        if (rope_simd_last_error() == NULL) abort();
+        table = (rope_simd_table)take(&r, 8); /* keep going with a forged handle */
+    }
+
+    int32_t info_dim = 0, info_first = 0, info_count = 0;
+    rope_simd_table_info(table, &info_dim, &info_first, &info_count);
+    const float* rows = NULL;
+    int64_t rows_length = 0;
+    if (rope_simd_table_rows(table, &rows, &rows_length) == ROPE_SIMD_OK) {
+        volatile float sink = 0;
+        for (int64_t i = 0; i < rows_length; i += 1 + rows_length / 64) sink += rows[i];
+        (void)sink;
+    }
+
+    for (int call = 0; call < 3 && r.at < r.size; call++) {
+        uint8_t dtype_byte = (uint8_t)take(&r, 1);
+        int dtype = dtype_byte % 16 == 15 ? (int)take(&r, 4) : dtype_byte % 3;
+        int element_size = dtype == ROPE_SIMD_FLOAT32 ? 4 : 2;
+        int layout = take(&r, 1) % 16 == 15 ? (int)take(&r, 4) : (int)(take(&r, 1) % 2);
+        int flags = take(&r, 1) % 16 == 15 ? (int)take(&r, 4) : (int)(take(&r, 1) % 2);
+        guarded query_buffer, key_buffer = {0};
+        rope_simd_tensor queries = fuzzed_tensor(&r, element_size, &query_buffer), keys = {0};
+        uint8_t key_kind = (uint8_t)take(&r, 1) % 4;
+        if (key_kind == 1) keys = fuzzed_tensor(&r, element_size, &key_buffer);
+        if (key_kind == 2) { /* keys inside the query buffer: packed QKV slices, or an overlap to reject */
+            keys = queries;
+            int64_t shift = queries.length > 0 ? (int64_t)(take(&r, 2) % (uint64_t)(queries.length + 1)) : 0;
+            keys.data = queries.data ? (uint8_t*)queries.data + shift * element_size : NULL;
+            keys.length = queries.length - shift;
+            keys.heads = count(&r, 9);
+        }
+
+        rope_simd_positions positions = {NULL, 0};
+        guarded position_buffer = {0};
+        if (take(&r, 1) % 2) {
+            int64_t tokens = queries.tokens >= 0 && queries.tokens <= 64 ? queries.tokens : 0;
+            position_buffer = guarded_alloc((size_t)tokens * sizeof(int32_t));
+            for (int64_t i = 0; i < tokens; i++) {
+                int32_t p = take(&r, 1) % 8 == 0 ? (int32_t)take(&r, 4) : (int32_t)(take(&r, 2) % 4100);
+                memcpy(position_buffer.data + 4 * i, &p, 4);
+            }
+            positions.values = (const int32_t*)position_buffer.data;
+            /* More tokens than positions would be a caller's lie; keep the token count the array's. */
+            if (queries.tokens != tokens) queries.tokens = tokens;
+        } else {
+            positions.start = take(&r, 1) % 8 == 0 ? (int64_t)take(&r, 8) : (int64_t)(take(&r, 2) % 4100);
+        }
+
+        void* query_before = malloc(query_buffer.bytes + 1);
+        memcpy(query_before, query_buffer.data, query_buffer.bytes);
+        void* key_before = key_kind == 1 ? malloc(key_buffer.bytes + 1) : NULL;
+        if (key_before) memcpy(key_before, key_buffer.data, key_buffer.bytes);
+
+        status = rope_simd_rotate(table, dtype, layout, flags, positions, &queries, key_kind == 0 || key_kind == 3 ? NULL : &keys);
+        if (status != ROPE_SIMD_OK) {
+            const char* message = rope_simd_last_error();
+            if (message == NULL || message[0] == '\0') abort();
+            if (memcmp(query_before, query_buffer.data, query_buffer.bytes) != 0) {
+                fprintf(stderr, "a rejected call (%s) wrote to the queries\n", message);
+                abort();
+            }
+            if (key_before && memcmp(key_before, key_buffer.data, key_buffer.bytes) != 0) {
+                fprintf(stderr, "a rejected call (%s) wrote to the keys\n", message);
+                abort();
+            }
+        }
+        free(query_before);
+        free(key_before);
+        guarded_free(&query_buffer);
+        if (key_kind == 1) guarded_free(&key_buffer);
+        if (position_buffer.mapping) guarded_free(&position_buffer);
+    }
+
+    rope_simd_table_free(table);
+    if (table_kind % 16 == 7 && rope_simd_table_free(table) == ROPE_SIMD_OK) abort(); /* a double free is reported */
+    return 0;
+}
