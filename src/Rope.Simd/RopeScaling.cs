@@ -28,8 +28,8 @@ public enum LongRopeSelection
 public static class RopeScaling
 {
     /// <summary>Position interpolation: ω_i / factor (positions effectively divided by the factor). A = 1.</summary>
-    /// <param name="rotaryDim">Rotated elements per head: positive and even.</param>
-    /// <param name="base">θ ("rope_theta"): finite and positive.</param>
+    /// <param name="rotaryDim">Rotated elements per head: positive, even and at most <see cref="RopeFrequencies.MaxRotaryDim"/>.</param>
+    /// <param name="base">θ ("rope_theta"): finite and above 1.</param>
     /// <param name="factor">s: finite and positive (1 leaves the default schedule).</param>
     public static RopeFrequencies Linear(int rotaryDim, double @base, double factor)
     {
@@ -61,7 +61,7 @@ public static class RopeScaling
     /// does not, a known source of drift).
     /// </summary>
     /// <param name="rotaryDim">Rotated elements per head: positive, even and above 2.</param>
-    /// <param name="base">θ: finite and positive.</param>
+    /// <param name="base">θ: finite and above 1.</param>
     /// <param name="factor">s: finite and positive.</param>
     /// <param name="maxPositionEmbeddings">L, max_position_embeddings: positive.</param>
     /// <param name="sequenceLength">The current sequence length (cached plus new tokens): non-negative.</param>
@@ -96,8 +96,8 @@ public static class RopeScaling
     /// instead), else mscale(s, mscale)/mscale(s, mscale_all_dim) when both are given, else mscale(s), with
     /// mscale(s, m) = 0.1·m·ln s + 1 for s &gt; 1, else 1.
     /// </summary>
-    /// <param name="rotaryDim">Rotated elements per head: positive and even.</param>
-    /// <param name="base">θ: finite and positive.</param>
+    /// <param name="rotaryDim">Rotated elements per head: positive, even and at most <see cref="RopeFrequencies.MaxRotaryDim"/>.</param>
+    /// <param name="base">θ: finite and above 1.</param>
     /// <param name="factor">s: finite and positive.</param>
     /// <param name="originalMaxPositionEmbeddings">L0, original_max_position_embeddings: positive.</param>
     /// <param name="betaFast">β_fast (default 32): finite and positive.</param>
@@ -155,8 +155,8 @@ public static class RopeScaling
     /// Llama 3 / 3.1 (Meta's apply_scaling): with wavelength λ_i = 2π/ω_i, λ &lt; L0/hf keeps ω_i, λ &gt; L0/lf uses ω_i / s, and
     /// between them (1 − t)·ω_i/s + t·ω_i with t = (L0/λ − lf)/(hf − lf). A = 1.
     /// </summary>
-    /// <param name="rotaryDim">Rotated elements per head: positive and even.</param>
-    /// <param name="base">θ: finite and positive (500000 for Llama 3).</param>
+    /// <param name="rotaryDim">Rotated elements per head: positive, even and at most <see cref="RopeFrequencies.MaxRotaryDim"/>.</param>
+    /// <param name="base">θ: finite and above 1 (500000 for Llama 3).</param>
     /// <param name="factor">s (8 for Llama 3.1, 32 for Llama 3.2 1B/3B).</param>
     /// <param name="originalMaxPositionEmbeddings">L0 (8192).</param>
     /// <param name="lowFrequencyFactor">lf (1).</param>
@@ -198,8 +198,8 @@ public static class RopeScaling
     /// <paramref name="selection"/>), and A = <paramref name="attentionFactor"/> if given, else 1 when the scale
     /// s = max_position_embeddings/L0 is at most 1, else √(1 + ln s / ln L0) (1.19024 for Phi-3-mini-128k).
     /// </summary>
-    /// <param name="rotaryDim">Rotated elements per head: positive and even.</param>
-    /// <param name="base">θ: finite and positive.</param>
+    /// <param name="rotaryDim">Rotated elements per head: positive, even and at most <see cref="RopeFrequencies.MaxRotaryDim"/>.</param>
+    /// <param name="base">θ: finite and above 1.</param>
     /// <param name="shortFactor">short_factor: one per pair, finite and positive.</param>
     /// <param name="longFactor">long_factor: one per pair, finite and positive.</param>
     /// <param name="originalMaxPositionEmbeddings">L0: positive.</param>
@@ -240,7 +240,7 @@ public static class RopeScaling
     /// (unrotated). A = 1.
     /// </summary>
     /// <param name="headDim">Elements per head: positive, even and at most <see cref="RopeFrequencies.MaxRotaryDim"/>; the rotary dim of the result.</param>
-    /// <param name="base">θ: finite and positive.</param>
+    /// <param name="base">θ: finite and above 1.</param>
     /// <param name="partialRotaryFactor">The share of pairs that rotate, in (0, 1].</param>
     /// <param name="factor">Divides every frequency: finite and positive (1 for none).</param>
     public static RopeFrequencies Proportional(int headDim, double @base, double partialRotaryFactor, double factor = 1)

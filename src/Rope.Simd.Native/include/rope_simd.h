@@ -93,15 +93,16 @@ const char* rope_simd_path(void);
 /* Message of the last failed call on this thread ("" if none); valid until this thread's next failure. */
 const char* rope_simd_last_error(void);
 
-/* Creates a table with w_i = base^(-2i/rotary_dim) (rotary_dim positive and even, base finite and positive,
+/* Creates a table with w_i = base^(-2i/rotary_dim) (rotary_dim positive, even and at most 16384, base finite and above 1,
  * e.g. 10000, or 500000 for LLaMA 3) for positions [first_position, first_position + position_count).
  * position_count 0 creates a table without stored rows: each rotation computes its tokens' rows (the same bits)
  * for any position in [0, 2^31). *out_table is 0 on failure. */
 int rope_simd_table_create(int32_t rotary_dim, double base, int32_t first_position, int32_t position_count,
                            rope_simd_table* out_table);
 
-/* Like rope_simd_table_create with pair_count explicit inverse frequencies w_i (radians per position, finite and
- * non-negative; rotary_dim = 2*pair_count) and an attention factor A (finite, positive; 1 for none). */
+/* Like rope_simd_table_create with pair_count explicit inverse frequencies w_i (radians per position, each in
+ * [0, 1024]; 1 to 8192 of them, rotary_dim = 2*pair_count) and an attention factor A (in [2^-16, 2^16]; 1 for none).
+ * The array is copied once before it is checked. */
 int rope_simd_table_create_from_frequencies(const double* inverse_frequencies, int32_t pair_count, double attention_factor,
                                             int32_t first_position, int32_t position_count, rope_simd_table* out_table);
 
