@@ -162,11 +162,18 @@ public class ParallelAllocationTests
 
         Calls(50);
 
-        // The calling thread runs chunks, queues helpers and waits: its own count is exact, whatever else runs.
-        long callerBefore = GC.GetAllocatedBytesForCurrentThread();
-        Calls(200);
-        long callerBytes = GC.GetAllocatedBytesForCurrentThread() - callerBefore;
-        Assert.True(callerBytes == 0, $"the calling thread allocated {callerBytes} bytes in 200 calls");
+        // The calling thread runs chunks, queues helpers and waits; its own count is exact, whatever else runs, but
+        // the runtime may still allocate once on it (tiering up a method after its call count). A window of 200
+        // calls must come out clean at least once in a few; an allocation per call would show in every one.
+        var callerWindows = new List<long>();
+        for (int window = 0; window < 5 && (callerWindows.Count == 0 || callerWindows[^1] != 0); window++)
+        {
+            long callerBefore = GC.GetAllocatedBytesForCurrentThread();
+            Calls(200);
+            callerWindows.Add(GC.GetAllocatedBytesForCurrentThread() - callerBefore);
+        }
+
+        Assert.True(callerWindows[^1] == 0, $"bytes the calling thread allocated per window of 200 calls: {string.Join(", ", callerWindows)}");
 
         // Helpers run on pool threads, counted only among every thread's bytes, where the runtime's own threads add
         // some now and then (more when the machine is loaded). A short window comes out clean at least once in many

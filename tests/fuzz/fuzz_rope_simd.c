@@ -105,7 +105,8 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     int32_t rotary_dim = take(&r, 1) % 8 == 0 ? (int32_t)take(&r, 4) : (int32_t)(take(&r, 1) % 130);
     int32_t first_position = take(&r, 1) % 8 == 0 ? (int32_t)take(&r, 4) : (int32_t)(take(&r, 1) % 16);
     int32_t position_count = take(&r, 1) % 8 == 0 ? (int32_t)take(&r, 4) : (int32_t)(take(&r, 2) % 4096);
-    /* Valid but huge tables are a caller's choice, not hostile input: keep stored rows under 64 MiB per run. */
+    /* Valid but huge tables are a caller's choice, not hostile input: keep stored rows under 64 MiB per run (for
+       explicit frequencies, below, with their own rotary dim). */
     if (rotary_dim > 0 && position_count > 0 && (int64_t)rotary_dim * position_count > (16 << 20)) position_count %= 4096;
     int status;
     if (table_kind % 2 == 0) {
@@ -116,6 +117,7 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         status = rope_simd_table_create(rotary_dim, base, first_position, position_count, &table);
     } else {
         int32_t pairs = (int32_t)(take(&r, 1) % 70);
+        if (pairs > 0 && position_count > 0 && (int64_t)2 * pairs * position_count > (16 << 20)) position_count %= 4096;
         guarded frequencies = guarded_alloc((size_t)pairs * sizeof(double));
         for (int32_t i = 0; i < pairs; i++) {
             uint64_t bits = take(&r, 1) % 2 ? take(&r, 8) : 0x3FE0000000000000ull >> (take(&r, 1) % 8);
