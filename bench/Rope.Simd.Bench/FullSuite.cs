@@ -3,6 +3,7 @@ using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Diagnosers;
 using BenchmarkDotNet.Exporters;
 using BenchmarkDotNet.Exporters.Json;
+using BenchmarkDotNet.Filters;
 using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
 using System.Runtime.InteropServices;
@@ -13,12 +14,15 @@ namespace Rope.Simd.Bench;
 /// The full BenchmarkDotNet suite (<c>-- --full</c>): real model shapes, decode and prefills, every element type and
 /// layout, queries and keys in one call, with the same-bytes limit as baseline, one job per ISA level through the
 /// environment knobs that work on .NET 10, and the disassembly diagnoser. Further arguments go to BenchmarkDotNet
-/// (e.g. <c>--filter *Llama*</c>).
+/// (e.g. <c>--filter *Llama*</c>); <c>--headline</c> keeps the cases the README reports (LLaMA-3-8B, decode and
+/// 512-token prefill, float32 and bfloat16, half-split), about 15 minutes on 2 cores.
 /// </summary>
 public static class FullSuite
 {
     public static void Run(string[] arguments)
     {
+        bool headline = arguments.Contains("--headline");
+        arguments = [.. arguments.Where(argument => argument != "--headline")];
         string results = Path.Combine(Path.GetDirectoryName(ResultFile.Directory)!, "full");
         IConfig config = DefaultConfig.Instance
             .AddJob(IsaJob("default"))
@@ -28,8 +32,22 @@ public static class FullSuite
             .AddDiagnoser(new DisassemblyDiagnoser(new DisassemblyDiagnoserConfig(maxDepth: 3)))
             .AddExporter(MarkdownExporter.GitHub, JsonExporter.Full)
             .WithArtifactsPath(results);
+        if (headline)
+        {
+            config = config.AddFilter(new SimpleFilter(IsHeadlineCase));
+        }
+
         string[] selection = arguments.Contains("--filter") ? arguments : [.. arguments, "--filter", "*"];
         BenchmarkSwitcher.FromTypes([typeof(RotationBenchmarks)]).Run(selection, config);
+    }
+
+    private static bool IsHeadlineCase(BenchmarkCase benchmark)
+    {
+        object? Value(string name) => benchmark.Parameters.Items.FirstOrDefault(p => p.Name == name)?.Value;
+        return Value(nameof(RotationBenchmarks.Model)) is ModelShape { Name: "LLaMA-3-8B" }
+            && Value(nameof(RotationBenchmarks.Tokens)) is 1 or 512
+            && Value(nameof(RotationBenchmarks.Type)) is "float32" or "bfloat16"
+            && Value(nameof(RotationBenchmarks.Layout)) is RopeLayout.HalfSplit;
     }
 
     private static Job IsaJob(string id, params (string Name, string Value)[] knobs) =>
