@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Rope.Simd.Kernels;
+using Rope.Simd.Platform;
 using Rope.Simd.Tables;
 
 namespace Rope.Simd;
@@ -46,6 +47,16 @@ public abstract partial class RopeEngine
     /// supported without being the default, e.g. Vector512 under <c>DOTNET_PreferredVectorBitWidth=256</c>.
     /// </summary>
     public static IReadOnlyList<RopeEngine> Supported => SupportedEngines;
+
+    /// <summary>
+    /// The widest path this processor runs, read from the hardware (CPUID on x64), whatever this process enables.
+    /// Wider than <see cref="Default"/>'s path means speed is left unused by the build or the process settings: a
+    /// NativeAOT publish whose instruction set leaves the path out (publish with <c>-p:IlcInstructionSet=native</c>,
+    /// or <c>x86-64-v4</c> for AVX-512 machines, <c>x86-64-v3</c> for AVX2), or a <c>DOTNET_EnableAVX512=0</c> or
+    /// <c>DOTNET_PreferredVectorBitWidth</c> knob. ARM64 gives <see cref="RopePath.Vector128"/>; other architectures
+    /// <see cref="RopePath.Scalar"/>.
+    /// </summary>
+    public static RopePath CpuWidestPath => CpuCapabilities.WidestPath;
 
     /// <summary>The instruction-set path of this engine.</summary>
     public abstract RopePath Path { get; }

@@ -49,4 +49,32 @@ public class PathSelectionTests
         Assert.False(RopeEngine.IsSupported(RopePath.Vector256));
         Assert.False(RopeEngine.IsSupported(RopePath.Vector512));
     }
+
+    [Fact]
+    public void TheCpusWidestPathIsNeverNarrowerThanAPathThisProcessRuns()
+    {
+        Assert.All(RopeEngine.Supported, engine => Assert.True(engine.Path <= RopeEngine.CpuWidestPath, $"{engine.Path} runs on a CPU said to stop at {RopeEngine.CpuWidestPath}"));
+    }
+
+    [Fact]
+    public void TheCpusWidestPathMatchesTheFlagsLinuxReports()
+    {
+        // The same answer under every ISA knob: the knobs change what the runtime enables, not what the CPU has.
+        RopePath expected = RuntimeInformation.ProcessArchitecture switch
+        {
+            Architecture.Arm64 => RopePath.Vector128,
+            Architecture.X64 => FromCpuInfo(),
+            _ => RopePath.Scalar,
+        };
+        Assert.Equal(expected, RopeEngine.CpuWidestPath);
+
+        static RopePath FromCpuInfo()
+        {
+            Assert.SkipUnless(File.Exists("/proc/cpuinfo"), "needs Linux's /proc/cpuinfo as the independent source");
+            HashSet<string> flags = [.. File.ReadLines("/proc/cpuinfo").First(line => line.StartsWith("flags", StringComparison.Ordinal)).Split(' ')];
+            return flags.Contains("avx512f") ? RopePath.Vector512
+                : flags.Contains("avx2") && flags.Contains("fma") ? RopePath.Vector256
+                : RopePath.Vector128;
+        }
+    }
 }
