@@ -1,6 +1,6 @@
 namespace Rope.Simd.Bench;
 
-/// <summary>How far a result is from the double reference, in the units the README's guarantees use.</summary>
+/// <summary>How far a result is from the double reference, in the units of the guarantees in docs/accuracy.md.</summary>
 internal static class Errors
 {
     /// <summary>float32: the largest |actual − expected| over rotated elements, in units of 2^-23·max(|a|,|b|) of the input pair.</summary>

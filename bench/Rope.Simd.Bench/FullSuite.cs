@@ -14,7 +14,7 @@ namespace Rope.Simd.Bench;
 /// The full BenchmarkDotNet suite (<c>-- --full</c>): real model shapes, decode and prefills, every element type and
 /// layout, queries and keys in one call, with the same-bytes limit as baseline, one job per ISA level through the
 /// environment knobs that work on .NET 10, and the disassembly diagnoser. Further arguments go to BenchmarkDotNet
-/// (e.g. <c>--filter *Llama*</c>); <c>--headline</c> keeps the cases the README reports (LLaMA-3-8B, decode and
+/// (e.g. <c>--filter *Llama*</c>); <c>--headline</c> keeps the cases docs/performance.md reports (LLaMA-3-8B, decode and
 /// 512-token prefill, float32 and bfloat16, half-split), about 15 minutes on 2 cores.
 /// </summary>
 public static class FullSuite

@@ -1,12 +1,18 @@
 using Rope.Simd.Bench;
 
 // No arguments: the quick comparison on this CPU, saved to artifacts/results. "report": merge every saved result
-// into artifacts/report.md, report.svg and the README's table. "--no-save": the quick comparison only. "--full": the
+// into artifacts/report.md, report.png and the table in docs/performance.md. "--no-save": the quick comparison only. "fingerprint": what a result file would say about this machine. "--full": the
 // BenchmarkDotNet suite (further arguments go to BenchmarkDotNet), written to artifacts/full.
 switch (args)
 {
     case ["report"]:
         Report.Write(Console.Out);
+        break;
+    case ["report", "--output", var outputDirectory]:
+        Report.Write(Console.Out, outputDirectory);
+        break;
+    case ["fingerprint"]:
+        Console.WriteLine($"{Fingerprint.Capture().Describe()}; CPU named by {CpuIdentity.Capture().Source}");
         break;
     case ["--full", .. var benchmarkArguments]:
         FullSuite.Run(benchmarkArguments);
@@ -25,7 +31,7 @@ switch (args)
 
         break;
     default:
-        Console.Error.WriteLine("usage: Rope.Simd.Bench [--no-save | report | --full [BenchmarkDotNet arguments]]");
+        Console.Error.WriteLine("usage: Rope.Simd.Bench [--no-save | report [--output DIR] | fingerprint | --full [BenchmarkDotNet arguments]]");
         return 2;
 }
 

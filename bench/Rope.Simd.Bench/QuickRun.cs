@@ -4,7 +4,7 @@ using Rope.Simd.Bench.Peers;
 namespace Rope.Simd.Bench;
 
 /// <summary>
-/// The built-in comparison (the README's main job): LLaMA-style shapes, 32 heads of 128, base 10000, one thread;
+/// The built-in comparison (the main job of the README): LLaMA-style shapes, 32 heads of 128, base 10000, one thread;
 /// every Rope.Simd path against the same-bytes limit and against ggml, ONNX Runtime, TensorPrimitives and a naive loop where they
 /// can do the same work; every case's largest error against <see cref="RopeReference"/>.
 /// </summary>

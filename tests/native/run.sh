@@ -2,7 +2,7 @@
 # Compiles the C ABI test with gcc against the native library and runs it (build the library first with
 # src/Rope.Simd.Native/build.sh [RID]). ROPE_SIMD_NATIVE_RID=linux-arm64 cross-compiles with aarch64-linux-gnu-gcc
 # and runs under qemu user-mode emulation (tests/arm64/setup.sh installs both). ROPE_SIMD_LEVEL picks the engine build
-# as for any caller; ROPE_SIMD_EXPECTED_PATH is the path the loaded engine must report. The README's C example is
+# as for any caller; ROPE_SIMD_EXPECTED_PATH is the path the loaded engine must report. The C example of docs/native.md is
 # compiled and run first, exactly as written there, so it keeps working.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -14,7 +14,7 @@ case "$rid" in
   *) echo "unknown ROPE_SIMD_NATIVE_RID $rid" >&2; exit 2 ;;
 esac
 
-sed -n '/<!-- c-sample:begin -->/,/<!-- c-sample:end -->/p' "$root/README.md" | sed '1,2d;$d' | sed '$d' > "$native/readme_example.c"
+sed -n '/<!-- c-sample:begin -->/,/<!-- c-sample:end -->/p' "$root/docs/native.md" | sed '1,2d;$d' | sed '$d' > "$native/readme_example.c"
 "$compiler" -std=gnu11 -Wall -Wextra -Werror -I"$native" "$native/readme_example.c" -L"$native" -lrope_simd \
   -Wl,-rpath,"$native" -o "$native/readme_example"
 "${runner[@]}" "$native/readme_example"

@@ -1,16 +1,90 @@
+using System.Globalization;
 using System.Runtime.InteropServices;
+using System.Text.RegularExpressions;
 using Rope.Simd;
 
 namespace Rope.Simd.Tests;
 
-/// <summary>The README's code samples, verbatim, so they keep compiling and running.</summary>
-public class ReadmeSampleTests
+/// <summary>
+/// The C# samples of the README, the package readme and docs/, verbatim, so they keep compiling and running; a test
+/// checks that every sample in those pages appears in this file.
+/// </summary>
+public partial class DocumentationSampleTests
 {
+    /// <summary>Pages copied next to the tests (see the project file), this file among them.</summary>
+    private static readonly string DocumentationFolder = Path.Combine(AppContext.BaseDirectory, "Documentation");
+
+    public static TheoryData<string> Pages() => [.. PageNames()];
+
     [Fact]
-    public void QuickStartRuns()
+    public void ThePagesAreThere()
     {
-        // LLaMA-3-8B: 32 query heads and 8 key heads of 128, base 500000, half-split pairs (Hugging Face weights).
+        string[] pages = PageNames();
+        Assert.Contains("README.md", pages);
+        Assert.Contains("PackageReadme.md", pages);
+        Assert.Contains(Path.Combine("docs", "usage.md"), pages);
+    }
+
+    [Theory]
+    [MemberData(nameof(Pages))]
+    public void EverySampleOfThePageIsRunHere(string page)
+    {
+        string tests = Normalize(File.ReadAllText(Path.Combine(DocumentationFolder, "DocumentationSampleTests.cs")));
+        string text = File.ReadAllText(Path.Combine(DocumentationFolder, page));
+        foreach (Match sample in CSharpBlock().Matches(text))
+        {
+            string code = Normalize(sample.Groups[1].Value);
+            Assert.True(tests.Contains(code, StringComparison.Ordinal), $"{page}: this sample is not in the tests:\n{sample.Groups[1].Value}");
+        }
+    }
+
+    private static string[] PageNames() =>
+        [.. Directory.GetFiles(DocumentationFolder, "*.md", SearchOption.AllDirectories)
+            .Select(page => Path.GetRelativePath(DocumentationFolder, page)).Order(StringComparer.Ordinal)];
+
+    /// <summary>Trimmed lines without blank lines and <c>using</c> directives (the tests' own are at the top).</summary>
+    private static string Normalize(string code) =>
+        string.Join('\n', code.Split('\n').Select(line => line.Trim())
+            .Where(line => line.Length > 0 && !(line.StartsWith("using ", StringComparison.Ordinal) && line.EndsWith(';'))));
+
+    [GeneratedRegex(@"```csharp\n(.*?)```", RegexOptions.Singleline)]
+    private static partial Regex CSharpBlock();
+
+    [Fact]
+    public void QuickStartPrintsScoresThatDependOnlyOnTheDistance()
+    {
+        // LLaMA-3-8B's rotary settings: head dim 128, base 500000, half-split pairs (Hugging Face weights).
         var table = RopeTable.Create(rotaryDim: 128, positionCount: 8192, @base: 500000);
+        var oneHead = new RopeShape(tokens: 1, heads: 1, headDim: 128);
+        float[] query = [.. Enumerable.Range(0, 128).Select(i => MathF.Sin(i + 1))];
+        float[] key = [.. Enumerable.Range(0, 128).Select(i => MathF.Cos(3 * i))];
+
+        // Attention score of the query at one position and the key at another, after rotating both.
+        float Score(int queryPosition, int keyPosition)
+        {
+            float[] q = [.. query], k = [.. key];
+            RopeEngine.Default.Apply(table, q, oneHead, positions: queryPosition, RopeLayout.HalfSplit);
+            RopeEngine.Default.Apply(table, k, oneHead, positions: keyPosition, RopeLayout.HalfSplit);
+            return q.Zip(k, (a, b) => a * b).Sum();
+        }
+
+        Console.WriteLine($"path {RopeEngine.Default.Path} (this CPU runs up to {RopeEngine.CpuWidestPath})");
+        Console.WriteLine($"q at    10, k at    7: {Score(10, 7),8:F3}");
+        Console.WriteLine($"q at  5010, k at 5007: {Score(5010, 5007),8:F3}   same distance, same score");
+        Console.WriteLine($"q at    10, k at    0: {Score(10, 0),8:F3}");
+
+        // The figures the README prints, on every path.
+        Assert.Equal("0.870", Score(10, 7).ToString("F3", CultureInfo.InvariantCulture));
+        Assert.Equal("0.870", Score(5010, 5007).ToString("F3", CultureInfo.InvariantCulture));
+        Assert.Equal("3.343", Score(10, 0).ToString("F3", CultureInfo.InvariantCulture));
+        Assert.Equal(Score(10, 7), Score(5010, 5007), 1e-3f);
+    }
+
+    [Fact]
+    public void RuntimeSampleRotatesPrefillDecodeAndShiftsTheCache()
+    {
+        var table = RopeTable.Create(rotaryDim: 128, positionCount: 8192, @base: 500000);
+
         var queryShape = new RopeShape(tokens: 512, heads: 32, headDim: 128);   // [tokens][heads][headDim]
         var keyShape = new RopeShape(tokens: 512, heads: 8, headDim: 128);
         float[] queries = new float[queryShape.RequiredLength];
@@ -29,6 +103,24 @@ public class ReadmeSampleTests
         RopeEngine.Default.Apply(table, keys, keyShape, positions: delta, RopeLayout.HalfSplit, inverse: true);
 
         Assert.All(queries, value => Assert.Equal(0f, value));
+    }
+
+    [Fact]
+    public void PathSampleListsEveryPathWidestFirst()
+    {
+        if (RopeEngine.CpuWidestPath > RopeEngine.Default.Path)
+        {
+            Console.WriteLine($"Rope.Simd runs {RopeEngine.Default.Path}, but this CPU has {RopeEngine.CpuWidestPath}: " +
+                              "publish with -p:IlcInstructionSet=native (NativeAOT) or drop the DOTNET_ ISA settings.");
+        }
+
+        foreach (RopeEngine engine in RopeEngine.Supported)
+        {
+            Console.WriteLine(engine.Path);
+        }
+
+        Assert.Equal(RopeEngine.Default.Path, RopeEngine.Supported[0].Path);
+        Assert.Equal(RopePath.Scalar, RopeEngine.Supported[^1].Path);
     }
 
     [Fact]
