@@ -38,11 +38,11 @@ feed=$work/feed
 check "dotnet pack is warning-free" pack "$root" "$feed"
 nupkg=$feed/Rope.Simd.$version.nupkg snupkg=$feed/Rope.Simd.$version.snupkg
 
-nuspec_has() { unzip -p "$nupkg" Rope.Simd.nuspec | grep -q -- "$1" || { echo "the nuspec lacks $1"; unzip -p "$nupkg" Rope.Simd.nuspec; return 1; }; }
-package_has() { unzip -l "$1" | grep -q " $2\$" || { echo "$1 lacks $2"; unzip -l "$1"; return 1; }; }
+nuspec_has() { unzip -p "$nupkg" Rope.Simd.nuspec | grep -- "$1" || { echo "the nuspec lacks $1"; unzip -p "$nupkg" Rope.Simd.nuspec; return 1; }; }
+package_has() { unzip -l "$1" | grep " $2\$" || { echo "$1 lacks $2"; unzip -l "$1"; return 1; }; }
 check "nuspec: licence expression MIT" nuspec_has '<license type="expression">MIT</license>'
 check "nuspec: readme" nuspec_has '<readme>README.md</readme>'
-check "nuspec: repository with commit" nuspec_has '<repository type="git" url="https://github.com/rope-simd/Rope.Simd" commit="'
+check "nuspec: repository with commit" nuspec_has '<repository type="git" url="https://github.com/rope-simd/Rope.Simd" .*commit="[0-9a-f]\{40\}"'
 check "nuspec: tags" nuspec_has '<tags>.*rope.*simd.*</tags>'
 check "nuspec: version $version" nuspec_has "<version>$version</version>"
 for file in LICENSE README.md lib/net10.0/Rope.Simd.dll lib/net10.0/Rope.Simd.xml buildTransitive/Rope.Simd.targets; do
@@ -62,7 +62,7 @@ check "two packs at different paths give the same DLL" same_dll
 # A fresh consumer: a new console project, the package from the folder feed, the README's quick start as Program.cs.
 app=$work/app
 consumer() {
-  dotnet new console -o "$app" --nologo > /dev/null || return 1
+  dotnet new console -o "$app" > /dev/null || return 1
   cat > "$app/nuget.config" <<CONFIG
 <?xml version="1.0" encoding="utf-8"?>
 <configuration>
@@ -101,6 +101,7 @@ fi
 
 # The native release archives (reusing builds in out/native where .ci/run made them).
 archives() {
+  [ -n "$widest" ] || { echo "the consumer did not say which path this CPU runs"; return 1; }
   bash "$root/src/Rope.Simd.Native/package.sh" --reuse || return 1
   local x64=$root/out/release/rope-simd-native-$version-linux-x64.tar.gz arm64=$root/out/release/rope-simd-native-$version-linux-arm64.tar.gz
   tar -tzf "$x64" | tee "$work/x64.list"
@@ -108,7 +109,7 @@ archives() {
               lib/librope_simd_x86_64_v4.so example.c README.md LICENSE; do
     grep -q "/$file\$" "$work/x64.list" || { echo "missing $file"; return 1; }
   done
-  tar -tzf "$arm64" | grep -q "/lib/librope_simd_arm64.so$" || { echo "the arm64 archive lacks its engine"; return 1; }
+  tar -tzf "$arm64" | grep "/lib/librope_simd_arm64.so$" || { echo "the arm64 archive lacks its engine"; return 1; }
   (cd "$root/out/release" && sha256sum -c "$(basename "$x64").sha256" && sha256sum -c "$(basename "$arm64").sha256") || return 1
   tar -xzf "$x64" -C "$work"
   (cd "$work/rope-simd-native-$version-linux-x64" &&
