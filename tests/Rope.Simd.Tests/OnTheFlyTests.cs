@@ -59,11 +59,8 @@ public class OnTheFlyTests
         var queryShape = new RopeShape(tokens: 4, heads: 32, headDim: 128);
         var keyShape = new RopeShape(tokens: 4, heads: 8, headDim: 128);
         float[] queries = new float[queryShape.RequiredLength], keys = new float[keyShape.RequiredLength];
-        RopeEngine.Default.Apply(frequencies, queries, queryShape, keys, keyShape, 100, RopeLayout.HalfSplit);
-
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        RopeEngine.Default.Apply(frequencies, queries, queryShape, keys, keyShape, 100, RopeLayout.HalfSplit);
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, Allocations.OfSteadyState(
+            () => RopeEngine.Default.Apply(frequencies, queries, queryShape, keys, keyShape, 100, RopeLayout.HalfSplit)));
     }
 
     private static void RandomCasesMatch<T>(RopePath path)

@@ -209,9 +209,6 @@ public class PackedRotationTests
             PackedElements.Narrow(engine, type, widened, queries);
         }
 
-        RotateEveryWay();
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        RotateEveryWay();
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, Allocations.OfSteadyState(RotateEveryWay));
     }
 }

@@ -107,10 +107,7 @@ public class PropertyTests
             engine.Apply(table, queries, output, queryShape, positions, layout);
         }
 
-        RotateEveryWay();
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        RotateEveryWay();
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, Allocations.OfSteadyState(RotateEveryWay));
     }
 
     [Fact]
