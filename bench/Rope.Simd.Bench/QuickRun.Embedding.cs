@@ -86,4 +86,71 @@ internal static partial class QuickRun
 
         return comparison;
     }
+
+    /// <summary>
+    /// Queries and keys in one call (32 + 8 heads of 128) with every source of rows and form of positions a runtime
+    /// brings, against the table path on the same bytes: the caller's cos/sin cache in vLLM's [cos | sin] rows, ONNX's
+    /// two caches, interleaved rows and bfloat16 [cos | sin] rows; int64 against int32 position ids; and the same tokens
+    /// as a batch of 4 sequences in one call.
+    /// </summary>
+    private static Comparison CallerRowsAndBatches(RopeTable table, int tokens, int start)
+    {
+        var queryShape = new RopeShape(tokens, Heads, HeadDim);
+        var keyShape = new RopeShape(tokens, KeyHeads, HeadDim);
+        int queryElements = queryShape.RequiredLength, elements = queryElements + keyShape.RequiredLength;
+        float[] input = RandomActivations(elements, seed: 5);
+        Dictionary<RopeLayout, double[]> queryExpected = Expected(input[..queryElements], tokens, start, table);
+        Dictionary<RopeLayout, double[]> keyExpected = Expected(input[queryElements..], tokens, start, table, KeyHeads);
+        var buffer = new AlignedBuffer(elements);
+        input.CopyTo(buffer.Span);
+        string title = tokens == 1
+            ? $"float32 decode q+k 1 x ({Heads} + {KeyHeads}) x {HeadDim} at position {start}: the caller's rows and positions"
+            : $"float32 prefill q+k {tokens} x ({Heads} + {KeyHeads}) x {HeadDim}: the caller's rows, positions and batches";
+        var comparison = new Comparison(title, elements, () => BandwidthLimit.ReadModifyWrite(buffer.Span));
+        RopeEngine engine = RopeEngine.Default;
+
+        // The table's rows exported once into the layouts other runtimes keep.
+        int rotaryDim = table.RotaryDim, positions = table.PositionCount;
+        float[] cosThenSin = new float[positions * rotaryDim], cos = new float[positions * rotaryDim / 2], sin = new float[positions * rotaryDim / 2];
+        RopeTableFormats.ToCosThenSin(table.Rows, rotaryDim, cosThenSin);
+        RopeTableFormats.ToCosAndSin(table.Rows, rotaryDim, cos, sin);
+        BFloat16[] cosThenSin16 = [.. cosThenSin.Select(value => (BFloat16)value)];
+        float[] interleaved = table.Rows.ToArray();
+        int[] ids = [.. Enumerable.Range(start, tokens)];
+        long[] longIds = [.. ids.Select(id => (long)id)];
+        int batch = tokens % 4 == 0 ? 4 : 1;
+        var batchedQueries = RopeShape.Bshd(batch, tokens / batch, Heads, HeadDim);
+        var batchedKeys = RopeShape.Bshd(batch, tokens / batch, KeyHeads, HeadDim);
+        int[] starts = [.. Enumerable.Range(0, batch).Select(sequence => start + sequence * (tokens / batch))];
+
+        string Check(Action rotate, RopeLayout layout)
+        {
+            input.CopyTo(buffer.Span);
+            rotate();
+            double[] expected = [.. queryExpected[layout], .. keyExpected[layout]];
+            return Errors.Single(input, buffer.Span, expected, HeadDim, layout);
+        }
+
+        foreach (RopeLayout layout in Enum.GetValues<RopeLayout>())
+        {
+            void Rows(RopeRows rows, RopePositions at) =>
+                engine.Apply(rows, buffer.Span[..queryElements], queryShape, buffer.Span[queryElements..], keyShape, at, layout);
+            void Add(string name, Action rotate) => comparison.Add(new($"Rope.Simd {engine.Path} {layout}, {name}", rotate, () => Check(rotate, layout)));
+
+            Add("table", () => Rows(table, start));
+            Add("caller [cos | sin] rows", () => Rows(RopeRows.CosThenSin<float>(cosThenSin, rotaryDim), start));
+            Add("caller cos and sin caches (ONNX)", () => Rows(RopeRows.Separate<float>(cos, sin, rotaryDim), start));
+            Add("caller interleaved rows", () => Rows(RopeRows.Interleaved<float>(interleaved, rotaryDim), start));
+            Add("caller bfloat16 [cos | sin] rows", () => Rows(RopeRows.CosThenSin<BFloat16>(cosThenSin16, rotaryDim), start));
+            Add("table, int32 position ids", () => Rows(table, ids));
+            Add("table, int64 position ids", () => Rows(table, longIds));
+            if (batch > 1)
+            {
+                Add($"table, a batch of {batch} x {tokens / batch} in one call", () => engine.Apply(table, buffer.Span[..queryElements], batchedQueries,
+                    buffer.Span[queryElements..], batchedKeys, RopePositions.Sequential(starts), layout));
+            }
+        }
+
+        return comparison;
+    }
 }

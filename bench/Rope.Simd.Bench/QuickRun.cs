@@ -25,6 +25,8 @@ internal static partial class QuickRun
         rows.AddRange(TwoThreads(table).Run(output));
         rows.AddRange(RowsComputedPerCall(table, PrefillTokens, 0).Run(output));
         rows.AddRange(RowsComputedPerCall(table, 1, DecodePosition).Run(output));
+        rows.AddRange(CallerRowsAndBatches(table, PrefillTokens, 0).Run(output));
+        rows.AddRange(CallerRowsAndBatches(table, 1, DecodePosition).Run(output));
         rows.AddRange(TableBuilding.Run(output));
         return rows;
     }

@@ -323,43 +323,17 @@ internal static unsafe class Exports
     /// <summary>One rotation request: the rows (table or frequencies), layout, direction, and whether keys come along.</summary>
     private readonly struct Target(TableEntry entry, RopeLayout layout, bool inverse, bool withKeys)
     {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Apply<T>(Span<T> queries, RopeShape queryShape, Span<T> keys, RopeShape keyShape, RopePositions positions)
             where T : unmanaged
         {
-            RopeEngine engine = RopeEngine.Default;
-            if (typeof(T) == typeof(float))
+            RopeRows rows = entry.Table is { } table ? table : entry.Frequencies;
+            if (withKeys)
             {
-                Span<float> q = MemoryMarshal.Cast<T, float>(queries), k = MemoryMarshal.Cast<T, float>(keys);
-                switch ((entry.Table, withKeys))
-                {
-                    case ({ } table, false): engine.Apply(table, q, queryShape, positions, layout, inverse); break;
-                    case ({ } table, true): engine.Apply(table, q, queryShape, k, keyShape, positions, layout, inverse); break;
-                    case (null, false): engine.Apply(entry.Frequencies, q, queryShape, positions, layout, inverse); break;
-                    default: engine.Apply(entry.Frequencies, q, queryShape, k, keyShape, positions, layout, inverse); break;
-                }
-            }
-            else if (typeof(T) == typeof(BFloat16))
-            {
-                Span<BFloat16> q = MemoryMarshal.Cast<T, BFloat16>(queries), k = MemoryMarshal.Cast<T, BFloat16>(keys);
-                switch ((entry.Table, withKeys))
-                {
-                    case ({ } table, false): engine.Apply(table, q, queryShape, positions, layout, inverse); break;
-                    case ({ } table, true): engine.Apply(table, q, queryShape, k, keyShape, positions, layout, inverse); break;
-                    case (null, false): engine.Apply(entry.Frequencies, q, queryShape, positions, layout, inverse); break;
-                    default: engine.Apply(entry.Frequencies, q, queryShape, k, keyShape, positions, layout, inverse); break;
-                }
+                RopeEngine.Default.Apply(rows, queries, queryShape, keys, keyShape, positions, layout, inverse);
             }
             else
             {
-                Span<Half> q = MemoryMarshal.Cast<T, Half>(queries), k = MemoryMarshal.Cast<T, Half>(keys);
-                switch ((entry.Table, withKeys))
-                {
-                    case ({ } table, false): engine.Apply(table, q, queryShape, positions, layout, inverse); break;
-                    case ({ } table, true): engine.Apply(table, q, queryShape, k, keyShape, positions, layout, inverse); break;
-                    case (null, false): engine.Apply(entry.Frequencies, q, queryShape, positions, layout, inverse); break;
-                    default: engine.Apply(entry.Frequencies, q, queryShape, k, keyShape, positions, layout, inverse); break;
-                }
+                RopeEngine.Default.Apply(rows, queries, queryShape, positions, layout, inverse);
             }
         }
     }

@@ -85,6 +85,46 @@ internal static class HeadOverlap
     }
 
     /// <summary>
+    /// <see cref="Between"/> for shapes with sequences: whole extents that do not meet never overlap; otherwise, with the
+    /// same batch count and stride, sequence i of the first is compared with each sequence of the second its block can
+    /// reach. Tensors that share memory with different batch layouts are reported as overlapping.
+    /// </summary>
+    public static bool BetweenSequences(RopeShape first, int firstExtent, RopeShape second, int secondExtent, long secondOffset, int elementSize)
+    {
+        if (first.Batch <= 1 && second.Batch <= 1)
+        {
+            return Between(first, firstExtent, second, secondExtent, secondOffset, elementSize);
+        }
+
+        if (first.RequiredLength == 0 || second.RequiredLength == 0
+            || secondOffset >= (long)first.RequiredLength * elementSize || secondOffset + (long)second.RequiredLength * elementSize <= 0)
+        {
+            return false;
+        }
+
+        if (first.Batch != second.Batch || first.BatchStride != second.BatchStride)
+        {
+            return true;
+        }
+
+        RopeShape firstSequence = new(first.Tokens, first.Heads, first.HeadDim, first.TokenStride, first.HeadStride);
+        RopeShape secondSequence = new(second.Tokens, second.Heads, second.HeadDim, second.TokenStride, second.HeadStride);
+        long stride = (long)first.BatchStride * elementSize;
+        long firstLength = (long)first.SequenceLength * elementSize, secondLength = (long)second.SequenceLength * elementSize;
+        for (int delta = 1 - first.Batch; delta < first.Batch; delta++)
+        {
+            long offset = secondOffset + delta * stride;
+            if (offset < firstLength && offset + secondLength > 0
+                && Between(firstSequence, firstExtent, secondSequence, secondExtent, offset, elementSize))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
     /// Whether any element of one tensor's heads lies in memory of another's: each head covers its first
     /// <paramref name="firstExtent"/> (resp. <paramref name="secondExtent"/>) elements of <paramref name="elementSize"/>
     /// bytes, and the second tensor starts <paramref name="secondOffset"/> bytes after the first.

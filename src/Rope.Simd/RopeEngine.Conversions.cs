@@ -1,9 +1,11 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using Rope.Simd.Kernels;
 
 namespace Rope.Simd;
 
 // Span conversions between float32 and the 16-bit element types, on this engine's path.
-public abstract partial class RopeEngine
+public sealed partial class RopeEngine
 {
     /// <summary>Rounds each float to the nearest bfloat16, ties to even; NaN stays a quiet NaN. Same bits as <c>(BFloat16)value</c>.</summary>
     /// <param name="source">float32 values.</param>
@@ -41,13 +43,77 @@ public abstract partial class RopeEngine
         Widen(source, destination);
     }
 
-    internal abstract void Narrow(ReadOnlySpan<float> source, Span<BFloat16> destination);
+    private void Narrow<TElement>(ReadOnlySpan<float> source, Span<TElement> destination)
+        where TElement : unmanaged
+    {
+        switch (Path)
+        {
+            case RopePath.Vector512:
+                OnIsa<Vector512Ops, Vector512<float>>.Narrow(source, destination);
+                break;
+            case RopePath.Vector256:
+                OnIsa<Vector256Ops, Vector256<float>>.Narrow(source, destination);
+                break;
+            case RopePath.Vector128:
+                OnIsa<Vector128Ops, Vector128<float>>.Narrow(source, destination);
+                break;
+            default:
+                OnIsa<ScalarOps, LanePair>.Narrow(source, destination);
+                break;
+        }
+    }
 
-    internal abstract void Narrow(ReadOnlySpan<float> source, Span<Half> destination);
+    private void Widen<TElement>(ReadOnlySpan<TElement> source, Span<float> destination)
+        where TElement : unmanaged
+    {
+        switch (Path)
+        {
+            case RopePath.Vector512:
+                OnIsa<Vector512Ops, Vector512<float>>.Widen(source, destination);
+                break;
+            case RopePath.Vector256:
+                OnIsa<Vector256Ops, Vector256<float>>.Widen(source, destination);
+                break;
+            case RopePath.Vector128:
+                OnIsa<Vector128Ops, Vector128<float>>.Widen(source, destination);
+                break;
+            default:
+                OnIsa<ScalarOps, LanePair>.Widen(source, destination);
+                break;
+        }
+    }
 
-    internal abstract void Widen(ReadOnlySpan<BFloat16> source, Span<float> destination);
+    /// <summary>The element type's codec on one instruction set (the type tests fold away): one line per 16-bit type.</summary>
+    private static class OnIsa<TOps, TVector>
+        where TOps : IVectorOps<TVector>
+        where TVector : struct
+    {
+        public static void Narrow<TElement>(ReadOnlySpan<float> source, Span<TElement> destination)
+            where TElement : unmanaged
+        {
+            if (typeof(TElement) == typeof(BFloat16))
+            {
+                ConversionDriver<TOps, TVector, BFloat16Codec, BFloat16>.Narrow(source, MemoryMarshal.Cast<TElement, BFloat16>(destination));
+            }
+            else
+            {
+                ConversionDriver<TOps, TVector, HalfCodec, Half>.Narrow(source, MemoryMarshal.Cast<TElement, Half>(destination));
+            }
+        }
 
-    internal abstract void Widen(ReadOnlySpan<Half> source, Span<float> destination);
+        public static void Widen<TElement>(ReadOnlySpan<TElement> source, Span<float> destination)
+            where TElement : unmanaged
+        {
+            if (typeof(TElement) == typeof(BFloat16))
+            {
+                ConversionDriver<TOps, TVector, BFloat16Codec, BFloat16>.Widen(MemoryMarshal.Cast<TElement, BFloat16>(source), destination);
+            }
+            else
+            {
+                ConversionDriver<TOps, TVector, HalfCodec, Half>.Widen(MemoryMarshal.Cast<TElement, Half>(source), destination);
+            }
+        }
+    }
 
     private static void ValidateConversion<TFrom, TTo>(ReadOnlySpan<TFrom> source, Span<TTo> destination)
         where TFrom : unmanaged

@@ -2,14 +2,13 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Rope.Simd.Kernels;
 using Rope.Simd.Platform;
-using Rope.Simd.Tables;
 
 namespace Rope.Simd;
 
 /// <summary>
-/// Rotates float32, bfloat16 and float16 query and key activations by a <see cref="RopeTable"/> (or by rows computed
-/// per call from <see cref="RopeFrequencies"/>) on one instruction-set path, and converts spans between float32 and
-/// the 16-bit types on that path.
+/// Rotates float32, bfloat16 and float16 query and key activations by the cos/sin rows of <see cref="RopeRows"/> (a
+/// <see cref="RopeTable"/>, rows computed per call from <see cref="RopeFrequencies"/>, or the caller's own cache) on one
+/// instruction-set path, and converts spans between float32 and the 16-bit types on that path.
 /// <see cref="Default"/> is the widest path the runtime accelerates; <see cref="Supported"/> lists every path
 /// this process can run, each callable on purpose; <see cref="WithParallelism"/> gives an engine that splits large
 /// calls over the thread pool. Stateless and thread-safe; allocation-free for rotary dims up to 1024 (wider ones rent
@@ -17,11 +16,13 @@ namespace Rope.Simd;
 /// </summary>
 /// <remarks>
 /// <para>For each token t at position p = positions[t], each head, and each pair i &lt; rotaryDim/2 with elements
-/// (a, b) placed as <see cref="RopeLayout"/> says: a' = a·cos(p·ω_i) − b·sin(p·ω_i), b' = a·sin(p·ω_i) + b·cos(p·ω_i)
-/// with cos/sin read from the table. The inverse rotation uses −sin (rotation by −angle). Elements of a head from
-/// rotaryDim to headDim pass through: untouched in place, copied out of place.</para>
+/// (a, b) placed as <see cref="RopeLayout"/> says: a' = a·c − b·s, b' = a·s + b·c with (c, s) = (cos(p·ω_i), sin(p·ω_i))
+/// read from the rows. The inverse rotation uses −s (rotation by −angle). Elements of a head from rotaryDim to headDim
+/// pass through: untouched in place, copied out of place. The element type is <see cref="float"/>,
+/// <see cref="BFloat16"/> or <see cref="Half"/> (any other throws <see cref="NotSupportedException"/>).</para>
 /// <para>Accuracy: with M = max(|a|, |b|), every rotated element is within 2·2^-23·M of the exact rotation of the
-/// float32 inputs by the exact angle, on every path (float32 products combined by a fused multiply-add where the
+/// float32 inputs by the exact angle (with a table or computed rows; with caller rows, of the rotation by the given c
+/// and s, times max(1, |c| + |s|)), on every path (float32 products combined by a fused multiply-add where the
 /// ISA has one). NaN and infinity propagate as in the formula evaluated in double.</para>
 /// <para>bfloat16 and float16 (<see cref="Half"/>) activations are widened exactly, rotated in float32 with the same
 /// float32 table (two products and one sum, each rounded to float32, never fused), and rounded once, to nearest even,
@@ -31,12 +32,16 @@ namespace Rope.Simd;
 /// two neighbours) lies within E of y; then it is one of those two neighbours. Both are under half a unit in the last
 /// place of the element type plus E.</para>
 /// </remarks>
-public abstract partial class RopeEngine
+public sealed partial class RopeEngine
 {
     private static readonly RopeEngine[] SupportedEngines = CreateSupportedEngines();
 
-    private protected RopeEngine()
+    private RopeEngine(RopePath path, bool isAccelerated, int maxDegreeOfParallelism, int minElementsPerThread)
     {
+        Path = path;
+        IsAccelerated = isAccelerated;
+        MaxDegreeOfParallelism = maxDegreeOfParallelism;
+        MinElementsPerThread = minElementsPerThread;
     }
 
     /// <summary>The widest path the runtime accelerates in this process.</summary>
@@ -59,19 +64,19 @@ public abstract partial class RopeEngine
     public static RopePath CpuWidestPath => CpuCapabilities.WidestPath;
 
     /// <summary>The instruction-set path of this engine.</summary>
-    public abstract RopePath Path { get; }
+    public RopePath Path { get; }
 
     /// <summary>
     /// The most threads one call of this engine rotates on: 1 for the engines of <see cref="Default"/>,
     /// <see cref="Supported"/> and <see cref="Get"/>; the cap given to <see cref="WithParallelism"/> otherwise.
     /// </summary>
-    public virtual int MaxDegreeOfParallelism => 1;
+    public int MaxDegreeOfParallelism { get; }
 
     /// <summary>
     /// Rotated elements (tokens × heads × rotary dim, queries and keys together) per thread below which a parallel
     /// engine uses fewer threads; a call under twice this stays on the calling thread. 0 for single-threaded engines.
     /// </summary>
-    public virtual int MinElementsPerThread => 0;
+    public int MinElementsPerThread { get; }
 
     /// <summary>The default of <see cref="WithParallelism"/>'s threshold: 65,536 rotated elements per thread.</summary>
     public const int DefaultMinElementsPerThread = 1 << 16;
@@ -94,8 +99,7 @@ public abstract partial class RopeEngine
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxDegreeOfParallelism, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(minElementsPerThread, 1);
-        RopeEngine single = this is ParallelEngine parallel ? parallel.Inner : this;
-        return new ParallelEngine(single, maxDegreeOfParallelism, minElementsPerThread);
+        return new RopeEngine(Path, IsAccelerated, maxDegreeOfParallelism, minElementsPerThread);
     }
 
     /// <summary>Whether this process can run <paramref name="path"/>.</summary>
@@ -107,26 +111,34 @@ public abstract partial class RopeEngine
         Array.Find(SupportedEngines, engine => engine.Path == path)
         ?? throw new PlatformNotSupportedException($"The {path} path is not available in this process.");
 
+    // RS0026 guards against overloads that differ only by optional parameters; these differ by their span and shape
+    // parameters, so the optional inverse never makes a call ambiguous.
+#pragma warning disable RS0026
     /// <summary>Rotates one tensor in place.</summary>
-    /// <param name="table">cos/sin rows; its rotary dim is rotated in each head.</param>
+    /// <typeparam name="TElement"><see cref="float"/>, <see cref="BFloat16"/> or <see cref="Half"/>.</typeparam>
+    /// <param name="rows">cos/sin rows: a <see cref="RopeTable"/>, <see cref="RopeFrequencies"/> (rows computed per call) or
+    /// the caller's cache; their rotary dim is rotated in each head.</param>
     /// <param name="values">The activations, at least <paramref name="shape"/>.RequiredLength elements.</param>
-    /// <param name="shape">Tokens, heads, head dim and strides of <paramref name="values"/>; head dim ≥ the table's rotary dim.</param>
-    /// <param name="positions">A start position or one position per token; every one must have a row in the table.</param>
+    /// <param name="shape">Tokens, heads, head dim and strides of <paramref name="values"/>; head dim ≥ the rows' rotary dim.</param>
+    /// <param name="positions">A start position or one position per token; every one must have a row.</param>
     /// <param name="layout">Where each rotated pair lies in a head.</param>
     /// <param name="inverse">Rotate by −angle (undo a rotation; shift cached keys back).</param>
-    /// <exception cref="ArgumentException">A span is too short, the shape does not fit the table, or a position is outside the table.</exception>
-    public void Apply(RopeTable table, Span<float> values, RopeShape shape, RopePositions positions, RopeLayout layout, bool inverse = false)
+    /// <exception cref="ArgumentException">A span is too short, the shape does not fit the rows, or a position has no row.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="TElement"/> is not one of the three types.</exception>
+    public void Apply<TElement>(RopeRows rows, Span<TElement> values, RopeShape shape, RopePositions positions, RopeLayout layout, bool inverse = false)
+        where TElement : unmanaged
     {
-        RowSource rows = TableRows(table);
+        ElementType<TElement>.Check();
         ValidateInPlace(rows, layout, values.Length, shape, positions);
-        Rotate(rows, layout, inverse, positions, shape.Tokens, new RotationTarget<float>(values, values, shape), default);
+        Rotation.Run(this, rows, positions, layout, inverse, shape, new RotationTarget<TElement>(values, values, shape), default);
     }
 
     /// <summary>
     /// Rotates queries and keys in place in one pass: each token's row is expanded once and used for all heads of both
     /// (grouped-query attention, e.g. 32 query heads and 8 key heads).
     /// </summary>
-    /// <param name="table">cos/sin rows.</param>
+    /// <typeparam name="TElement"><see cref="float"/>, <see cref="BFloat16"/> or <see cref="Half"/>.</typeparam>
+    /// <param name="rows">cos/sin rows.</param>
     /// <param name="queries">Query activations, at least <paramref name="queryShape"/>.RequiredLength elements.</param>
     /// <param name="queryShape">Shape of the queries.</param>
     /// <param name="keys">Key activations; must not share elements with the query heads.</param>
@@ -134,18 +146,21 @@ public abstract partial class RopeEngine
     /// <param name="positions">A start position or one position per token.</param>
     /// <param name="layout">Where each rotated pair lies in a head.</param>
     /// <param name="inverse">Rotate by −angle.</param>
-    /// <exception cref="ArgumentException">A span is too short, the token counts differ, a shape does not fit the table, or a position is outside the table.</exception>
-    public void Apply(RopeTable table, Span<float> queries, RopeShape queryShape, Span<float> keys, RopeShape keyShape,
+    /// <exception cref="ArgumentException">A span is too short, the token counts differ, a shape does not fit the rows, or a position has no row.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="TElement"/> is not one of the three types.</exception>
+    public void Apply<TElement>(RopeRows rows, Span<TElement> queries, RopeShape queryShape, Span<TElement> keys, RopeShape keyShape,
         RopePositions positions, RopeLayout layout, bool inverse = false)
+        where TElement : unmanaged
     {
-        RowSource rows = TableRows(table);
+        ElementType<TElement>.Check();
         ValidateInPlace(rows, layout, queries, queryShape, keys, keyShape, positions);
-        Rotate(rows, layout, inverse, positions, queryShape.Tokens,
-            new RotationTarget<float>(queries, queries, queryShape), new RotationTarget<float>(keys, keys, keyShape));
+        Rotation.Run(this, rows, positions, layout, inverse, queryShape,
+            new RotationTarget<TElement>(queries, queries, queryShape), new RotationTarget<TElement>(keys, keys, keyShape));
     }
 
     /// <summary>Rotates one tensor from <paramref name="source"/> into <paramref name="destination"/> (same shape); pass-through elements are copied.</summary>
-    /// <param name="table">cos/sin rows.</param>
+    /// <typeparam name="TElement"><see cref="float"/>, <see cref="BFloat16"/> or <see cref="Half"/>.</typeparam>
+    /// <param name="rows">cos/sin rows.</param>
     /// <param name="source">Input activations.</param>
     /// <param name="destination">Output: either the very same memory as the source (in place) or memory that does not overlap it.
     /// Elements between heads (stride gaps) are not written.</param>
@@ -153,17 +168,20 @@ public abstract partial class RopeEngine
     /// <param name="positions">A start position or one position per token.</param>
     /// <param name="layout">Where each rotated pair lies in a head.</param>
     /// <param name="inverse">Rotate by −angle.</param>
-    /// <exception cref="ArgumentException">A span is too short, the spans partly overlap, the shape does not fit the table, or a position is outside the table.</exception>
-    public void Apply(RopeTable table, ReadOnlySpan<float> source, Span<float> destination, RopeShape shape,
+    /// <exception cref="ArgumentException">A span is too short, the spans partly overlap, the shape does not fit the rows, or a position has no row.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="TElement"/> is not one of the three types.</exception>
+    public void Apply<TElement>(RopeRows rows, ReadOnlySpan<TElement> source, Span<TElement> destination, RopeShape shape,
         RopePositions positions, RopeLayout layout, bool inverse = false)
+        where TElement : unmanaged
     {
-        RowSource rows = TableRows(table);
+        ElementType<TElement>.Check();
         ValidateOutOfPlace(rows, layout, source, destination, shape, positions);
-        Rotate(rows, layout, inverse, positions, shape.Tokens, new RotationTarget<float>(source, destination, shape), default);
+        Rotation.Run(this, rows, positions, layout, inverse, shape, new RotationTarget<TElement>(source, destination, shape), default);
     }
 
     /// <summary>Rotates queries and keys out of place in one pass (see the in-place overload for the GQA semantics).</summary>
-    /// <param name="table">cos/sin rows.</param>
+    /// <typeparam name="TElement"><see cref="float"/>, <see cref="BFloat16"/> or <see cref="Half"/>.</typeparam>
+    /// <param name="rows">cos/sin rows.</param>
     /// <param name="querySource">Input queries.</param>
     /// <param name="queryDestination">Output queries: the same memory as the input or not overlapping it.</param>
     /// <param name="queryShape">Shape of the query input and output.</param>
@@ -173,23 +191,42 @@ public abstract partial class RopeEngine
     /// <param name="positions">A start position or one position per token.</param>
     /// <param name="layout">Where each rotated pair lies in a head.</param>
     /// <param name="inverse">Rotate by −angle.</param>
-    /// <exception cref="ArgumentException">A span is too short, spans partly overlap, the token counts differ, a shape does not fit the table, or a position is outside the table.</exception>
-    public void Apply(RopeTable table,
-        ReadOnlySpan<float> querySource, Span<float> queryDestination, RopeShape queryShape,
-        ReadOnlySpan<float> keySource, Span<float> keyDestination, RopeShape keyShape,
+    /// <exception cref="ArgumentException">A span is too short, spans partly overlap, the token counts differ, a shape does not fit the rows, or a position has no row.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="TElement"/> is not one of the three types.</exception>
+    public void Apply<TElement>(RopeRows rows,
+        ReadOnlySpan<TElement> querySource, Span<TElement> queryDestination, RopeShape queryShape,
+        ReadOnlySpan<TElement> keySource, Span<TElement> keyDestination, RopeShape keyShape,
         RopePositions positions, RopeLayout layout, bool inverse = false)
+        where TElement : unmanaged
     {
-        RowSource rows = TableRows(table);
+        ElementType<TElement>.Check();
         ValidateOutOfPlace(rows, layout, querySource, queryDestination, queryShape, keySource, keyDestination, keyShape, positions);
-        Rotate(rows, layout, inverse, positions, queryShape.Tokens,
-            new RotationTarget<float>(querySource, queryDestination, queryShape), new RotationTarget<float>(keySource, keyDestination, keyShape));
+        Rotation.Run(this, rows, positions, layout, inverse, queryShape,
+            new RotationTarget<TElement>(querySource, queryDestination, queryShape), new RotationTarget<TElement>(keySource, keyDestination, keyShape));
     }
 
-    /// <inheritdoc/>
-    public override string ToString() => Path.ToString();
+#pragma warning restore RS0026
 
-    internal abstract void Rotate(in RowSource rows, RopeLayout layout, bool inverse, RopePositions positions, int tokens,
-        scoped in RotationTarget<float> first, scoped in RotationTarget<float> second);
+    /// <inheritdoc/>
+    public override string ToString() => MaxDegreeOfParallelism > 1 ? $"{Path} ×{MaxDegreeOfParallelism}" : Path.ToString();
+
+    /// <summary>Whether the runtime accelerates this path (it may be supported without, e.g. Vector512 under a 256-bit preference).</summary>
+    internal bool IsAccelerated { get; }
+
+    /// <summary>
+    /// Threads a call uses: min(<see cref="MaxDegreeOfParallelism"/>, rotated elements / <see cref="MinElementsPerThread"/>),
+    /// at least 1.
+    /// </summary>
+    internal int Workers(int tokens, int heads, int rotaryDim)
+    {
+        if (MaxDegreeOfParallelism <= 1)
+        {
+            return 1;
+        }
+
+        long byWork = (long)tokens * heads * rotaryDim / MinElementsPerThread;
+        return (int)Math.Clamp(byWork, 1, MaxDegreeOfParallelism);
+    }
 
     private static RopeEngine[] CreateSupportedEngines()
     {
@@ -207,26 +244,18 @@ public abstract partial class RopeEngine
     {
         if (TOps.IsSupported)
         {
-            engines.Add(new KernelEngine<TOps, TVector>());
+            engines.Add(new RopeEngine(TOps.Path, TOps.IsAccelerated, maxDegreeOfParallelism: 1, minElementsPerThread: 0));
         }
     }
 
-    internal abstract bool IsAccelerated { get; }
-
-    private static RowSource TableRows(RopeTable table)
-    {
-        ArgumentNullException.ThrowIfNull(table);
-        return new RowSource(table);
-    }
-
     // Every Apply overload validates all of its arguments through one of these before anything is written.
-    private static void ValidateInPlace(in RowSource rows, RopeLayout layout, int length, RopeShape shape, RopePositions positions)
+    private static void ValidateInPlace(scoped in RopeRows rows, RopeLayout layout, int length, RopeShape shape, RopePositions positions)
     {
         Validate(rows, layout, length, shape, "values", nameof(shape));
-        positions.Validate(rows, shape.Tokens);
+        positions.Validate(rows, shape);
     }
 
-    private static void ValidateInPlace<TElement>(in RowSource rows, RopeLayout layout, Span<TElement> queries, RopeShape queryShape,
+    private static void ValidateInPlace<TElement>(scoped in RopeRows rows, RopeLayout layout, Span<TElement> queries, RopeShape queryShape,
         Span<TElement> keys, RopeShape keyShape, RopePositions positions)
     {
         Validate(rows, layout, queries.Length, queryShape, nameof(queries), nameof(queryShape));
@@ -234,18 +263,18 @@ public abstract partial class RopeEngine
         SameTokens(queryShape, keyShape);
         // In place, a head's rotated elements are read and written and its pass-through elements are not touched.
         Disjoint(queries, queryShape, rows.RotaryDim, keys, keyShape, rows.RotaryDim, "keys", "the queries");
-        positions.Validate(rows, queryShape.Tokens);
+        positions.Validate(rows, queryShape);
     }
 
-    private static void ValidateOutOfPlace<TElement>(in RowSource rows, RopeLayout layout, ReadOnlySpan<TElement> source,
+    private static void ValidateOutOfPlace<TElement>(scoped in RopeRows rows, RopeLayout layout, ReadOnlySpan<TElement> source,
         Span<TElement> destination, RopeShape shape, RopePositions positions)
     {
         Validate(rows, layout, source.Length, shape, nameof(source), nameof(shape));
         ValidateDestination(source, destination, shape, nameof(destination));
-        positions.Validate(rows, shape.Tokens);
+        positions.Validate(rows, shape);
     }
 
-    private static void ValidateOutOfPlace<TElement>(in RowSource rows, RopeLayout layout,
+    private static void ValidateOutOfPlace<TElement>(scoped in RopeRows rows, RopeLayout layout,
         ReadOnlySpan<TElement> querySource, Span<TElement> queryDestination, RopeShape queryShape,
         ReadOnlySpan<TElement> keySource, Span<TElement> keyDestination, RopeShape keyShape, RopePositions positions)
     {
@@ -270,10 +299,10 @@ public abstract partial class RopeEngine
             Disjoint(keyDestination, keyShape, keyExtent, querySource, queryShape, queryExtent, nameof(keyDestination), "the query source");
         }
 
-        positions.Validate(rows, queryShape.Tokens);
+        positions.Validate(rows, queryShape);
     }
 
-    private static void Validate(in RowSource rows, RopeLayout layout, int length, RopeShape shape, string spanName, string shapeName)
+    private static void Validate(scoped in RopeRows rows, RopeLayout layout, int length, RopeShape shape, string spanName, string shapeName)
     {
         if (layout is not (RopeLayout.Interleaved or RopeLayout.HalfSplit))
         {
@@ -297,17 +326,18 @@ public abstract partial class RopeEngine
 
     private static void SameTokens(RopeShape queryShape, RopeShape keyShape)
     {
-        if (queryShape.Tokens != keyShape.Tokens)
+        if (queryShape.Tokens != keyShape.Tokens || queryShape.Batch != keyShape.Batch)
         {
             throw new ArgumentException(
-                $"Keys have {keyShape.Tokens} tokens but queries have {queryShape.Tokens}; both must cover the same tokens.", nameof(keyShape));
+                $"Keys have {keyShape.Batch} × {keyShape.Tokens} tokens but queries have {queryShape.Batch} × {queryShape.Tokens}; both must cover " +
+                "the same sequences and tokens.", nameof(keyShape));
         }
     }
 
     private static void ValidateDestination<TElement>(ReadOnlySpan<TElement> source, Span<TElement> destination, RopeShape shape, string name)
     {
         Guard.Length(destination.Length, shape, name);
-        if (!SameStart(source, destination) && HeadOverlap.Between(shape, shape.HeadDim, shape, shape.HeadDim, ByteOffset(source, destination), Unsafe.SizeOf<TElement>()))
+        if (!SameStart(source, destination) && HeadOverlap.BetweenSequences(shape, shape.HeadDim, shape, shape.HeadDim, ByteOffset(source, destination), Unsafe.SizeOf<TElement>()))
         {
             throw new ArgumentException(
                 "The destination's heads share memory with the source's at a different start; use the same memory (in place) or memory " +
@@ -322,7 +352,7 @@ public abstract partial class RopeEngine
     private static void Disjoint<TElement>(ReadOnlySpan<TElement> written, RopeShape writtenShape, int writtenExtent,
         ReadOnlySpan<TElement> other, RopeShape otherShape, int otherExtent, string name, string otherDescription)
     {
-        if (HeadOverlap.Between(writtenShape, writtenExtent, otherShape, otherExtent, ByteOffset(written, other), Unsafe.SizeOf<TElement>()))
+        if (HeadOverlap.BetweenSequences(writtenShape, writtenExtent, otherShape, otherExtent, ByteOffset(written, other), Unsafe.SizeOf<TElement>()))
         {
             throw new ArgumentException(
                 $"The heads of {name} share memory with {otherDescription}; one tensor's elements must not be read or written by the other " +
@@ -339,4 +369,21 @@ public abstract partial class RopeEngine
     /// </summary>
     private static long ByteOffset<TElement>(ReadOnlySpan<TElement> first, ReadOnlySpan<TElement> second) =>
         Unsafe.ByteOffset(ref MemoryMarshal.GetReference(first), ref MemoryMarshal.GetReference(second));
+}
+
+/// <summary>The element types rotation supports; the test folds away for each instantiation.</summary>
+internal static class ElementType<TElement>
+    where TElement : unmanaged
+{
+    public static void Check()
+    {
+        if (typeof(TElement) != typeof(float) && typeof(TElement) != typeof(BFloat16) && typeof(TElement) != typeof(Half))
+        {
+            Throw();
+        }
+    }
+
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private static void Throw() =>
+        throw new NotSupportedException($"Activations of {typeof(TElement).Name} are not supported: use float, BFloat16 or Half.");
 }

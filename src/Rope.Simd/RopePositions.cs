@@ -1,32 +1,49 @@
-using System.Runtime.CompilerServices;
-using Rope.Simd.Tables;
-
 namespace Rope.Simd;
 
 /// <summary>
-/// The position of each token: either consecutive from a start (token t at start + t), one per token from a span
-/// (e.g. position ids after padding, or a K-shift), or three per token for multimodal RoPE (temporal, height and
-/// width, with <see cref="MropeSections"/> saying which pairs follow which). Converts implicitly from
-/// <see cref="int"/> and from a span.
+/// The position of each token: either consecutive from a start (token t at start + t), one per token from a span of
+/// int32 or int64 (position ids as ONNX Runtime and torch hand them, after padding, or a K-shift), or three per token
+/// for multimodal RoPE (temporal, height and width, with <see cref="MropeSections"/> saying which pairs follow which).
+/// Converts implicitly from <see cref="int"/>, from int and long arrays and from spans of them.
 /// </summary>
+/// <remarks>
+/// Explicit positions are read from the caller's memory as the call runs; each is range-checked at the entry and
+/// again where it indexes rows, so a caller that changes them during the call gets an exception, never a read outside
+/// the rows.
+/// </remarks>
 public readonly ref struct RopePositions
 {
     private readonly ReadOnlySpan<int> explicitPositions;
+    private readonly ReadOnlySpan<long> longPositions;
     private readonly ReadOnlySpan<int> heightPositions;
     private readonly ReadOnlySpan<int> widthPositions;
+    private readonly ReadOnlySpan<int> sequenceStarts;
     private readonly MropeSections? sections;
     private readonly int start;
-    private readonly bool isExplicit;
+    private readonly PositionKind kind;
 
     private RopePositions(int start)
     {
         this.start = start;
+        kind = PositionKind.Sequential;
     }
 
     private RopePositions(ReadOnlySpan<int> positions)
     {
         explicitPositions = positions;
-        isExplicit = true;
+        kind = PositionKind.Int32;
+    }
+
+    private RopePositions(ReadOnlySpan<long> positions)
+    {
+        longPositions = positions;
+        kind = PositionKind.Int64;
+    }
+
+    private RopePositions(ReadOnlySpan<int> starts, PositionKind kind)
+    {
+        sequenceStarts = starts;
+        this.kind = kind;
     }
 
     private RopePositions(ReadOnlySpan<int> temporal, ReadOnlySpan<int> height, ReadOnlySpan<int> width, MropeSections sections)
@@ -35,14 +52,29 @@ public readonly ref struct RopePositions
         heightPositions = height;
         widthPositions = width;
         this.sections = sections;
-        isExplicit = true;
+        kind = PositionKind.Multimodal;
     }
 
-    /// <summary>Token t is at position <paramref name="start"/> + t.</summary>
+    /// <summary>Token t of every sequence is at position <paramref name="start"/> + t.</summary>
     public static RopePositions Sequential(int start) => new(start);
 
-    /// <summary>Token t is at position <c>positions[t]</c>; the span's length must equal the token count.</summary>
+    /// <summary>
+    /// Token t of sequence b is at position <c>starts[b]</c> + t (a batch of sequences that continue from their own
+    /// lengths, e.g. decode steps of several requests); the span's length must equal the batch.
+    /// </summary>
+    public static RopePositions Sequential(ReadOnlySpan<int> starts) => new(starts, PositionKind.SequenceStarts);
+
+    /// <summary>
+    /// Token t of sequence b is at position <c>positions[b·tokens + t]</c> (a <c>[batch][tokens]</c> array, as ONNX's
+    /// <c>position_ids</c>); the span's length must equal batch × tokens.
+    /// </summary>
     public static RopePositions Explicit(ReadOnlySpan<int> positions) => new(positions);
+
+    /// <summary>
+    /// Token t of sequence b is at position <c>positions[b·tokens + t]</c>, int64 position ids as ONNX Runtime and torch
+    /// hand them; the span's length must equal batch × tokens.
+    /// </summary>
+    public static RopePositions Explicit(ReadOnlySpan<long> positions) => new(positions);
 
     /// <summary>
     /// Multimodal RoPE (Qwen2-VL, Qwen3-VL): token t has positions temporal[t], height[t] and width[t], and pair i
@@ -56,126 +88,110 @@ public readonly ref struct RopePositions
         return new(temporal, height, width, sections);
     }
 
-    /// <summary>Same as <see cref="Sequential"/>.</summary>
+    /// <summary>Same as <see cref="Sequential(int)"/>.</summary>
     public static implicit operator RopePositions(int start) => new(start);
 
-    /// <summary>Same as <see cref="Explicit"/>.</summary>
+    /// <summary>Same as <see cref="Explicit(ReadOnlySpan{int})"/>.</summary>
     public static implicit operator RopePositions(ReadOnlySpan<int> positions) => new(positions);
 
-    /// <summary>Same as <see cref="Explicit"/>.</summary>
+    /// <summary>Same as <see cref="Explicit(ReadOnlySpan{int})"/>.</summary>
     public static implicit operator RopePositions(int[] positions) => new(positions);
 
-    /// <summary>Whether positions come from a span rather than a start.</summary>
-    public bool IsExplicit => isExplicit;
+    /// <summary>Same as <see cref="Explicit(ReadOnlySpan{long})"/>.</summary>
+    public static implicit operator RopePositions(ReadOnlySpan<long> positions) => new(positions);
+
+    /// <summary>Same as <see cref="Explicit(ReadOnlySpan{long})"/>.</summary>
+    public static implicit operator RopePositions(long[] positions) => new(positions);
+
+    /// <summary>Whether positions come from spans rather than a start.</summary>
+    public bool IsExplicit => kind != PositionKind.Sequential;
 
     /// <summary>The start of sequential positions (0 for explicit ones).</summary>
     public int Start => start;
 
-    /// <summary>The explicit positions (empty for sequential ones).</summary>
+    /// <summary>The explicit int32 positions, or the temporal ones of multimodal positions (empty otherwise).</summary>
     public ReadOnlySpan<int> Values => explicitPositions;
+
+    /// <summary>The explicit int64 positions (empty otherwise).</summary>
+    public ReadOnlySpan<long> LongValues => longPositions;
 
     /// <summary>The multimodal sections, or null for one position per token.</summary>
     public MropeSections? Sections => sections;
 
-    /// <summary>The height positions of multimodal positions (empty otherwise).</summary>
+    internal PositionKind Kind => kind;
+
+    internal ReadOnlySpan<int> SequenceStarts => sequenceStarts;
+
     internal ReadOnlySpan<int> HeightValues => heightPositions;
 
-    /// <summary>The width positions of multimodal positions (empty otherwise).</summary>
     internal ReadOnlySpan<int> WidthValues => widthPositions;
 
-    /// <summary>Position of token <paramref name="token"/> (the temporal one for multimodal positions); the caller has validated the range.</summary>
-    internal int this[int token] => isExplicit ? explicitPositions[token] : start + token;
-
-    /// <summary>
-    /// The row token <paramref name="token"/> rotates by. <paramref name="scratch"/> holds <see cref="ScratchLength"/>
-    /// floats: a computed row, or for multimodal positions the row assembled pair by pair from the three streams' rows
-    /// (each computed into its own part of the scratch when rows are not stored).
-    /// </summary>
-    internal ref float Row(in RowSource rows, int token, Span<float> scratch)
+    /// <summary>Checks every position against the rows, and the counts against the shape, before anything is written.</summary>
+    internal void Validate(scoped in RopeRows rows, RopeShape shape)
     {
-        if (sections is null)
+        int tokens = shape.Tokens, total = shape.TotalTokens;
+        switch (kind)
         {
-            return ref rows.Row(this[token], scratch);
-        }
-
-        int rotaryDim = rows.RotaryDim, computed = rows.IsComputed ? rotaryDim : 0;
-        Span<float> composite = scratch[..rotaryDim];
-        ref float temporal = ref rows.Row(explicitPositions[token], scratch.Slice(rotaryDim, computed));
-        ref float height = ref rows.Row(heightPositions[token], scratch.Slice(rotaryDim + computed, computed));
-        ref float width = ref rows.Row(widthPositions[token], scratch.Slice(rotaryDim + 2 * computed, computed));
-        for (int pair = 0; pair < sections.PairCount; pair++)
-        {
-            int stream = sections.StreamOf(pair);
-            ref float row = ref stream == MropeSections.Height ? ref height : ref stream == MropeSections.Width ? ref width : ref temporal;
-            composite[2 * pair] = Unsafe.Add(ref row, 2 * pair);
-            composite[2 * pair + 1] = Unsafe.Add(ref row, 2 * pair + 1);
-        }
-
-        return ref composite[0];
-    }
-
-    /// <summary>Scratch floats <see cref="Row"/> needs: computed rows (three streams' for multimodal positions) and the assembled row.</summary>
-    internal int ScratchLength(in RowSource rows)
-    {
-        int computedRow = rows.IsComputed ? rows.RotaryDim : 0;
-        return sections is null ? computedRow : rows.RotaryDim + 3 * computedRow;
-    }
-
-    /// <summary>These positions for tokens [first, first + count).</summary>
-    internal RopePositions Slice(int first, int count)
-    {
-        if (!isExplicit)
-        {
-            return new(start + first);
-        }
-
-        return sections is null
-            ? new(explicitPositions.Slice(first, count))
-            : new(explicitPositions.Slice(first, count), heightPositions.Slice(first, count), widthPositions.Slice(first, count), sections);
-    }
-
-    /// <summary>Throws unless every one of <paramref name="tokens"/> positions has a row.</summary>
-    internal void Validate(in RowSource rows, int tokens)
-    {
-        if (sections is not null)
-        {
-            if (sections.PairCount != rows.RotaryDim / 2)
-            {
-                throw new ArgumentException(
-                    $"The M-RoPE sections cover {sections.PairCount} pairs but the table rotates {rows.RotaryDim / 2}.", "positions");
-            }
-
-            Each(heightPositions, rows, tokens, "height");
-            Each(widthPositions, rows, tokens, "width");
-        }
-
-        if (isExplicit)
-        {
-            if (explicitPositions.Length != tokens)
-            {
-                throw new ArgumentException(
-                    $"{explicitPositions.Length} positions given for {tokens} tokens; one position per token is expected.", "positions");
-            }
-
-            foreach (int position in explicitPositions)
-            {
-                if (!rows.Contains(position))
+            case PositionKind.Sequential:
+                SequenceFrom(start, rows, tokens);
+                break;
+            case PositionKind.SequenceStarts:
+                if (sequenceStarts.Length != shape.Batch)
                 {
-                    throw rows.PositionOutOfRange("positions", position);
+                    throw new ArgumentException($"{sequenceStarts.Length} start positions given for {shape.Batch} sequences; one per sequence is expected.", "positions");
                 }
-            }
-        }
-        else if (tokens > 0 && !rows.ContainsRange(start, tokens))
-        {
-            throw rows.PositionOutOfRange("positions", rows.Contains(start) ? (long)start + tokens - 1 : start);
+
+                foreach (int sequenceStart in sequenceStarts)
+                {
+                    SequenceFrom(sequenceStart, rows, tokens);
+                }
+
+                break;
+            case PositionKind.Int32:
+                Each(explicitPositions, rows, total, "");
+                break;
+            case PositionKind.Int64:
+                if (longPositions.Length != total)
+                {
+                    throw new ArgumentException($"{longPositions.Length} positions given for {total} tokens; one position per token is expected.", "positions");
+                }
+
+                foreach (long position in longPositions)
+                {
+                    if (!rows.Contains(position))
+                    {
+                        throw rows.PositionOutOfRange("positions", position);
+                    }
+                }
+
+                break;
+            default:
+                if (sections!.PairCount != rows.RotaryDim / 2)
+                {
+                    throw new ArgumentException(
+                        $"The M-RoPE sections cover {sections.PairCount} pairs but the rows rotate {rows.RotaryDim / 2}.", "positions");
+                }
+
+                Each(explicitPositions, rows, total, "temporal ");
+                Each(heightPositions, rows, total, "height ");
+                Each(widthPositions, rows, total, "width ");
+                break;
         }
     }
 
-    private static void Each(ReadOnlySpan<int> positions, in RowSource rows, int tokens, string stream)
+    private static void SequenceFrom(int first, scoped in RopeRows rows, int tokens)
+    {
+        if (tokens > 0 && !rows.ContainsRange(first, tokens))
+        {
+            throw rows.PositionOutOfRange("positions", rows.Contains(first) ? (long)first + tokens - 1 : first);
+        }
+    }
+
+    private static void Each(ReadOnlySpan<int> positions, scoped in RopeRows rows, int tokens, string stream)
     {
         if (positions.Length != tokens)
         {
-            throw new ArgumentException($"{positions.Length} {stream} positions given for {tokens} tokens; one per token is expected.", "positions");
+            throw new ArgumentException($"{positions.Length} {stream}positions given for {tokens} tokens; one per token is expected.", "positions");
         }
 
         foreach (int position in positions)
@@ -186,4 +202,14 @@ public readonly ref struct RopePositions
             }
         }
     }
+}
+
+/// <summary>What a <see cref="RopePositions"/> holds.</summary>
+internal enum PositionKind : byte
+{
+    Sequential,
+    SequenceStarts,
+    Int32,
+    Int64,
+    Multimodal,
 }

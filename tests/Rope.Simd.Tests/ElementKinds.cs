@@ -43,38 +43,14 @@ public static class ElementKinds
         bool withKeys, RopePositions positions, RopeLayout layout, bool inverse)
         where T : unmanaged
     {
-        if (typeof(T) == typeof(float))
+        RopeRows source = rows is RopeTable table ? table : (RopeFrequencies)rows;
+        if (withKeys)
         {
-            Span<float> q = MemoryMarshal.Cast<T, float>(queries), k = MemoryMarshal.Cast<T, float>(keys);
-            switch (rows, withKeys)
-            {
-                case (RopeTable table, false): engine.Apply(table, q, queryShape, positions, layout, inverse); break;
-                case (RopeTable table, true): engine.Apply(table, q, queryShape, k, keyShape, positions, layout, inverse); break;
-                case (RopeFrequencies frequencies, false): engine.Apply(frequencies, q, queryShape, positions, layout, inverse); break;
-                default: engine.Apply((RopeFrequencies)rows, q, queryShape, k, keyShape, positions, layout, inverse); break;
-            }
-        }
-        else if (typeof(T) == typeof(BFloat16))
-        {
-            Span<BFloat16> q = MemoryMarshal.Cast<T, BFloat16>(queries), k = MemoryMarshal.Cast<T, BFloat16>(keys);
-            switch (rows, withKeys)
-            {
-                case (RopeTable table, false): engine.Apply(table, q, queryShape, positions, layout, inverse); break;
-                case (RopeTable table, true): engine.Apply(table, q, queryShape, k, keyShape, positions, layout, inverse); break;
-                case (RopeFrequencies frequencies, false): engine.Apply(frequencies, q, queryShape, positions, layout, inverse); break;
-                default: engine.Apply((RopeFrequencies)rows, q, queryShape, k, keyShape, positions, layout, inverse); break;
-            }
+            engine.Apply(source, queries, queryShape, keys, keyShape, positions, layout, inverse);
         }
         else
         {
-            Span<Half> q = MemoryMarshal.Cast<T, Half>(queries), k = MemoryMarshal.Cast<T, Half>(keys);
-            switch (rows, withKeys)
-            {
-                case (RopeTable table, false): engine.Apply(table, q, queryShape, positions, layout, inverse); break;
-                case (RopeTable table, true): engine.Apply(table, q, queryShape, k, keyShape, positions, layout, inverse); break;
-                case (RopeFrequencies frequencies, false): engine.Apply(frequencies, q, queryShape, positions, layout, inverse); break;
-                default: engine.Apply((RopeFrequencies)rows, q, queryShape, k, keyShape, positions, layout, inverse); break;
-            }
+            engine.Apply(source, queries, queryShape, positions, layout, inverse);
         }
     }
 }

@@ -44,6 +44,7 @@ public static class PackedElements
 
     public static ushort[] Activations(PackedType type, Random random, int length) => Round(type, TestData.Activations(random, length));
 
+    // Raw 16-bit buffers as the type's elements, through the overload of the same form.
     public static void Apply(RopeEngine engine, PackedType type, RopeTable table, Span<ushort> values, RopeShape shape,
         RopePositions positions, RopeLayout layout, bool inverse = false)
     {
@@ -62,13 +63,11 @@ public static class PackedElements
     {
         if (type == PackedType.BFloat16)
         {
-            engine.Apply(table, MemoryMarshal.Cast<ushort, BFloat16>(queries), queryShape, MemoryMarshal.Cast<ushort, BFloat16>(keys), keyShape,
-                positions, layout, inverse);
+            InPlace<BFloat16>(engine, table, queries, queryShape, keys, keyShape, positions, layout, inverse);
         }
         else
         {
-            engine.Apply(table, MemoryMarshal.Cast<ushort, Half>(queries), queryShape, MemoryMarshal.Cast<ushort, Half>(keys), keyShape,
-                positions, layout, inverse);
+            InPlace<Half>(engine, table, queries, queryShape, keys, keyShape, positions, layout, inverse);
         }
     }
 
@@ -77,13 +76,11 @@ public static class PackedElements
     {
         if (type == PackedType.BFloat16)
         {
-            engine.Apply(table, MemoryMarshal.Cast<ushort, BFloat16>(source), MemoryMarshal.Cast<ushort, BFloat16>(destination), shape,
-                positions, layout, inverse);
+            engine.Apply(table, MemoryMarshal.Cast<ushort, BFloat16>(source), MemoryMarshal.Cast<ushort, BFloat16>(destination), shape, positions, layout, inverse);
         }
         else
         {
-            engine.Apply(table, MemoryMarshal.Cast<ushort, Half>(source), MemoryMarshal.Cast<ushort, Half>(destination), shape,
-                positions, layout, inverse);
+            engine.Apply(table, MemoryMarshal.Cast<ushort, Half>(source), MemoryMarshal.Cast<ushort, Half>(destination), shape, positions, layout, inverse);
         }
     }
 
@@ -94,19 +91,26 @@ public static class PackedElements
     {
         if (type == PackedType.BFloat16)
         {
-            engine.Apply(table,
-                MemoryMarshal.Cast<ushort, BFloat16>(querySource), MemoryMarshal.Cast<ushort, BFloat16>(queryDestination), queryShape,
-                MemoryMarshal.Cast<ushort, BFloat16>(keySource), MemoryMarshal.Cast<ushort, BFloat16>(keyDestination), keyShape,
-                positions, layout, inverse);
+            OutOfPlace<BFloat16>(engine, table, querySource, queryDestination, queryShape, keySource, keyDestination, keyShape, positions, layout, inverse);
         }
         else
         {
-            engine.Apply(table,
-                MemoryMarshal.Cast<ushort, Half>(querySource), MemoryMarshal.Cast<ushort, Half>(queryDestination), queryShape,
-                MemoryMarshal.Cast<ushort, Half>(keySource), MemoryMarshal.Cast<ushort, Half>(keyDestination), keyShape,
-                positions, layout, inverse);
+            OutOfPlace<Half>(engine, table, querySource, queryDestination, queryShape, keySource, keyDestination, keyShape, positions, layout, inverse);
         }
     }
+
+    private static void InPlace<T>(RopeEngine engine, RopeTable table, Span<ushort> queries, RopeShape queryShape,
+        Span<ushort> keys, RopeShape keyShape, RopePositions positions, RopeLayout layout, bool inverse)
+        where T : unmanaged =>
+        engine.Apply(table, MemoryMarshal.Cast<ushort, T>(queries), queryShape, MemoryMarshal.Cast<ushort, T>(keys), keyShape, positions, layout, inverse);
+
+    private static void OutOfPlace<T>(RopeEngine engine, RopeTable table,
+        ReadOnlySpan<ushort> querySource, Span<ushort> queryDestination, RopeShape queryShape,
+        ReadOnlySpan<ushort> keySource, Span<ushort> keyDestination, RopeShape keyShape,
+        RopePositions positions, RopeLayout layout, bool inverse)
+        where T : unmanaged =>
+        engine.Apply(table, MemoryMarshal.Cast<ushort, T>(querySource), MemoryMarshal.Cast<ushort, T>(queryDestination), queryShape,
+            MemoryMarshal.Cast<ushort, T>(keySource), MemoryMarshal.Cast<ushort, T>(keyDestination), keyShape, positions, layout, inverse);
 
     public static void Narrow(RopeEngine engine, PackedType type, ReadOnlySpan<float> source, Span<ushort> destination)
     {

@@ -64,6 +64,20 @@ public class RacingCallerTests
         RaceOn(height, Tokens / 3, int.MaxValue, () => engine.Apply(table, queries, shape, RopePositions.Multimodal(temporal, height, width, sections), RopeLayout.Interleaved));
     }
 
+    [Theory]
+    [MemberData(nameof(PathsWithParallelism))]
+    public void Int64PositionsAndSequenceStartsChangedDuringACallNeverIndexOutsideCallerRows(RopePath path, bool parallel)
+    {
+        RopeEngine engine = Engine(path, parallel);
+        float[] cos = new float[Tokens * 8], sin = new float[Tokens * 8];
+        var shape = RopeShape.Bshd(2, Tokens / 2, heads: 1, headDim: 16);
+        long[] positions = [.. Enumerable.Range(0, Tokens).Select(p => (long)p)];
+        var queries = new float[shape.RequiredLength];
+        RaceOn(positions, Tokens / 2, long.MaxValue, () => engine.Apply(RopeRows.Separate<float>(cos, sin, 16), queries, shape, positions, RopeLayout.HalfSplit));
+        int[] starts = [0, 0];
+        RaceOn(starts, 1, Tokens, () => engine.Apply(RopeRows.CosThenSin<float>(cos, 16), queries, shape, RopePositions.Sequential(starts), RopeLayout.Interleaved));
+    }
+
     private static RopeEngine Engine(RopePath path, bool parallel) =>
         parallel ? RopeEngine.Get(path).WithParallelism(2, minElementsPerThread: 1) : RopeEngine.Get(path);
 
@@ -74,14 +88,25 @@ public class RacingCallerTests
     private static void RaceOn(int[] values, int index, int hostile, Action call)
     {
         int valid = values[index];
+        Race(useHostile => Volatile.Write(ref values[index], useHostile ? hostile : valid), call);
+    }
+
+    private static void RaceOn(long[] values, int index, long hostile, Action call)
+    {
+        long valid = values[index];
+        Race(useHostile => Volatile.Write(ref values[index], useHostile ? hostile : valid), call);
+    }
+
+    private static void Race(Action<bool> setHostile, Action call)
+    {
         using var stop = new CancellationTokenSource();
         var flipper = new Thread(() =>
         {
             while (!stop.IsCancellationRequested)
             {
-                Volatile.Write(ref values[index], hostile);
+                setHostile(true);
                 Thread.SpinWait(20);
-                Volatile.Write(ref values[index], valid);
+                setHostile(false);
                 Thread.SpinWait(20);
             }
         }) { IsBackground = true };
@@ -104,7 +129,7 @@ public class RacingCallerTests
         {
             stop.Cancel();
             flipper.Join();
-            values[index] = valid;
+            setHostile(false);
         }
     }
 }

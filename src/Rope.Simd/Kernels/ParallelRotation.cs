@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
-using Rope.Simd.Tables;
+using Rope.Simd.Positions;
+using Rope.Simd.Rows;
 
 namespace Rope.Simd.Kernels;
 
@@ -232,94 +233,61 @@ internal abstract class ParallelJob
 /// the pinned spans. Each chunk is a token range × a range of the query heads followed by the key heads; rows are
 /// expanded once per token per chunk, so chunks cut tokens first and heads only when there are fewer tokens than chunks.
 /// </summary>
-internal sealed unsafe class ParallelRotation<TElement> : ParallelJob
+/// <summary>A rotation cut into token × head chunks; rows and positions arrive pinned, the targets are pinned here.</summary>
+internal sealed unsafe class ParallelRotation<TElement, TRows, TPositions> : ParallelJob
     where TElement : unmanaged
+    where TRows : struct, IRowSource
+    where TPositions : struct, IPositionSource
 {
     // Several chunks per worker balance the load when a core is busy with other work.
     private const int ChunksPerWorker = 4;
 
-    private static readonly ParallelRotation<TElement>?[] Pool = new ParallelRotation<TElement>?[Math.Max(4, 2 * Environment.ProcessorCount)];
+    private static readonly ParallelRotation<TElement, TRows, TPositions>?[] Pool =
+        new ParallelRotation<TElement, TRows, TPositions>?[Math.Max(4, 2 * Environment.ProcessorCount)];
 
-    private RopeEngine? engine;
-    private RowSource rows;
-    private RopeLayout layout;
-    private bool inverse;
-    private PinnedPositions positions;
+    private Rotation.Call call;
+    private TRows rows;
+    private TPositions positions;
     private PinnedTensor first, second;
-    private int tokens, tokenChunks, headChunks;
+    private int tokenChunks, headChunks;
 
-    /// <summary>
-    /// Rotates on up to <paramref name="workers"/> threads (the caller included) and returns when all of it is done; with
-    /// one worker, directly on the calling thread.
-    /// </summary>
-    public static void Run(RopeEngine engine, int workers, in RowSource rows, RopeLayout layout, bool inverse, RopePositions positions,
-        int tokens, scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second)
+    /// <summary>Rotates on up to <c>call.Workers</c> threads (the caller included) and returns when all of it is done.</summary>
+    public static void Run(in Rotation.Call call, in TRows rows, in TPositions positions,
+        scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second)
     {
-        if (workers <= 1)
-        {
-            Rotate(engine, rows, layout, inverse, positions, tokens, first, second);
-            return;
-        }
-
         fixed (TElement* firstSource = first.Source, firstDestination = first.Destination)
         fixed (TElement* secondSource = second.Source, secondDestination = second.Destination)
-        fixed (int* temporal = positions.Values, height = positions.HeightValues, width = positions.WidthValues)
         {
-            ParallelRotation<TElement> job = Rent();
-            job.engine = engine;
+            ParallelRotation<TElement, TRows, TPositions> job = Rent();
+            job.call = call;
             job.rows = rows;
-            job.layout = layout;
-            job.inverse = inverse;
-            job.positions = new PinnedPositions(positions, temporal, height, width);
+            job.positions = positions;
             job.first = new PinnedTensor(firstSource, firstDestination, first.Shape);
             job.second = new PinnedTensor(secondSource, secondDestination, second.Shape);
-            job.tokens = tokens;
             int totalHeads = first.Shape.Heads + second.Shape.Heads;
-            int wanted = workers * ChunksPerWorker;
-            job.tokenChunks = Math.Min(tokens, wanted);
+            int wanted = call.Workers * ChunksPerWorker;
+            job.tokenChunks = Math.Min(call.Tokens, wanted);
             job.headChunks = Math.Min(totalHeads, (wanted + job.tokenChunks - 1) / job.tokenChunks);
-            job.Execute(job.tokenChunks * job.headChunks, workers);
+            job.Execute(job.tokenChunks * job.headChunks, call.Workers);
         }
     }
 
     protected override void RotateChunk(int chunk)
     {
         (int tokenChunk, int headChunk) = Math.DivRem(chunk, headChunks);
-        int firstToken = Cut(tokens, tokenChunk, tokenChunks), tokenCount = Cut(tokens, tokenChunk + 1, tokenChunks) - firstToken;
+        int tokens = call.Tokens;
+        int firstToken = Cut(tokens, tokenChunk, tokenChunks), endToken = Cut(tokens, tokenChunk + 1, tokenChunks);
         int firstHeads = first.Shape.Heads, totalHeads = firstHeads + second.Shape.Heads;
         int headStart = Cut(totalHeads, headChunk, headChunks), headEnd = Cut(totalHeads, headChunk + 1, headChunks);
         // Combined head h is query head h below firstHeads, key head h - firstHeads from there on.
         int firstStart = Math.Min(headStart, firstHeads), firstEnd = Math.Min(headEnd, firstHeads);
         int secondStart = Math.Max(headStart, firstHeads) - firstHeads, secondEnd = Math.Max(headEnd, firstHeads) - firstHeads;
-        RopePositions part = positions.Get(tokens).Slice(firstToken, tokenCount);
-        Rotate(engine!, rows, layout, inverse, part, tokenCount,
-            first.Part<TElement>(firstToken, tokenCount, firstStart, firstEnd), second.Part<TElement>(firstToken, tokenCount, secondStart, secondEnd));
+        Rotation.OnPath(call.Path, rows, positions, call.Layout, call.Inverse, firstToken, endToken, call.TokensPerSequence,
+            first.Heads<TElement>(firstStart, firstEnd), second.Heads<TElement>(secondStart, secondEnd));
     }
-
-    /// <summary>The engine's rotation for this element type (the overloads are per type; the type test folds away).</summary>
-    public static void Rotate(RopeEngine engine, in RowSource rows, RopeLayout layout, bool inverse, RopePositions positions, int tokens,
-        scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second)
-    {
-        if (typeof(TElement) == typeof(float))
-        {
-            engine.Rotate(rows, layout, inverse, positions, tokens, As<float>(first), As<float>(second));
-        }
-        else if (typeof(TElement) == typeof(BFloat16))
-        {
-            engine.Rotate(rows, layout, inverse, positions, tokens, As<BFloat16>(first), As<BFloat16>(second));
-        }
-        else
-        {
-            engine.Rotate(rows, layout, inverse, positions, tokens, As<Half>(first), As<Half>(second));
-        }
-    }
-
-    private static ref readonly RotationTarget<T> As<T>(scoped in RotationTarget<TElement> target) =>
-        ref Unsafe.As<RotationTarget<TElement>, RotationTarget<T>>(ref Unsafe.AsRef(in target));
 
     protected override void Recycle()
     {
-        engine = null;
         rows = default;
         positions = default;
         first = second = default;
@@ -335,7 +303,7 @@ internal sealed unsafe class ParallelRotation<TElement> : ParallelJob
     /// <summary>Boundary <paramref name="index"/> of <paramref name="parts"/> near-equal parts of <paramref name="total"/>.</summary>
     private static int Cut(int total, int index, int parts) => (int)((long)total * index / parts);
 
-    private static ParallelRotation<TElement> Rent()
+    private static ParallelRotation<TElement, TRows, TPositions> Rent()
     {
         for (int slot = 0; slot < Pool.Length; slot++)
         {
@@ -345,15 +313,15 @@ internal sealed unsafe class ParallelRotation<TElement> : ParallelJob
             }
         }
 
-        return new ParallelRotation<TElement>();
+        return new ParallelRotation<TElement, TRows, TPositions>();
     }
 
-    /// <summary>A tensor's pinned source and destination; a part of it is a token range × head range.</summary>
+    /// <summary>A tensor's pinned source and destination; a part of it is a range of its heads over every token of every sequence.</summary>
     private readonly struct PinnedTensor(void* source, void* destination, RopeShape shape)
     {
         public RopeShape Shape => shape;
 
-        public RotationTarget<T> Part<T>(int firstToken, int tokenCount, int headStart, int headEnd)
+        public RotationTarget<T> Heads<T>(int headStart, int headEnd)
             where T : unmanaged
         {
             int heads = headEnd - headStart;
@@ -362,42 +330,10 @@ internal sealed unsafe class ParallelRotation<TElement> : ParallelJob
                 return default;
             }
 
-            var part = new RopeShape(tokenCount, heads, shape.HeadDim, shape.TokenStride, shape.HeadStride);
-            nint offset = (nint)firstToken * shape.TokenStride + (nint)headStart * shape.HeadStride;
+            RopeShape part = shape.WithHeads(heads);
+            nint offset = (nint)headStart * shape.HeadStride;
             return new RotationTarget<T>(
                 new ReadOnlySpan<T>((T*)source + offset, part.RequiredLength), new Span<T>((T*)destination + offset, part.RequiredLength), part);
-        }
-    }
-
-    /// <summary>Positions whose spans are pinned for the duration of the call.</summary>
-    private readonly struct PinnedPositions
-    {
-        private readonly int* temporal, height, width;
-        private readonly MropeSections? sections;
-        private readonly int start;
-        private readonly bool isExplicit;
-
-        public PinnedPositions(RopePositions positions, int* temporal, int* height, int* width)
-        {
-            this.temporal = temporal;
-            this.height = height;
-            this.width = width;
-            sections = positions.Sections;
-            start = positions.Start;
-            isExplicit = positions.IsExplicit;
-        }
-
-        public RopePositions Get(int tokens)
-        {
-            if (!isExplicit)
-            {
-                return RopePositions.Sequential(start);
-            }
-
-            var temporalSpan = new ReadOnlySpan<int>(temporal, tokens);
-            return sections is null
-                ? RopePositions.Explicit(temporalSpan)
-                : RopePositions.Multimodal(temporalSpan, new ReadOnlySpan<int>(height, tokens), new ReadOnlySpan<int>(width, tokens), sections);
         }
     }
 }

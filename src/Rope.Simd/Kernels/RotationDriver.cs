@@ -1,7 +1,8 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using Rope.Simd.Tables;
+using Rope.Simd.Positions;
+using Rope.Simd.Rows;
 
 namespace Rope.Simd.Kernels;
 
@@ -35,23 +36,31 @@ internal readonly ref struct RotationTarget<TElement>
 /// per block, then every head of both targets is rotated with them. Spans shorter than one block go through
 /// block-sized stack copies of the row and of the elements. Nothing outside the spans is read or written.
 /// </remarks>
-internal static class RotationDriver<TKernel, TElement, TVector>
+internal static class RotationDriver<TOps, TVector, TKernel, TElement>
+    where TOps : IVectorOps<TVector>
+    where TVector : struct
     where TKernel : IRotationKernel<TElement, TVector>
     where TElement : unmanaged
-    where TVector : struct
 {
-    // Slots for a rotary dim of 1024 of the widest block, the row and element spills, and an assembled multimodal row
-    // with its three computed stream rows, on the stack.
-    private const int WidestBlock = 32;
-    private const int StackScratchLimit = 2 * (1024 + WidestBlock) + 4 * WidestBlock + 4 * 1024;
+    // Scratch up to this many floats is taken from the stack (about 25 KB: a rotary dim of 1024 with 16-bit caller rows
+    // assembled into a multimodal row), more is rented.
+    private const int StackScratchLimit = 6 * 1024;
     private const int CacheLineFloats = 64 / sizeof(float);
 
+    /// <summary>
+    /// Rotates tokens [<paramref name="firstToken"/>, <paramref name="endToken"/>) of both targets, counted over all
+    /// sequences (token i is token i mod <paramref name="tokensPerSequence"/> of sequence i / tokensPerSequence); a
+    /// target with no heads is skipped. Each token's row is read once from <paramref name="rows"/> through
+    /// <paramref name="positions"/>.
+    /// </summary>
     [SkipLocalsInit]
-    public static void Rotate(in RowSource rows, RopeLayout layout, bool inverse, RopePositions positions, int tokens,
-        scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second)
+    public static void Rotate<TRows, TPositions>(in TRows rows, in TPositions positions, RopeLayout layout, bool inverse,
+        int firstToken, int endToken, int tokensPerSequence, scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second)
+        where TRows : IRowSource
+        where TPositions : IPositionSource
     {
         // No heads means nothing to read or write: return before the token loop (a shape may claim 2^31 - 1 tokens of none).
-        if (tokens == 0 || (first.Shape.Heads == 0 && second.Shape.Heads == 0))
+        if (endToken <= firstToken || (first.Shape.Heads == 0 && second.Shape.Heads == 0))
         {
             return;
         }
@@ -61,13 +70,13 @@ internal static class RotationDriver<TKernel, TElement, TVector>
         bool interleaved = layout == RopeLayout.Interleaved;
         int span = interleaved ? rotaryDim : rotaryDim / 2;
         int slotsLength = (span + count - 1) / count * count;
-        // Computed rows, and multimodal rows assembled from three streams, need row scratch.
-        int rowScratchLength = positions.ScratchLength(rows);
+        int rowScratchLength = positions.ScratchLength(rows.ScratchLength, rotaryDim);
+        // cos and sin slots, the row and element spills of spans shorter than a block, and the row scratch.
         int scratchLength = 2 * slotsLength + 4 * count + rowScratchLength;
 
         float[]? rented = null;
         Span<float> scratch = scratchLength <= StackScratchLimit
-            ? AlignToCacheLine(stackalloc float[StackScratchLimit + CacheLineFloats])
+            ? AlignToCacheLine(stackalloc float[scratchLength + CacheLineFloats], scratchLength)
             : (rented = ArrayPool<float>.Shared.Rent(scratchLength));
         ref float cos = ref MemoryMarshal.GetReference(scratch);
         ref float sin = ref Unsafe.Add(ref cos, slotsLength);
@@ -80,9 +89,10 @@ internal static class RotationDriver<TKernel, TElement, TVector>
             MemoryMarshal.CreateSpan(ref rowSpill, 2 * count).Clear();
         }
 
-        for (int token = 0; token < tokens; token++)
+        (int sequence, int token) = Math.DivRem(firstToken, tokensPerSequence);
+        for (int index = firstToken; index < endToken; index++)
         {
-            ref float row = ref positions.Row(rows, token, rowScratch);
+            ref float row = ref positions.Row<TRows, TOps, TVector>(rows, index, sequence, token, rowScratch);
             if (interleaved)
             {
                 ExpandInterleaved(ref row, span, inverse, ref cos, ref sin, ref rowSpill);
@@ -92,8 +102,13 @@ internal static class RotationDriver<TKernel, TElement, TVector>
                 ExpandHalfSplit(ref row, span, inverse, ref cos, ref sin, ref rowSpill);
             }
 
-            RotateTarget(first, token, span, rotaryDim, interleaved, ref cos, ref sin, ref elementSpill);
-            RotateTarget(second, token, span, rotaryDim, interleaved, ref cos, ref sin, ref elementSpill);
+            RotateTarget(first, sequence, token, span, rotaryDim, interleaved, ref cos, ref sin, ref elementSpill);
+            RotateTarget(second, sequence, token, span, rotaryDim, interleaved, ref cos, ref sin, ref elementSpill);
+            if (++token == tokensPerSequence)
+            {
+                token = 0;
+                sequence++;
+            }
         }
 
         if (rented is not null)
@@ -149,7 +164,7 @@ internal static class RotationDriver<TKernel, TElement, TVector>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void RotateTarget(scoped in RotationTarget<TElement> target, int token, int span, int rotaryDim, bool interleaved,
+    private static void RotateTarget(scoped in RotationTarget<TElement> target, int sequence, int token, int span, int rotaryDim, bool interleaved,
         ref float cos, ref float sin, ref TElement spill)
     {
         if (target.Shape.Heads == 0)
@@ -159,22 +174,24 @@ internal static class RotationDriver<TKernel, TElement, TVector>
 
         if (interleaved)
         {
-            RotateHeads<InterleavedPairs>(target, token, span, rotaryDim, ref cos, ref sin, ref spill);
+            RotateHeads<InterleavedPairs>(target, (nint)sequence * target.Shape.BatchStride + (nint)token * target.Shape.TokenStride, span, rotaryDim,
+                ref cos, ref sin, ref spill);
         }
         else
         {
-            RotateHeads<HalfSplitPairs>(target, token, span, rotaryDim, ref cos, ref sin, ref spill);
+            RotateHeads<HalfSplitPairs>(target, (nint)sequence * target.Shape.BatchStride + (nint)token * target.Shape.TokenStride, span, rotaryDim,
+                ref cos, ref sin, ref spill);
         }
     }
 
-    /// <summary>Every head of one token of one target.</summary>
+    /// <summary>Every head of one token of one target, the token's first head at <paramref name="tokenOffset"/>.</summary>
     /// <remarks>
     /// Compiled once per layout (the layout is a type argument, so the other layout's loop is not even imported), and
     /// never inlined: the JIT's inlining budget grows with the size of the method it inlines into, and this one is large
     /// enough to take a whole 16-bit codec, where a single method holding every loop would leave much of it as calls.
     /// </remarks>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void RotateHeads<TLayout>(scoped in RotationTarget<TElement> target, int token, int span, int rotaryDim,
+    private static void RotateHeads<TLayout>(scoped in RotationTarget<TElement> target, nint tokenOffset, int span, int rotaryDim,
         ref float cos, ref float sin, ref TElement spill)
         where TLayout : struct
     {
@@ -182,7 +199,6 @@ internal static class RotationDriver<TKernel, TElement, TVector>
         bool copyPassThrough = shape.HeadDim > rotaryDim && !target.InPlace;
         ref TElement source = ref MemoryMarshal.GetReference(target.Source);
         ref TElement destination = ref MemoryMarshal.GetReference(target.Destination);
-        nint tokenOffset = (nint)token * shape.TokenStride;
         for (int head = 0; head < shape.Heads; head++)
         {
             nint offset = tokenOffset + (nint)head * shape.HeadStride;
@@ -370,18 +386,18 @@ internal static class RotationDriver<TKernel, TElement, TVector>
     }
 
     /// <summary>Starts the scratch on a 64-byte boundary so no vector load from it splits a cache line.</summary>
-    private static unsafe Span<float> AlignToCacheLine(Span<float> stackMemory)
+    private static unsafe Span<float> AlignToCacheLine(Span<float> stackMemory, int length)
     {
         int misalignment = (int)((nuint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(stackMemory)) / sizeof(float) % CacheLineFloats);
-        return stackMemory.Slice((CacheLineFloats - misalignment) % CacheLineFloats);
+        return stackMemory.Slice((CacheLineFloats - misalignment) % CacheLineFloats, length);
     }
 
     private static void Copy<T>(ref T source, ref T destination, int count) =>
         MemoryMarshal.CreateReadOnlySpan(ref source, count).CopyTo(MemoryMarshal.CreateSpan(ref destination, count));
 }
 
-/// <summary>Type argument selecting the interleaved loop of <see cref="RotationDriver{TKernel, TElement, TVector}"/>.</summary>
+/// <summary>Type argument selecting the interleaved loop of <see cref="RotationDriver{TOps, TVector, TKernel, TElement}"/>.</summary>
 internal readonly struct InterleavedPairs;
 
-/// <summary>Type argument selecting the half-split loop of <see cref="RotationDriver{TKernel, TElement, TVector}"/>.</summary>
+/// <summary>Type argument selecting the half-split loop of <see cref="RotationDriver{TOps, TVector, TKernel, TElement}"/>.</summary>
 internal readonly struct HalfSplitPairs;

@@ -1,0 +1,195 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using Rope.Simd.Positions;
+using Rope.Simd.Rows;
+
+namespace Rope.Simd.Kernels;
+
+/// <summary>
+/// The one path from a validated call to the driver. Every choice is made here once, each as a type argument: where
+/// rows come from (<see cref="IRowSource"/>), how positions are given (<see cref="IPositionSource"/>), whether the call
+/// is split over threads, the instruction set (<see cref="IVectorOps{TVector}"/>) and the element type's kernel.
+/// Caller memory that rows and positions read is pinned here for the whole call.
+/// </summary>
+internal static unsafe class Rotation
+{
+    /// <summary>Rotates every token of <paramref name="shape"/>'s sequences (the shape both targets share in batch and tokens).</summary>
+    public static void Run<TElement>(RopeEngine engine, scoped in RopeRows rows, scoped in RopePositions positions, RopeLayout layout,
+        bool inverse, RopeShape shape, scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second)
+        where TElement : unmanaged
+    {
+        int tokens = shape.TotalTokens;
+        var call = new Call(engine.Path, engine.Workers(tokens, first.Shape.Heads + second.Shape.Heads, rows.RotaryDim), layout, inverse,
+            tokens, shape.Tokens);
+        fixed (byte* firstRows = rows.First, secondRows = rows.Second)
+        fixed (int* temporal = positions.Values, height = positions.HeightValues, width = positions.WidthValues)
+        fixed (long* longPositions = positions.LongValues)
+        fixed (int* starts = positions.SequenceStarts)
+        {
+            var pinned = new PinnedPositions(positions, temporal, height, width, longPositions, starts);
+            switch (rows.Format)
+            {
+                case RopeRowFormat.Table:
+                    WithRows(call, new TableRows(rows.Table!), pinned, first, second);
+                    break;
+                case RopeRowFormat.Computed:
+                    WithRows(call, new ComputedRows(rows.Frequencies!), pinned, first, second);
+                    break;
+                case RopeRowFormat.Interleaved:
+                    switch (rows.Value)
+                    {
+                        case RopeRowValue.Single:
+                            WithRows(call, new InterleavedRows<float>(firstRows, rows.RotaryDim, rows.RowStride, rows.PositionCount), pinned, first, second);
+                            break;
+                        case RopeRowValue.BFloat16:
+                            WithRows(call, new InterleavedRows<BFloat16>(firstRows, rows.RotaryDim, rows.RowStride, rows.PositionCount), pinned, first, second);
+                            break;
+                        default:
+                            WithRows(call, new InterleavedRows<Half>(firstRows, rows.RotaryDim, rows.RowStride, rows.PositionCount), pinned, first, second);
+                            break;
+                    }
+
+                    break;
+                default:
+                    // [cos | sin] rows are two runs in one span: the sines start half a row in.
+                    int sinOffset = rows.Format == RopeRowFormat.CosThenSin ? rows.RotaryDim / 2 : 0;
+                    byte* sin = rows.Format == RopeRowFormat.CosThenSin ? firstRows : secondRows;
+                    switch (rows.Value)
+                    {
+                        case RopeRowValue.Single:
+                            WithRows(call, new SplitRows<float>(firstRows, sin + sinOffset * sizeof(float), rows.RotaryDim, rows.RowStride, rows.PositionCount),
+                                pinned, first, second);
+                            break;
+                        case RopeRowValue.BFloat16:
+                            WithRows(call, new SplitRows<BFloat16>(firstRows, sin + sinOffset * sizeof(BFloat16), rows.RotaryDim, rows.RowStride, rows.PositionCount),
+                                pinned, first, second);
+                            break;
+                        default:
+                            WithRows(call, new SplitRows<Half>(firstRows, sin + sinOffset * sizeof(Half), rows.RotaryDim, rows.RowStride, rows.PositionCount),
+                                pinned, first, second);
+                            break;
+                    }
+
+                    break;
+            }
+        }
+    }
+
+    private static void WithRows<TElement, TRows>(in Call call, in TRows rows, in PinnedPositions positions,
+        scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second)
+        where TElement : unmanaged
+        where TRows : struct, IRowSource
+    {
+        switch (positions.Kind)
+        {
+            case PositionKind.Sequential:
+                WithPositions(call, rows, new SequentialPositions(positions.Start), first, second);
+                break;
+            case PositionKind.SequenceStarts:
+                WithPositions(call, rows, new SequenceStartPositions(positions.Starts), first, second);
+                break;
+            case PositionKind.Int32:
+                WithPositions(call, rows, new ExplicitPositions<int>(positions.Temporal), first, second);
+                break;
+            case PositionKind.Int64:
+                WithPositions(call, rows, new ExplicitPositions<long>(positions.Long), first, second);
+                break;
+            default:
+                WithPositions(call, rows, new MultimodalPositions(positions.Temporal, positions.Height, positions.Width, positions.Sections!), first, second);
+                break;
+        }
+    }
+
+    private static void WithPositions<TElement, TRows, TPositions>(in Call call, in TRows rows, in TPositions positions,
+        scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second)
+        where TElement : unmanaged
+        where TRows : struct, IRowSource
+        where TPositions : struct, IPositionSource
+    {
+        if (call.Workers > 1)
+        {
+            ParallelRotation<TElement, TRows, TPositions>.Run(call, rows, positions, first, second);
+        }
+        else
+        {
+            OnPath(call.Path, rows, positions, call.Layout, call.Inverse, 0, call.Tokens, call.TokensPerSequence, first, second);
+        }
+    }
+
+    /// <summary>Tokens [firstToken, endToken) on one path: the instruction set, then the element type's kernel.</summary>
+    public static void OnPath<TElement, TRows, TPositions>(RopePath path, in TRows rows, in TPositions positions, RopeLayout layout, bool inverse,
+        int firstToken, int endToken, int tokensPerSequence, scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second)
+        where TElement : unmanaged
+        where TRows : struct, IRowSource
+        where TPositions : struct, IPositionSource
+    {
+        switch (path)
+        {
+            case RopePath.Vector512:
+                OnIsa<Vector512Ops, Vector512<float>, TElement, TRows, TPositions>(rows, positions, layout, inverse, firstToken, endToken, tokensPerSequence, first, second);
+                break;
+            case RopePath.Vector256:
+                OnIsa<Vector256Ops, Vector256<float>, TElement, TRows, TPositions>(rows, positions, layout, inverse, firstToken, endToken, tokensPerSequence, first, second);
+                break;
+            case RopePath.Vector128:
+                OnIsa<Vector128Ops, Vector128<float>, TElement, TRows, TPositions>(rows, positions, layout, inverse, firstToken, endToken, tokensPerSequence, first, second);
+                break;
+            default:
+                OnIsa<ScalarOps, LanePair, TElement, TRows, TPositions>(rows, positions, layout, inverse, firstToken, endToken, tokensPerSequence, first, second);
+                break;
+        }
+    }
+
+    /// <summary>The element type's kernel (the type tests fold away): one line per element type.</summary>
+    private static void OnIsa<TOps, TVector, TElement, TRows, TPositions>(in TRows rows, in TPositions positions, RopeLayout layout, bool inverse,
+        int firstToken, int endToken, int tokensPerSequence, scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second)
+        where TOps : IVectorOps<TVector>
+        where TVector : struct
+        where TElement : unmanaged
+        where TRows : struct, IRowSource
+        where TPositions : struct, IPositionSource
+    {
+        if (typeof(TElement) == typeof(float))
+        {
+            RotationDriver<TOps, TVector, SingleKernel<TOps, TVector>, float>.Rotate(rows, positions, layout, inverse, firstToken, endToken, tokensPerSequence, As<TElement, float>(first), As<TElement, float>(second));
+        }
+        else if (typeof(TElement) == typeof(BFloat16))
+        {
+            RotationDriver<TOps, TVector, PackedKernel<TOps, TVector, BFloat16Codec, BFloat16>, BFloat16>.Rotate(
+                rows, positions, layout, inverse, firstToken, endToken, tokensPerSequence, As<TElement, BFloat16>(first), As<TElement, BFloat16>(second));
+        }
+        else
+        {
+            RotationDriver<TOps, TVector, PackedKernel<TOps, TVector, HalfCodec, Half>, Half>.Rotate(
+                rows, positions, layout, inverse, firstToken, endToken, tokensPerSequence, As<TElement, Half>(first), As<TElement, Half>(second));
+        }
+    }
+
+    private static ref readonly RotationTarget<TTo> As<TFrom, TTo>(scoped in RotationTarget<TFrom> target)
+        where TFrom : unmanaged
+        where TTo : unmanaged =>
+        ref Unsafe.As<RotationTarget<TFrom>, RotationTarget<TTo>>(ref Unsafe.AsRef(in target));
+
+    /// <summary>What every part of a call shares; <see cref="Tokens"/> counts the tokens of all sequences.</summary>
+    internal readonly record struct Call(RopePath Path, int Workers, RopeLayout Layout, bool Inverse, int Tokens, int TokensPerSequence);
+
+    /// <summary>The positions' spans, pinned for the call.</summary>
+    private readonly struct PinnedPositions(scoped in RopePositions positions, int* temporal, int* height, int* width, long* longValues, int* starts)
+    {
+        public PositionKind Kind { get; } = positions.Kind;
+
+        public int Start { get; } = positions.Start;
+
+        public MropeSections? Sections { get; } = positions.Sections;
+
+        public int* Temporal => temporal;
+
+        public int* Height => height;
+
+        public int* Width => width;
+
+        public long* Long => longValues;
+
+        public int* Starts => starts;
+    }
+}
