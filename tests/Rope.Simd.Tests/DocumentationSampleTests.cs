@@ -209,4 +209,24 @@ public partial class DocumentationSampleTests
 
         Assert.All(keys, value => Assert.Equal(0f, value));
     }
+
+    [Fact]
+    public void CallerCacheSampleRotatesABatchWithInt64Positions()
+    {
+        // A vLLM-style cache the runtime already holds: one row [cos_0 .. cos_63 | sin_0 .. sin_63] per position.
+        float[] cosSinCache = new float[4096 * 128];
+        RopeTableFormats.ToCosThenSin(RopeTable.Create(rotaryDim: 128, positionCount: 4096, @base: 500000).Rows, 128, cosSinCache);
+
+        // Two sequences of 16 tokens, [batch][tokens][heads][headDim], with int64 position ids laid out [batch][tokens].
+        var queryShape = RopeShape.Bshd(batch: 2, tokens: 16, heads: 32, headDim: 128);
+        var keyShape = RopeShape.Bshd(batch: 2, tokens: 16, heads: 8, headDim: 128);
+        float[] queries = new float[queryShape.RequiredLength], keys = new float[keyShape.RequiredLength];
+        long[] positionIds = [.. Enumerable.Range(100, 16).Select(p => (long)p), .. Enumerable.Range(0, 16).Select(p => (long)p)];
+
+        RopeEngine.Default.Apply(RopeRows.CosThenSin<float>(cosSinCache, rotaryDim: 128), queries, queryShape, keys, keyShape,
+            positionIds, RopeLayout.HalfSplit);
+
+        Assert.Equal(4096, RopeRows.CosThenSin<float>(cosSinCache, rotaryDim: 128).PositionCount);
+        Assert.All(keys, value => Assert.Equal(0f, value));
+    }
 }
