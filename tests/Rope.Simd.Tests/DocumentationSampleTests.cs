@@ -1,7 +1,9 @@
 using System.Globalization;
+using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 using Rope.Simd;
+using Rope.Simd.Tensors;
 
 namespace Rope.Simd.Tests;
 
@@ -23,6 +25,7 @@ public partial class DocumentationSampleTests
         Assert.Contains("README.md", pages);
         Assert.Contains("PackageReadme.md", pages);
         Assert.Contains(Path.Combine("docs", "usage.md"), pages);
+        Assert.Contains(Path.Combine("Tensors", "PackageReadme.md"), pages);
     }
 
     [Theory]
@@ -228,5 +231,15 @@ public partial class DocumentationSampleTests
 
         Assert.Equal(4096, RopeRows.CosThenSin<float>(cosSinCache, rotaryDim: 128).PositionCount);
         Assert.All(keys, value => Assert.Equal(0f, value));
+    }
+
+    [Fact]
+    public void TensorSampleRotatesATensorView()
+    {
+        var table = RopeTable.Create(rotaryDim: 64, positionCount: 4096);
+        Tensor<float> queries = Tensor.CreateFromShape<float>([2, 16, 8, 64]);   // [batch, tokens, heads, headDim]
+        RopeEngine.Default.Apply(table, queries.AsTensorSpan(), RopeTensorLayout.Bshd, positions: 0, RopeLayout.HalfSplit);
+
+        Assert.Equal(2 * 16 * 8 * 64, queries.FlattenedLength);
     }
 }

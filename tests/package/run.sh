@@ -50,6 +50,18 @@ for file in LICENSE README.md lib/net10.0/Rope.Simd.dll lib/net10.0/Rope.Simd.xm
 done
 check "snupkg holds the pdb" package_has "$snupkg" lib/net10.0/Rope.Simd.pdb
 
+# The TensorSpan satellite: its own package, depending on Rope.Simd of the same version and System.Numerics.Tensors.
+pack_tensors() {
+  dotnet pack "$root/src/Rope.Simd.Tensors" -c Release -o "$feed" -p:ContinuousIntegrationBuild=true --nologo > "$work/tensors.log" 2>&1 || { cat "$work/tensors.log"; return 1; }
+  if grep -E "warning [A-Z]+[0-9]+" "$work/tensors.log"; then return 1; fi
+  local tensors=$feed/Rope.Simd.Tensors.$version.nupkg
+  unzip -p "$tensors" Rope.Simd.Tensors.nuspec | tee "$work/tensors.nuspec" > /dev/null
+  grep "<dependency id=\"Rope.Simd\" version=\"$version\"" "$work/tensors.nuspec" && grep '<dependency id="System.Numerics.Tensors"' "$work/tensors.nuspec" &&
+    grep '<license type="expression">MIT</license>' "$work/tensors.nuspec" && package_has "$tensors" README.md && package_has "$tensors" LICENSE &&
+    package_has "$feed/Rope.Simd.Tensors.$version.snupkg" lib/net10.0/Rope.Simd.Tensors.pdb
+}
+check "Rope.Simd.Tensors packs warning-free with its dependencies, readme, licence and symbols" pack_tensors
+
 # The same commit cloned at another path, built again: with ContinuousIntegrationBuild the DLL must not depend on
 # where (commit first when trying this with uncommitted changes to src/).
 other=$work/elsewhere/clone
