@@ -127,6 +127,61 @@ public unsafe class GuardPageTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Paths.SupportedWithLayouts), MemberType = typeof(Paths))]
+    public void CallerRowsAreReadOnlyInsideTheirSpans(RopePath path, RopeLayout layout)
+    {
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "needs mmap/mprotect");
+        RopeEngine engine = RopeEngine.Get(path);
+        using var pages = new GuardedPages();
+        var random = new Random(13);
+        const int Positions = 4;
+        foreach (int rotaryDim in RotaryDims)
+        {
+            var shape = new RopeShape(tokens: 3, heads: 2, headDim: rotaryDim);
+            int[] positions = [Positions - 1, 0, Positions - 1];
+            float[] input = TestData.Activations(random, shape.RequiredLength);
+            float[] cos = [.. Enumerable.Range(0, Positions * (rotaryDim + 1)).Select(_ => (float)random.NextDouble())];
+            float[] sin = [.. Enumerable.Range(0, Positions * (rotaryDim + 1)).Select(_ => (float)random.NextDouble())];
+            foreach (int format in (ReadOnlySpan<int>)[0, 1, 2, 3])
+            {
+                // The tightest spans that hold every row: the last row ends exactly at a guard page, the first starts at one.
+                int width = format == 2 ? rotaryDim / 2 : rotaryDim, stride = width + 1, length = (Positions - 1) * stride + width;
+                float[] expected = [.. input], actual = [.. input];
+                engine.Apply(Rows(format, cos.AsSpan(0, length), sin.AsSpan(0, length), rotaryDim, stride), expected, shape, positions, layout);
+
+                Span<float> guardedCos = pages.AtEnd(length), guardedSin = pages.AtStart(length);
+                cos.AsSpan(0, length).CopyTo(guardedCos);
+                sin.AsSpan(0, length).CopyTo(guardedSin);
+                engine.Apply(Rows(format, guardedCos, guardedSin, rotaryDim, stride), actual, shape, positions, layout);
+                Assert.Equal(expected, actual);
+
+                // bfloat16 rows, widened from memory flush against the guard pages too.
+                Span<BFloat16> guardedCos16 = pages.AtEnd<BFloat16>(length), guardedSin16 = pages.AtStart<BFloat16>(length);
+                for (int i = 0; i < length; i++)
+                {
+                    guardedCos16[i] = (BFloat16)cos[i];
+                    guardedSin16[i] = (BFloat16)sin[i];
+                }
+
+                float[] widenedCos = [.. guardedCos16.ToArray().Select(value => (float)value)], widenedSin = [.. guardedSin16.ToArray().Select(value => (float)value)];
+                float[] expected16 = [.. input], actual16 = [.. input];
+                engine.Apply(Rows<float>(format, widenedCos, widenedSin, rotaryDim, stride), expected16, shape, positions, layout);
+                engine.Apply(Rows<BFloat16>(format, guardedCos16, guardedSin16, rotaryDim, stride), actual16, shape, positions, layout);
+                Assert.Equal(expected16, actual16);
+            }
+        }
+    }
+
+    private static RopeRows Rows<T>(int format, ReadOnlySpan<T> cos, ReadOnlySpan<T> sin, int rotaryDim, int stride)
+        where T : unmanaged => format switch
+        {
+            0 => RopeRows.Interleaved(cos, rotaryDim, stride),
+            1 => RopeRows.CosThenSin(cos, rotaryDim, stride),
+            2 => RopeRows.Separate(cos, sin, rotaryDim, stride),
+            _ => RopeRows.Duplicated(cos, sin, rotaryDim, stride),
+        };
+
     /// <summary>Two accessible pages with an inaccessible page on each side.</summary>
     private sealed class GuardedPages : IDisposable
     {
