@@ -12,7 +12,7 @@ namespace Rope.Simd.Native;
 internal static unsafe class Exports
 {
     /// <summary>Bumped when a signature or struct of rope_simd.h changes; the loader refuses a variant that differs.</summary>
-    private const int AbiVersion = 1;
+    private const int AbiVersion = 2;
 
     private const int InverseFlag = 1;
 
@@ -182,6 +182,211 @@ internal static unsafe class Exports
         }
     }
 
+    [UnmanagedCallersOnly(EntryPoint = "rope_simd_impl_rotate_ex")]
+    public static int RotateEx(NativeRows* rows, int elementType, int layout, int flags, NativeBatchPositions* positions,
+        NativeBatchTensor* queries, NativeBatchTensor* keys)
+    {
+        try
+        {
+            NotNull(rows, "rows");
+            NotNull(positions, "positions");
+            NotNull(queries, "queries");
+            CheckDtype(elementType, "dtype");
+            if (layout is not ((int)RopeLayout.Interleaved or (int)RopeLayout.HalfSplit))
+            {
+                throw new NativeException(NativeStatus.InvalidArgument, $"layout {layout} is not a rope_simd_layout (0 interleaved, 1 half-split).");
+            }
+
+            if ((flags & ~InverseFlag) != 0)
+            {
+                throw new NativeException(NativeStatus.InvalidArgument, $"flags 0x{flags:x} has bits other than ROPE_SIMD_INVERSE.");
+            }
+
+            // Each struct is copied once: the caller's memory may change while the call runs, and every field used
+            // below is the one that was checked.
+            NativeRows rowsCopy = *rows;
+            NativeBatchPositions positionsCopy = *positions;
+            NativeBatchTensor queryTensor = *queries, keyTensor = keys is null ? default : *keys;
+            RopeShape queryShape = BatchShape(queryTensor, "queries");
+            RopeShape keyShape = keys is null ? default : BatchShape(keyTensor, "keys");
+            var call = new BatchCall(rowsCopy, positionsCopy, (RopeLayout)layout, (flags & InverseFlag) != 0);
+            switch ((NativeElementType)elementType)
+            {
+                case NativeElementType.Float32:
+                    call.Run<float>(queryTensor, queryShape, keyTensor, keyShape, keys is not null);
+                    break;
+                case NativeElementType.BFloat16:
+                    call.Run<BFloat16>(queryTensor, queryShape, keyTensor, keyShape, keys is not null);
+                    break;
+                default:
+                    call.Run<Half>(queryTensor, queryShape, keyTensor, keyShape, keys is not null);
+                    break;
+            }
+
+            return 0;
+        }
+        catch (Exception exception)
+        {
+            return Fail("rope_simd_rotate_ex", exception);
+        }
+    }
+
+    private static void CheckDtype(int dtype, string name)
+    {
+        if (dtype is < 0 or > (int)NativeElementType.Float16)
+        {
+            throw new NativeException(NativeStatus.InvalidArgument, $"{name} {dtype} is not a rope_simd_dtype (0 float32, 1 bfloat16, 2 float16).");
+        }
+    }
+
+    private static RopeShape BatchShape(in NativeBatchTensor tensor, string name)
+    {
+        int batch = tensor.Batch == 0 ? 1 : Count(tensor.Batch, name, "batch");
+        int tokens = Count(tensor.Tokens, name, "tokens"), heads = Count(tensor.Heads, name, "heads");
+        int headDim = Count(tensor.HeadDim, name, "head_dim");
+        // Strides of 0 mean packed [batch][tokens][heads][head_dim].
+        int headStride = Count(tensor.HeadStride == 0 ? headDim : tensor.HeadStride, name, "head_stride");
+        int tokenStride = tensor.TokenStride == 0 ? PackedTokenStride(heads, headDim, name) : Count(tensor.TokenStride, name, "token_stride");
+        long packedBatchStride = (long)tokens * tokenStride;
+        if (tensor.BatchStride == 0 && batch > 1 && packedBatchStride > int.MaxValue)
+        {
+            throw OutOfRange(name, "batch_stride", tensor.BatchStride,
+                $"with batch_stride 0 (packed) one sequence of {tokens} tokens × {tokenStride} must fit in 2^31 - 1 elements");
+        }
+
+        int batchStride = tensor.BatchStride == 0 ? (batch > 1 ? (int)packedBatchStride : 0) : Count(tensor.BatchStride, name, "batch_stride");
+        if (tensor.Length < 0)
+        {
+            throw OutOfRange(name, "length", tensor.Length, "it must not be negative");
+        }
+
+        var shape = new RopeShape(batch, tokens, heads, headDim, batchStride, tokenStride, headStride);
+        if (tensor.Data is null && shape.RequiredLength > 0)
+        {
+            throw new NativeException(NativeStatus.NullPointer, $"{name}->data is NULL but the tensor has {shape.RequiredLength} elements.");
+        }
+
+        return shape;
+    }
+
+    /// <summary>One rope_simd_rotate_ex request, its structs already copied.</summary>
+    private readonly struct BatchCall(NativeRows rows, NativeBatchPositions positions, RopeLayout layout, bool inverse)
+    {
+        public void Run<T>(in NativeBatchTensor queryTensor, RopeShape queryShape, in NativeBatchTensor keyTensor, RopeShape keyShape, bool withKeys)
+            where T : unmanaged
+        {
+            RopeRows ropeRows = Rows();
+            RopePositions ropePositions = Positions(queryShape);
+            Span<T> queries = Data<T>(queryTensor, queryShape), keys = withKeys ? Data<T>(keyTensor, keyShape) : default;
+            bool queriesInPlace = queryTensor.Source is null, keysInPlace = !withKeys || keyTensor.Source is null;
+            RopeEngine engine = RopeEngine.Default;
+            if (!withKeys)
+            {
+                if (queriesInPlace)
+                {
+                    engine.Apply(ropeRows, queries, queryShape, ropePositions, layout, inverse);
+                }
+                else
+                {
+                    engine.Apply(ropeRows, Source<T>(queryTensor, queryShape), queries, queryShape, ropePositions, layout, inverse);
+                }
+            }
+            else if (queriesInPlace && keysInPlace)
+            {
+                engine.Apply(ropeRows, queries, queryShape, keys, keyShape, ropePositions, layout, inverse);
+            }
+            else
+            {
+                ReadOnlySpan<T> querySource = queriesInPlace ? queries : Source<T>(queryTensor, queryShape);
+                ReadOnlySpan<T> keySource = keysInPlace ? keys : Source<T>(keyTensor, keyShape);
+                engine.Apply(ropeRows, querySource, queries, queryShape, keySource, keys, keyShape, ropePositions, layout, inverse);
+            }
+        }
+
+        private RopeRows Rows()
+        {
+            if (rows.Format == (int)NativeRowsFormat.Table)
+            {
+                TableEntry entry = TableHandles.Get(rows.Table);
+                return entry.Table is { } table ? table : entry.Frequencies;
+            }
+
+            if (rows.Format is < (int)NativeRowsFormat.Interleaved or > (int)NativeRowsFormat.Duplicated)
+            {
+                throw new NativeException(NativeStatus.InvalidArgument,
+                    $"rows->format {rows.Format} is not a rope_simd_rows_format (0 table, 1 interleaved, 2 cos then sin, 3 separate, 4 duplicated).");
+            }
+
+            CheckDtype(rows.Dtype, "rows->dtype");
+            int length = Count(rows.Length, "rows", "length");
+            int rowStride = Count(rows.RowStride, "rows", "row_stride");
+            bool twoSpans = rows.Format is (int)NativeRowsFormat.Separate or (int)NativeRowsFormat.Duplicated;
+            if (rows.Cos is null || (twoSpans && rows.Sin is null))
+            {
+                throw new NativeException(NativeStatus.NullPointer, $"rows->{(rows.Cos is null ? "cos" : "sin")} is NULL.");
+            }
+
+            return (NativeElementType)rows.Dtype switch
+            {
+                NativeElementType.Float32 => CallerRows<float>(length, rowStride, twoSpans),
+                NativeElementType.BFloat16 => CallerRows<BFloat16>(length, rowStride, twoSpans),
+                _ => CallerRows<Half>(length, rowStride, twoSpans),
+            };
+        }
+
+        private RopeRows CallerRows<TValue>(int length, int rowStride, bool twoSpans)
+            where TValue : unmanaged
+        {
+            var cos = new ReadOnlySpan<TValue>(rows.Cos, length);
+            ReadOnlySpan<TValue> sin = twoSpans ? new ReadOnlySpan<TValue>(rows.Sin, length) : default;
+            return (NativeRowsFormat)rows.Format switch
+            {
+                NativeRowsFormat.Interleaved => RopeRows.Interleaved(cos, rows.RotaryDim, rowStride),
+                NativeRowsFormat.CosThenSin => RopeRows.CosThenSin(cos, rows.RotaryDim, rowStride),
+                NativeRowsFormat.Separate => RopeRows.Separate(cos, sin, rows.RotaryDim, rowStride),
+                _ => RopeRows.Duplicated(cos, sin, rows.RotaryDim, rowStride),
+            };
+        }
+
+        private RopePositions Positions(RopeShape shape)
+        {
+            switch ((NativePositionsKind)positions.Kind)
+            {
+                case NativePositionsKind.Sequential:
+                    if (positions.Start != (int)positions.Start)
+                    {
+                        throw OutOfRange("positions", "start", positions.Start, "it must fit in 32 bits");
+                    }
+
+                    return RopePositions.Sequential((int)positions.Start);
+                case NativePositionsKind.Starts or NativePositionsKind.Int32 or NativePositionsKind.Int64:
+                    int count = Count(positions.Count, "positions", "count");
+                    if (positions.Values is null && count > 0)
+                    {
+                        throw new NativeException(NativeStatus.NullPointer, $"positions->values is NULL but positions->count is {count}.");
+                    }
+
+                    return (NativePositionsKind)positions.Kind switch
+                    {
+                        NativePositionsKind.Starts => RopePositions.Sequential(new ReadOnlySpan<int>(positions.Values, count)),
+                        NativePositionsKind.Int32 => RopePositions.Explicit(new ReadOnlySpan<int>(positions.Values, count)),
+                        _ => RopePositions.Explicit(new ReadOnlySpan<long>(positions.Values, count)),
+                    };
+                default:
+                    throw new NativeException(NativeStatus.InvalidArgument,
+                        $"positions->kind {positions.Kind} is not a rope_simd_positions_kind (0 sequential, 1 starts, 2 int32, 3 int64).");
+            }
+        }
+
+        private static Span<T> Data<T>(in NativeBatchTensor tensor, RopeShape shape)
+            where T : unmanaged =>
+            shape.RequiredLength == 0 ? default : new Span<T>(tensor.Data, (int)Math.Min(tensor.Length, int.MaxValue));
+
+        private static ReadOnlySpan<T> Source<T>(in NativeBatchTensor tensor, RopeShape shape)
+            where T : unmanaged =>
+            shape.RequiredLength == 0 ? default : new ReadOnlySpan<T>(tensor.Source, (int)Math.Min(tensor.Length, int.MaxValue));
+    }
+
     private static ulong AddTable(RopeFrequencies frequencies, int firstPosition, int positionCount)
     {
         if (positionCount < 0)
@@ -297,8 +502,13 @@ internal static unsafe class Exports
 
         string argumentName = parameter switch
         {
-            "values" or "queries" or "queryShape" or "shape" => "queries",
-            "keys" or "keyShape" => "keys",
+            "values" or "queries" or "queryShape" or "shape" or "source" or "destination" or "querySource" or "queryDestination" => "queries",
+            "keys" or "keyShape" or "keySource" or "keyDestination" => "keys",
+            "rows" or "cos" => "rows->cos",
+            "sin" => "rows->sin",
+            "rowStride" => "rows->row_stride",
+            "batchStride" => "batch_stride",
+            "batch" => "batch",
             "rotaryDim" => "rotary_dim",
             "firstPosition" => "first_position",
             "positionCount" => "position_count",

@@ -21,6 +21,23 @@ internal enum NativeElementType
     Float16 = 2,
 }
 
+internal enum NativeRowsFormat
+{
+    Table = 0,
+    Interleaved = 1,
+    CosThenSin = 2,
+    Separate = 3,
+    Duplicated = 4,
+}
+
+internal enum NativePositionsKind
+{
+    Sequential = 0,
+    Starts = 1,
+    Int32 = 2,
+    Int64 = 3,
+}
+
 // The C caller fills these structs; managed code only reads them.
 #pragma warning disable CS0649
 
@@ -41,6 +58,43 @@ internal unsafe struct NativePositions
 {
     public int* Values;
     public long Start;
+}
+
+/// <summary>rope_simd_rows.</summary>
+internal unsafe struct NativeRows
+{
+    public int Format;
+    public int Dtype;
+    public ulong Table;
+    public void* Cos;
+    public void* Sin;
+    public long Length;
+    public int RotaryDim;
+    public long RowStride;
+}
+
+/// <summary>rope_simd_batch_tensor.</summary>
+internal unsafe struct NativeBatchTensor
+{
+    public void* Data;
+    public void* Source;
+    public long Length;
+    public long Batch;
+    public long Tokens;
+    public long Heads;
+    public long HeadDim;
+    public long BatchStride;
+    public long TokenStride;
+    public long HeadStride;
+}
+
+/// <summary>rope_simd_batch_positions.</summary>
+internal unsafe struct NativeBatchPositions
+{
+    public int Kind;
+    public long Start;
+    public void* Values;
+    public long Count;
 }
 
 #pragma warning restore CS0649

@@ -659,6 +659,133 @@ static void test_threads_share_one_table(void) {
     CHECK_OK(rope_simd_table_free(table));
 }
 
+/* ---- rope_simd_rotate_ex: caller rows, batches, int64 positions, out of place ---- */
+
+enum { EX_BATCH = 2, EX_TOKENS = 3, EX_QUERY_HEADS = 4, EX_KEY_HEADS = 2, EX_HEAD = 64, EX_ROTARY = 48, EX_POSITIONS = 100 };
+
+static void test_rotate_ex_caller_rows_batches_and_int64_positions(void) {
+    rope_simd_table table;
+    CHECK_OK(rope_simd_table_create(EX_ROTARY, 10000, 0, EX_POSITIONS, &table));
+    const float* rows;
+    int64_t rows_length;
+    CHECK_OK(rope_simd_table_rows(table, &rows, &rows_length));
+    /* The table's rows as ONNX's two caches. */
+    static float cos_cache[EX_POSITIONS * EX_ROTARY / 2], sin_cache[EX_POSITIONS * EX_ROTARY / 2];
+    for (int i = 0; i < EX_POSITIONS * EX_ROTARY / 2; i++) {
+        cos_cache[i] = rows[2 * i];
+        sin_cache[i] = rows[2 * i + 1];
+    }
+
+    enum { QUERIES = EX_BATCH * EX_TOKENS * EX_QUERY_HEADS * EX_HEAD, KEYS = EX_BATCH * EX_TOKENS * EX_KEY_HEADS * EX_HEAD };
+    static float queries[QUERIES], keys[KEYS], expected_queries[QUERIES], expected_keys[KEYS], output_queries[QUERIES];
+    for (int i = 0; i < QUERIES; i++) expected_queries[i] = queries[i] = activation();
+    for (int i = 0; i < KEYS; i++) expected_keys[i] = keys[i] = activation();
+    int64_t ids[EX_BATCH * EX_TOKENS];
+    int32_t ids32[EX_BATCH * EX_TOKENS];
+    for (int i = 0; i < EX_BATCH * EX_TOKENS; i++) ids32[i] = (int32_t)(ids[i] = (int64_t)(uniform() * EX_POSITIONS));
+
+    /* Expected: one rope_simd_rotate per sequence with the table. */
+    for (int b = 0; b < EX_BATCH; b++) {
+        rope_simd_tensor q = {.data = expected_queries + b * EX_TOKENS * EX_QUERY_HEADS * EX_HEAD, .length = EX_TOKENS * EX_QUERY_HEADS * EX_HEAD,
+                              .tokens = EX_TOKENS, .heads = EX_QUERY_HEADS, .head_dim = EX_HEAD};
+        rope_simd_tensor k = {.data = expected_keys + b * EX_TOKENS * EX_KEY_HEADS * EX_HEAD, .length = EX_TOKENS * EX_KEY_HEADS * EX_HEAD,
+                              .tokens = EX_TOKENS, .heads = EX_KEY_HEADS, .head_dim = EX_HEAD};
+        rope_simd_positions at = {.values = ids32 + b * EX_TOKENS};
+        CHECK_OK(rope_simd_rotate(table, ROPE_SIMD_FLOAT32, ROPE_SIMD_HALF_SPLIT, 0, at, &q, &k));
+    }
+
+    /* Actual: the whole batch in one call, rows from the caller's caches, int64 ids. */
+    rope_simd_rows caches = {.format = ROPE_SIMD_ROWS_SEPARATE, .dtype = ROPE_SIMD_FLOAT32, .cos = cos_cache, .sin = sin_cache,
+                             .length = EX_POSITIONS * EX_ROTARY / 2, .rotary_dim = EX_ROTARY};
+    rope_simd_batch_positions positions = {.kind = ROPE_SIMD_POSITIONS_INT64, .values = ids, .count = EX_BATCH * EX_TOKENS};
+    rope_simd_batch_tensor q = {.data = queries, .length = QUERIES, .batch = EX_BATCH, .tokens = EX_TOKENS, .heads = EX_QUERY_HEADS, .head_dim = EX_HEAD};
+    rope_simd_batch_tensor k = {.data = keys, .length = KEYS, .batch = EX_BATCH, .tokens = EX_TOKENS, .heads = EX_KEY_HEADS, .head_dim = EX_HEAD};
+    static float original_queries[QUERIES];
+    memcpy(original_queries, queries, sizeof queries);
+    CHECK_OK(rope_simd_rotate_ex(&caches, ROPE_SIMD_FLOAT32, ROPE_SIMD_HALF_SPLIT, 0, &positions, &q, &k));
+    CHECK(memcmp(queries, expected_queries, sizeof queries) == 0, "batched queries differ from one call per sequence");
+    CHECK(memcmp(keys, expected_keys, sizeof keys) == 0, "batched keys differ from one call per sequence");
+
+    /* Out of place, rows from the table handle: the same bits, and the source untouched. */
+    rope_simd_rows from_table = {.format = ROPE_SIMD_ROWS_TABLE, .table = table};
+    rope_simd_batch_tensor out = {.data = output_queries, .source = original_queries, .length = QUERIES, .batch = EX_BATCH,
+                                  .tokens = EX_TOKENS, .heads = EX_QUERY_HEADS, .head_dim = EX_HEAD};
+    static float source_before[QUERIES];
+    memcpy(source_before, original_queries, sizeof original_queries);
+    CHECK_OK(rope_simd_rotate_ex(&from_table, ROPE_SIMD_FLOAT32, ROPE_SIMD_HALF_SPLIT, 0, &positions, &out, NULL));
+    CHECK(memcmp(output_queries, expected_queries, sizeof output_queries) == 0, "out-of-place queries differ");
+    CHECK(memcmp(original_queries, source_before, sizeof source_before) == 0, "the source was written");
+
+    /* Per-sequence starts: sequence b at starts[b] + t equals explicit ids of the same values. */
+    int32_t starts[EX_BATCH] = {5, 40};
+    int64_t sequential_ids[EX_BATCH * EX_TOKENS];
+    for (int b = 0; b < EX_BATCH; b++)
+        for (int t = 0; t < EX_TOKENS; t++) sequential_ids[b * EX_TOKENS + t] = starts[b] + t;
+    memcpy(queries, original_queries, sizeof queries);
+    memcpy(output_queries, original_queries, sizeof queries);
+    rope_simd_batch_positions by_starts = {.kind = ROPE_SIMD_POSITIONS_STARTS, .values = starts, .count = EX_BATCH};
+    rope_simd_batch_positions by_ids = {.kind = ROPE_SIMD_POSITIONS_INT64, .values = sequential_ids, .count = EX_BATCH * EX_TOKENS};
+    rope_simd_batch_tensor in_output = {.data = output_queries, .length = QUERIES, .batch = EX_BATCH, .tokens = EX_TOKENS,
+                                        .heads = EX_QUERY_HEADS, .head_dim = EX_HEAD};
+    CHECK_OK(rope_simd_rotate_ex(&caches, ROPE_SIMD_FLOAT32, ROPE_SIMD_INTERLEAVED, 0, &by_starts, &q, NULL));
+    CHECK_OK(rope_simd_rotate_ex(&from_table, ROPE_SIMD_FLOAT32, ROPE_SIMD_INTERLEAVED, 0, &by_ids, &in_output, NULL));
+    CHECK(memcmp(queries, output_queries, sizeof queries) == 0, "per-sequence starts differ from the same explicit ids");
+    CHECK_OK(rope_simd_table_free(table));
+}
+
+static void test_rotate_ex_rejects_bad_input_before_writing(void) {
+    static float cos_cache[EX_POSITIONS * EX_ROTARY / 2], sin_cache[EX_POSITIONS * EX_ROTARY / 2], values[EX_BATCH * EX_TOKENS * EX_HEAD];
+    for (int i = 0; i < EX_BATCH * EX_TOKENS * EX_HEAD; i++) values[i] = 1.0f;
+    int64_t ids[EX_BATCH * EX_TOKENS] = {0, 1, 2, 3, 4, 5};
+    rope_simd_rows caches = {.format = ROPE_SIMD_ROWS_SEPARATE, .dtype = ROPE_SIMD_FLOAT32, .cos = cos_cache, .sin = sin_cache,
+                             .length = EX_POSITIONS * EX_ROTARY / 2, .rotary_dim = EX_ROTARY};
+    rope_simd_batch_positions positions = {.kind = ROPE_SIMD_POSITIONS_INT64, .values = ids, .count = EX_BATCH * EX_TOKENS};
+    rope_simd_batch_tensor tensor = {.data = values, .length = EX_BATCH * EX_TOKENS * EX_HEAD, .batch = EX_BATCH, .tokens = EX_TOKENS,
+                                     .heads = 1, .head_dim = EX_HEAD};
+    struct {
+        const char* what;
+        int expected_status;
+        const char* named;
+    } cases[] = {
+        {"rows NULL", ROPE_SIMD_ERROR_NULL_POINTER, "rows"},
+        {"unknown rows format", ROPE_SIMD_ERROR_INVALID_ARGUMENT, "rows->format"},
+        {"sin NULL", ROPE_SIMD_ERROR_NULL_POINTER, "rows->sin"},
+        {"unknown positions kind", ROPE_SIMD_ERROR_INVALID_ARGUMENT, "positions->kind"},
+        {"too few position ids", ROPE_SIMD_ERROR_INVALID_ARGUMENT, "positions"},
+        {"a position beyond the caller's rows", ROPE_SIMD_ERROR_OUT_OF_RANGE, "positions"},
+        {"sequences overlapping", ROPE_SIMD_ERROR_INVALID_ARGUMENT, "batch_stride"},
+        {"a stale table handle", ROPE_SIMD_ERROR_INVALID_HANDLE, "table"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        rope_simd_rows r = caches;
+        rope_simd_batch_positions p = positions;
+        rope_simd_batch_tensor t = tensor;
+        int64_t hostile_ids[EX_BATCH * EX_TOKENS] = {0, 1, 2, 3, 4, EX_POSITIONS};
+        const rope_simd_rows* rows_argument = &r;
+        switch (c) {
+            case 0: rows_argument = NULL; break;
+            case 1: r.format = 9; break;
+            case 2: r.sin = NULL; break;
+            case 3: p.kind = 7; break;
+            case 4: p.count = 5; break;
+            case 5: p.values = hostile_ids; break;
+            case 6: t.batch_stride = EX_TOKENS * EX_HEAD - 2; break;
+            default: r.format = ROPE_SIMD_ROWS_TABLE; r.table = 0x1234; break;
+        }
+        int status = rope_simd_rotate_ex(rows_argument, ROPE_SIMD_FLOAT32, ROPE_SIMD_HALF_SPLIT, 0, &p, &t, NULL);
+        CHECK(status == cases[c].expected_status, "%s: status %d, expected %d (%s)", cases[c].what, status, cases[c].expected_status,
+              rope_simd_last_error());
+        CHECK(strstr(rope_simd_last_error(), cases[c].named) != NULL, "%s: the message does not name %s: %s", cases[c].what, cases[c].named,
+              rope_simd_last_error());
+        for (int i = 0; i < EX_BATCH * EX_TOKENS * EX_HEAD; i++) {
+            if (values[i] != 1.0f) {
+                CHECK(0, "%s: element %d was written", cases[c].what, i);
+                break;
+            }
+        }
+    }
+}
+
 int main(int argc, char** argv) {
     golden_directory = argc > 1 ? argv[1] : "tests/Rope.Simd.Tests/Golden";
     run("engine_loads_and_reports_its_path", test_engine_loads_and_reports_its_path);
@@ -679,6 +806,8 @@ int main(int argc, char** argv) {
     run("threads_share_one_table", test_threads_share_one_table);
     run("hostile_sizes_overlaps_and_empty_work", test_hostile_sizes_overlaps_and_empty_work);
     run("positions_changed_during_a_call_never_read_outside_the_table", test_positions_changed_during_a_call_never_read_outside_the_table);
+    run("rotate_ex_caller_rows_batches_and_int64_positions", test_rotate_ex_caller_rows_batches_and_int64_positions);
+    run("rotate_ex_rejects_bad_input_before_writing", test_rotate_ex_rejects_bad_input_before_writing);
     printf("total: %d, failed: %d, succeeded: %d, skipped: 0\n", tests_run, tests_failed, tests_run - tests_failed);
     return tests_failed == 0 ? 0 : 1;
 }

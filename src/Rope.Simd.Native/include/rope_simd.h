@@ -34,7 +34,7 @@
 extern "C" {
 #endif
 
-#define ROPE_SIMD_ABI_VERSION 1
+#define ROPE_SIMD_ABI_VERSION 2
 
 typedef enum rope_simd_status {
     ROPE_SIMD_OK = 0,
@@ -83,6 +83,62 @@ typedef struct rope_simd_positions {
     int64_t start;
 } rope_simd_positions;
 
+/* Where rope_simd_rotate_ex reads each position's cos and sin (n = rotary_dim / 2 pairs). */
+typedef enum rope_simd_rows_format {
+    ROPE_SIMD_ROWS_TABLE = 0,        /* the rows of a table handle (stored, or computed per call when it stores none) */
+    ROPE_SIMD_ROWS_INTERLEAVED = 1,  /* row p at cos + p*row_stride: [c0, s0, c1, s1, ...] (rotary_dim values) */
+    ROPE_SIMD_ROWS_COS_THEN_SIN = 2, /* row p at cos + p*row_stride: [cos_0 .. cos_{n-1} | sin_0 .. sin_{n-1}] (vLLM) */
+    ROPE_SIMD_ROWS_SEPARATE = 3,     /* cos[p*row_stride + i] and sin[p*row_stride + i], n values a row (ONNX caches) */
+    ROPE_SIMD_ROWS_DUPLICATED = 4    /* as SEPARATE with 2n values a row, the second half not read (Hugging Face) */
+} rope_simd_rows_format;
+
+/* The rows of a rotation: a table, or the caller's cos/sin cache read where it lies on every call, its values used as
+ * given (cos^2 + sin^2 need not be 1). Positions [0, rows in the cache) have rows; a cache of float16 or bfloat16
+ * values is widened exactly. */
+typedef struct rope_simd_rows {
+    int32_t format;        /* rope_simd_rows_format */
+    int32_t dtype;         /* rope_simd_dtype of the cache's values (not read for ROPE_SIMD_ROWS_TABLE) */
+    rope_simd_table table; /* ROPE_SIMD_ROWS_TABLE: the table */
+    const void* cos;       /* the rows, or the cosines */
+    const void* sin;       /* SEPARATE and DUPLICATED: the sines, laid out as the cosines */
+    int64_t length;        /* values in cos (and in sin) */
+    int32_t rotary_dim;    /* caller rows: rotated elements per head (positive, even, at most 16384) */
+    int64_t row_stride;    /* caller rows: values from one row to the next; 0 for the format's row width */
+} rope_simd_rows;
+
+/* A batch of tensors of heads, all counts in elements: head (b, t, h) starts at
+ * b*batch_stride + t*token_stride + h*head_stride of data (and of source) and holds head_dim elements. Strides of 0
+ * mean packed [batch][tokens][heads][head_dim]. Each sequence's heads must fit in one batch stride. source is the
+ * input of an out-of-place rotation (NULL: in place, data is read and written); it must be the same memory as data
+ * or not overlap any head of it. length is how many elements data (and source) holds. */
+typedef struct rope_simd_batch_tensor {
+    void* data;
+    const void* source;
+    int64_t length;
+    int64_t batch; /* 0 is taken as 1 */
+    int64_t tokens;
+    int64_t heads;
+    int64_t head_dim;
+    int64_t batch_stride;
+    int64_t token_stride;
+    int64_t head_stride;
+} rope_simd_batch_tensor;
+
+/* How rope_simd_rotate_ex gives positions. */
+typedef enum rope_simd_positions_kind {
+    ROPE_SIMD_POSITIONS_SEQUENTIAL = 0, /* token t of every sequence at start + t */
+    ROPE_SIMD_POSITIONS_STARTS = 1,     /* token t of sequence b at values[b] + t (int32, one per sequence) */
+    ROPE_SIMD_POSITIONS_INT32 = 2,      /* token t of sequence b at values[b*tokens + t] (int32) */
+    ROPE_SIMD_POSITIONS_INT64 = 3       /* the same with int64 position ids (ONNX Runtime, torch) */
+} rope_simd_positions_kind;
+
+typedef struct rope_simd_batch_positions {
+    int32_t kind;       /* rope_simd_positions_kind */
+    int64_t start;      /* SEQUENTIAL */
+    const void* values; /* the other kinds */
+    int64_t count;      /* elements in values: the batch (STARTS) or batch*tokens (INT32, INT64) */
+} rope_simd_batch_positions;
+
 /* ROPE_SIMD_ABI_VERSION of the loaded engine. */
 int32_t rope_simd_abi_version(void);
 
@@ -120,6 +176,14 @@ int rope_simd_table_rows(rope_simd_table table, const float** out_rows, int64_t*
  * the table's rotary_dim; queries and keys must not share elements. dtype applies to both. */
 int rope_simd_rotate(rope_simd_table table, rope_simd_dtype dtype, rope_simd_layout layout, int32_t flags,
                      rope_simd_positions positions, const rope_simd_tensor* queries, const rope_simd_tensor* keys);
+
+/* rope_simd_rotate with everything a runtime brings: the rows of a table or its own cos/sin cache, a batch of
+ * sequences with their strides, positions as a start, per-sequence starts, or int32 / int64 ids, and out-of-place
+ * output (a tensor's source). Queries and keys (keys may be NULL) must have the same batch and tokens. Every struct is
+ * copied once and every field checked before anything is written; positions are checked again where they are used. */
+int rope_simd_rotate_ex(const rope_simd_rows* rows, rope_simd_dtype dtype, rope_simd_layout layout, int32_t flags,
+                        const rope_simd_batch_positions* positions, const rope_simd_batch_tensor* queries,
+                        const rope_simd_batch_tensor* keys);
 
 #ifdef __cplusplus
 }

@@ -29,7 +29,11 @@
     X(table_rows, (rope_simd_table table, const float** out_rows, int64_t* out_length), (table, out_rows, out_length)) \
     X(rotate, (rope_simd_table table, rope_simd_dtype dtype, rope_simd_layout layout, int32_t flags,               \
                rope_simd_positions positions, const rope_simd_tensor* queries, const rope_simd_tensor* keys),      \
-      (table, dtype, layout, flags, positions, queries, keys))
+      (table, dtype, layout, flags, positions, queries, keys))                                                    \
+    X(rotate_ex, (const rope_simd_rows* rows, rope_simd_dtype dtype, rope_simd_layout layout, int32_t flags,       \
+                  const rope_simd_batch_positions* positions, const rope_simd_batch_tensor* queries,               \
+                  const rope_simd_batch_tensor* keys),                                                              \
+      (rows, dtype, layout, flags, positions, queries, keys))
 
 static struct {
 #define DECLARE_POINTER(name, params, args) int (*name) params;
