@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using Rope.Simd.Drivers;
 using Rope.Simd.Kernels;
 
 namespace Rope.Simd;

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Rope.Simd.Drivers;
 using Rope.Simd.Kernels;
 using Rope.Simd.Platform;
 

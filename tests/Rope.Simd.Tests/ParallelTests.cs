@@ -241,6 +241,6 @@ public class ParallelInterruptTests
         Assert.True(escaped == 0, $"{escaped} interrupts escaped a parallel call");
         Assert.True(wrong == 0, $"{wrong} results differ from the single-threaded rotation");
         Assert.True(delivered > 0, "no interrupt reached the worker, so the test proved nothing");
-        Assert.Equal(0, Kernels.ParallelJob.PublishedJobs);
+        Assert.Equal(0, Parallelism.ParallelJob.PublishedJobs);
     }
 }

@@ -1,8 +1,9 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Rope.Simd.Drivers;
 using Rope.Simd.Kernels;
-using Rope.Simd.Tables;
+using Rope.Simd.Rows;
 
 namespace Rope.Simd.Rows;
 

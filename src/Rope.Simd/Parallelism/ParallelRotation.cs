@@ -1,9 +1,10 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
+using Rope.Simd.Drivers;
 using Rope.Simd.Positions;
 using Rope.Simd.Rows;
 
-namespace Rope.Simd.Kernels;
+namespace Rope.Simd.Parallelism;
 
 /// <summary>
 /// A call whose work is cut into chunks that the calling thread and thread-pool helpers claim one at a time.

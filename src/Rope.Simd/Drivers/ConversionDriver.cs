@@ -1,7 +1,8 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Rope.Simd.Kernels;
 
-namespace Rope.Simd.Kernels;
+namespace Rope.Simd.Drivers;
 
 /// <summary>
 /// Span conversions between float32 and a 16-bit element type on one ISA. A block is 2·Count elements: two float

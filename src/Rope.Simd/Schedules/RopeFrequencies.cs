@@ -1,4 +1,4 @@
-using Rope.Simd.Tables;
+using Rope.Simd.Rows;
 
 namespace Rope.Simd;
 

@@ -1,4 +1,4 @@
-namespace Rope.Simd.Tables;
+namespace Rope.Simd.Rows;
 
 /// <summary>
 /// Each inverse frequency ω expressed in turns per position, ω / 2π, as an unevaluated sum of two doubles

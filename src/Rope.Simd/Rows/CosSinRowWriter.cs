@@ -3,7 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
-namespace Rope.Simd.Tables;
+namespace Rope.Simd.Rows;
 
 /// <summary>
 /// Writes float32 rows [A·cos ω_0·p, A·sin ω_0·p, A·cos ω_1·p, ...] with each entry within one float32 ulp

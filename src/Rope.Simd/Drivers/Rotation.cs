@@ -1,9 +1,11 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using Rope.Simd.Kernels;
+using Rope.Simd.Parallelism;
 using Rope.Simd.Positions;
 using Rope.Simd.Rows;
 
-namespace Rope.Simd.Kernels;
+namespace Rope.Simd.Drivers;
 
 /// <summary>
 /// The one path from a validated call to the driver. Every choice is made here once, each as a type argument: where

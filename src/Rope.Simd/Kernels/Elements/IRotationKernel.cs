@@ -2,7 +2,7 @@ namespace Rope.Simd.Kernels;
 
 /// <summary>
 /// Rotation of one element type in registers of one ISA: <see cref="Count"/> elements per block and the few operations
-/// on a block. Loops, tails, scratch and dispatch live in <see cref="RotationDriver{TOps, TVector, TKernel, TElement}"/>.
+/// on a block. Loops, tails, scratch and dispatch live in <see cref="Drivers.RotationDriver{TOps, TVector, TKernel, TElement}"/>.
 /// </summary>
 /// <remarks>
 /// Per token the driver expands the table row once into per-block cos and sin scratch slots of <see cref="Count"/>

@@ -3,8 +3,9 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Rope.Simd.Positions;
 using Rope.Simd.Rows;
+using Rope.Simd.Kernels;
 
-namespace Rope.Simd.Kernels;
+namespace Rope.Simd.Drivers;
 
 /// <summary>One tensor to rotate: its heads are read from <see cref="Source"/> and written to <see cref="Destination"/> (the same memory in place).</summary>
 internal readonly ref struct RotationTarget<TElement>

@@ -3,7 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
-namespace Rope.Simd.Tables;
+namespace Rope.Simd.Rows;
 
 /// <summary><see cref="Vector{T}"/> of double: 128 or 256 bits on x64, 128 on ARM64; software lanes without intrinsics.</summary>
 internal readonly struct VectorDoubleLanes : IDoubleLanes<Vector<double>>

@@ -1,4 +1,4 @@
-namespace Rope.Simd.Tables;
+namespace Rope.Simd.Rows;
 
 /// <summary>
 /// The operations the table builder needs on a register of <see cref="Count"/> doubles, so one generic writer serves

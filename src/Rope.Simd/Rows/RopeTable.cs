@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using Rope.Simd.Tables;
+using Rope.Simd.Rows;
 
 namespace Rope.Simd;
 
