@@ -2,7 +2,8 @@
  * libFuzzer harness for the C ABI (rope_simd.h), built with clang -fsanitize=fuzzer,address by tests/fuzz/run.sh.
  *
  * Each input is a little program: a header picks a table (stored rows or computed ones, built from a base or from
- * explicit frequencies, possibly hostile), then the rest drives rope_simd_rotate with fuzzed dtypes, layouts, flags,
+ * explicit frequencies, possibly hostile), then the rest drives rope_simd_rotate and rope_simd_rotate_ex (caller rows,
+ * batches, positions of every kind) with fuzzed dtypes, layouts, flags,
  * counts, strides, lengths and positions, and also table_info, table_rows and forged or freed handles.
  * AddressSanitizer cannot see into the NativeAOT code, so every buffer the library may touch is placed flush against
  * a PROT_NONE guard page (reads or writes past its end fault at once), starts after canary bytes that must survive,
@@ -188,7 +189,52 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         void* key_before = key_kind == 1 ? malloc(key_buffer.bytes + 1) : NULL;
         if (key_before) memcpy(key_before, key_buffer.data, key_buffer.bytes);
 
-        status = rope_simd_rotate(table, dtype, layout, flags, positions, &queries, key_kind == 0 || key_kind == 3 ? NULL : &keys);
+        /* Half the calls go through rope_simd_rotate_ex: fuzzed caller rows (or the table), a batch, and positions of
+           every kind, each buffer exactly as long as the call says it is. */
+        guarded rows_buffer = {0}, sin_buffer = {0}, ex_positions_buffer = {0};
+        if (take(&r, 1) % 2) {
+            int row_element = dtype == ROPE_SIMD_FLOAT32 ? 4 : 2;
+            rope_simd_rows rows_arg = {0};
+            uint8_t format = (uint8_t)take(&r, 1) % 6;
+            rows_arg.format = format == 5 ? (int32_t)take(&r, 4) : format;
+            rows_arg.dtype = take(&r, 1) % 16 == 15 ? (int32_t)take(&r, 4) : dtype_byte % 3;
+            row_element = rows_arg.dtype == ROPE_SIMD_FLOAT32 ? 4 : 2;
+            rows_arg.table = table;
+            size_t row_values = (size_t)(take(&r, 2) % 8192);
+            rows_buffer = guarded_alloc(row_values * (size_t)row_element);
+            sin_buffer = guarded_alloc(row_values * (size_t)row_element);
+            for (size_t i = 0; i < rows_buffer.bytes; i++) rows_buffer.data[i] = (uint8_t)take(&r, 1);
+            for (size_t i = 0; i < sin_buffer.bytes; i++) sin_buffer.data[i] = rows_buffer.data[i] ^ 0x5A;
+            rows_arg.cos = row_values == 0 && take(&r, 1) % 2 ? NULL : rows_buffer.data;
+            rows_arg.sin = take(&r, 1) % 8 == 0 ? NULL : sin_buffer.data;
+            rows_arg.length = take(&r, 1) % 8 == 0 ? -(int64_t)take(&r, 1) : (int64_t)row_values;
+            rows_arg.rotary_dim = take(&r, 1) % 8 == 0 ? (int32_t)take(&r, 4) : (int32_t)(take(&r, 1) % 130);
+            rows_arg.row_stride = take(&r, 1) % 2 ? 0 : count(&r, 300);
+
+            rope_simd_batch_tensor q = {queries.data, NULL, queries.length, count(&r, 4), queries.tokens, queries.heads, queries.head_dim,
+                                        take(&r, 1) % 2 ? 0 : count(&r, 4000), queries.token_stride, queries.head_stride};
+            rope_simd_batch_tensor k = {keys.data, NULL, keys.length, q.batch, keys.tokens, keys.heads, keys.head_dim,
+                                        q.batch_stride, keys.token_stride, keys.head_stride};
+            if (take(&r, 1) % 4 == 0) q.source = q.data; /* in place, said explicitly */
+
+            rope_simd_batch_positions ex_positions = {0};
+            uint8_t kind = (uint8_t)take(&r, 1) % 5;
+            ex_positions.kind = kind == 4 ? (int32_t)take(&r, 4) : kind;
+            ex_positions.start = take(&r, 1) % 8 == 0 ? (int64_t)take(&r, 8) : (int64_t)(take(&r, 2) % 4100);
+            int64_t ex_count = (int64_t)(take(&r, 1) % 129);
+            int value_size = ex_positions.kind == ROPE_SIMD_POSITIONS_INT64 ? 8 : 4;
+            ex_positions_buffer = guarded_alloc((size_t)ex_count * (size_t)value_size);
+            for (int64_t i = 0; i < ex_count; i++) {
+                int64_t p = take(&r, 1) % 8 == 0 ? (int64_t)take(&r, 8) : (int64_t)(take(&r, 2) % 4100);
+                memcpy(ex_positions_buffer.data + value_size * i, &p, (size_t)value_size);
+            }
+            ex_positions.values = ex_count == 0 && take(&r, 1) % 2 ? NULL : ex_positions_buffer.data;
+            ex_positions.count = take(&r, 1) % 8 == 0 ? -(int64_t)take(&r, 1) : ex_count;
+            status = rope_simd_rotate_ex(take(&r, 1) % 32 == 0 ? NULL : &rows_arg, dtype, layout, flags, &ex_positions, &q,
+                                         key_kind == 0 || key_kind == 3 ? NULL : &k);
+        } else {
+            status = rope_simd_rotate(table, dtype, layout, flags, positions, &queries, key_kind == 0 || key_kind == 3 ? NULL : &keys);
+        }
         if (status != ROPE_SIMD_OK) {
             const char* message = rope_simd_last_error();
             if (message == NULL || message[0] == '\0') abort();
@@ -206,6 +252,9 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         guarded_free(&query_buffer);
         if (key_kind == 1) guarded_free(&key_buffer);
         if (position_buffer.mapping) guarded_free(&position_buffer);
+        if (rows_buffer.mapping) guarded_free(&rows_buffer);
+        if (sin_buffer.mapping) guarded_free(&sin_buffer);
+        if (ex_positions_buffer.mapping) guarded_free(&ex_positions_buffer);
     }
 
     rope_simd_table_free(table);
