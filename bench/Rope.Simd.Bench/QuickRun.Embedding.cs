@@ -138,10 +138,10 @@ internal static partial class QuickRun
             void Add(string name, Action rotate) => comparison.Add(new($"Rope.Simd {engine.Path} {layout}, {name}", rotate, () => Check(rotate, layout)));
 
             Add("table", () => Rows(table, start));
-            Add("caller [cos | sin] rows", () => Rows(RopeRows.CosThenSin<float>(cosThenSin, rotaryDim), start));
+            Add("caller vLLM cos-sin rows", () => Rows(RopeRows.CosThenSin<float>(cosThenSin, rotaryDim), start));
             Add("caller cos and sin caches (ONNX)", () => Rows(RopeRows.Separate<float>(cos, sin, rotaryDim), start));
             Add("caller interleaved rows", () => Rows(RopeRows.Interleaved<float>(interleaved, rotaryDim), start));
-            Add("caller bfloat16 [cos | sin] rows", () => Rows(RopeRows.CosThenSin<BFloat16>(cosThenSin16, rotaryDim), start));
+            Add("caller bfloat16 vLLM cos-sin rows", () => Rows(RopeRows.CosThenSin<BFloat16>(cosThenSin16, rotaryDim), start));
             Add("table, int32 position ids", () => Rows(table, ids));
             Add("table, int64 position ids", () => Rows(table, longIds));
             if (batch > 1)

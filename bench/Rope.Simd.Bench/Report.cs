@@ -38,6 +38,11 @@ internal static class Report
         ("q+k prefill 32+8 heads, rows computed per call", "float32 prefill q+k", "Rope.Simd {path} HalfSplit, rows computed per call"),
         ("q+k decode 32+8 heads, table, half-split", "float32 decode q+k", "Rope.Simd {path} HalfSplit, table"),
         ("q+k decode 32+8 heads, rows computed per call", "float32 decode q+k", "Rope.Simd {path} HalfSplit, rows computed per call"),
+        ("q+k prefill, caller vLLM cos-sin rows, half-split", "float32 prefill q+k 512 x (32 + 8) x 128: the caller's", "Rope.Simd {path} HalfSplit, caller vLLM cos-sin rows"),
+        ("q+k prefill, caller ONNX caches, half-split", "float32 prefill q+k 512 x (32 + 8) x 128: the caller's", "Rope.Simd {path} HalfSplit, caller cos and sin caches (ONNX)"),
+        ("q+k prefill, int64 position ids, half-split", "float32 prefill q+k 512 x (32 + 8) x 128: the caller's", "Rope.Simd {path} HalfSplit, table, int64 position ids"),
+        ("q+k prefill, a batch of 4 x 128, half-split", "float32 prefill q+k 512 x (32 + 8) x 128: the caller's", "Rope.Simd {path} HalfSplit, table, a batch of 4 x 128 in one call"),
+        ("q+k decode, caller vLLM cos-sin rows, half-split", "float32 decode q+k 1 x (32 + 8) x 128 at position 511: the caller's", "Rope.Simd {path} HalfSplit, caller vLLM cos-sin rows"),
         ("table building vs a MathF.SinCos loop", "table building", "MathF.SinCos loop on float32 angles"),
     ];
 
@@ -66,8 +71,11 @@ internal static class Report
         ("queries and keys, 32 + 8 heads, half-split pairs",
             [("Rope.Simd prefill, table", "q+k prefill 32+8 heads, table, half-split"),
              ("Rope.Simd prefill, rows per call", "q+k prefill 32+8 heads, rows computed per call"),
+             ("Rope.Simd prefill, caller vLLM rows", "q+k prefill, caller vLLM cos-sin rows, half-split"),
+             ("Rope.Simd prefill, batch of 4", "q+k prefill, a batch of 4 x 128, half-split"),
              ("Rope.Simd decode, table", "q+k decode 32+8 heads, table, half-split"),
-             ("Rope.Simd decode, rows per call", "q+k decode 32+8 heads, rows computed per call")]),
+             ("Rope.Simd decode, rows per call", "q+k decode 32+8 heads, rows computed per call"),
+             ("Rope.Simd decode, caller vLLM rows", "q+k decode, caller vLLM cos-sin rows, half-split")]),
     ];
 
     /// <summary>

@@ -24,14 +24,16 @@ public readonly ref struct RopeRows
     internal readonly RopeRowFormat Format;
     internal readonly RopeRowValue Value;
     internal readonly int RowStride;
-    private readonly int rotaryDim, positionCount;
+    // Caller rows: the value index of the last row that fits (rows at p·RowStride, p·RowStride ≤ LastRowStart).
+    internal readonly int LastRowStart;
+    private readonly int rotaryDim, tablePositionCount;
 
     private RopeRows(RopeTable table)
     {
         Table = table;
         Frequencies = table.Frequencies;
         rotaryDim = table.RotaryDim;
-        positionCount = table.PositionCount;
+        tablePositionCount = table.PositionCount;
         Format = RopeRowFormat.Table;
     }
 
@@ -39,12 +41,12 @@ public readonly ref struct RopeRows
     {
         Frequencies = frequencies;
         rotaryDim = frequencies.RotaryDim;
-        positionCount = int.MaxValue;
+        tablePositionCount = int.MaxValue;
         Format = RopeRowFormat.Computed;
     }
 
     private RopeRows(RopeRowFormat format, RopeRowValue value, ReadOnlySpan<byte> first, ReadOnlySpan<byte> second,
-        int rotaryDim, int rowStride, int positionCount)
+        int rotaryDim, int rowStride, int lastRowStart)
     {
         Format = format;
         Value = value;
@@ -52,7 +54,7 @@ public readonly ref struct RopeRows
         Second = second;
         this.rotaryDim = rotaryDim;
         RowStride = rowStride;
-        this.positionCount = positionCount;
+        LastRowStart = lastRowStart;
     }
 
     /// <summary>The rows of a table: positions [FirstPosition, EndPosition).</summary>
@@ -81,7 +83,11 @@ public readonly ref struct RopeRows
     /// Positions with a row: [0, PositionCount) for caller rows; a table's count, from its
     /// <see cref="RopeTable.FirstPosition"/>; 2^31 − 1 for computed rows, which cover [0, 2^31 − 1].
     /// </summary>
-    public int PositionCount => positionCount;
+    public int PositionCount => Format switch
+    {
+        RopeRowFormat.Table or RopeRowFormat.Computed => tablePositionCount,
+        _ => LastRowStart / RowStride + 1,
+    };
 
     /// <summary>
     /// Caller rows laid out as Rope.Simd's tables and Meta LLaMA's complex <c>freqs_cis</c>: row p holds
@@ -147,7 +153,7 @@ public readonly ref struct RopeRows
     {
         RopeRowFormat.Table => position >= Table!.FirstPosition && position < Table.EndPosition,
         RopeRowFormat.Computed => position is >= 0 and <= int.MaxValue,
-        _ => position >= 0 && position < positionCount,
+        _ => position >= 0 && position <= LastRowStart && position * RowStride <= LastRowStart,
     };
 
     internal bool IsComputed => Format == RopeRowFormat.Computed;
@@ -162,7 +168,7 @@ public readonly ref struct RopeRows
     {
         RopeRowFormat.Table => $"the table's range [{Table!.FirstPosition}, {Table.EndPosition})",
         RopeRowFormat.Computed => "[0, 2^31 - 1], the positions rows are computed for",
-        _ => $"the caller's rows [0, {positionCount})",
+        _ => $"the caller's rows [0, {PositionCount})",
     };
 
     private static RopeRows Create<TValue>(RopeRowFormat format, ReadOnlySpan<TValue> first, ReadOnlySpan<TValue> second,
@@ -183,18 +189,15 @@ public readonly ref struct RopeRows
             throw new ArgumentOutOfRangeException(nameof(rowStride), rowStride, $"A row holds {rowWidth} values, so the row stride must be at least that (or 0).");
         }
 
-        int count = Math.Min(Rows(first.Length, rowWidth, rowStride), Rows(second.Length, rowWidth, rowStride));
-        if (count == 0)
+        if (first.Length < rowWidth || second.Length < rowWidth)
         {
-            string name = Rows(first.Length, rowWidth, rowStride) == 0 ? firstName : secondName;
-            throw new ArgumentException($"The span holds no whole row of {rowWidth} values.", name);
+            throw new ArgumentException($"The span holds no whole row of {rowWidth} values.", first.Length < rowWidth ? firstName : secondName);
         }
 
-        return new RopeRows(format, value, MemoryMarshal.AsBytes(first), MemoryMarshal.AsBytes(second), rotaryDim, rowStride, count);
+        // No division: a position p has a row when p·rowStride ≤ the start of the last whole row.
+        int lastRowStart = Math.Min(first.Length, second.Length) - rowWidth;
+        return new RopeRows(format, value, MemoryMarshal.AsBytes(first), MemoryMarshal.AsBytes(second), rotaryDim, rowStride, lastRowStart);
     }
-
-    /// <summary>Rows of <paramref name="width"/> values every <paramref name="stride"/> that fit in <paramref name="length"/> values.</summary>
-    private static int Rows(int length, int width, int stride) => length < width ? 0 : (int)Math.Min(int.MaxValue, (length - width) / (long)stride + 1);
 }
 
 /// <summary>How a row source lays out cos and sin.</summary>

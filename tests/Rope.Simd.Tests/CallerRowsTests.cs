@@ -217,6 +217,11 @@ public class CallerRowsTests
         Assert.Contains("the caller's rows [0, 9)", outside.Message);
         Assert.All(values, value => Assert.Equal(1f, value));
 
+        // A position whose offset would wrap around 2^64 (2^58 × a stride of 64) is outside, not row 0.
+        Assert.False(RopeRows.CosThenSin<float>(cos, 32, rowStride: 64).Contains(1L << 58));
+        Assert.Equal("positions", Assert.Throws<ArgumentOutOfRangeException>(() => RopeEngine.Default.Apply(
+            RopeRows.CosThenSin<float>(cos, 32, rowStride: 64), values.AsSpan(0, 64), new RopeShape(1, 1, 64), new long[] { 1L << 58 }, RopeLayout.HalfSplit)).ParamName);
+
         Assert.Equal("rowStride", Assert.Throws<ArgumentOutOfRangeException>(() => RopeRows.CosThenSin<float>(cos, 64, rowStride: 63)).ParamName);
         Assert.Equal("rotaryDim", Assert.Throws<ArgumentOutOfRangeException>(() => RopeRows.Interleaved<float>(cos, 63)).ParamName);
         Assert.Equal("rows", Assert.Throws<ArgumentException>(() => RopeRows.Interleaved<float>(cos.AsSpan(0, 63), 64)).ParamName);

@@ -41,13 +41,13 @@ internal static unsafe class Rotation
                     switch (rows.Value)
                     {
                         case RopeRowValue.Single:
-                            WithRows(call, new InterleavedRows<float>(firstRows, rows.RotaryDim, rows.RowStride, rows.PositionCount), pinned, first, second);
+                            WithRows(call, new InterleavedRows<float>(firstRows, rows.RotaryDim, rows.RowStride, rows.LastRowStart), pinned, first, second);
                             break;
                         case RopeRowValue.BFloat16:
-                            WithRows(call, new InterleavedRows<BFloat16>(firstRows, rows.RotaryDim, rows.RowStride, rows.PositionCount), pinned, first, second);
+                            WithRows(call, new InterleavedRows<BFloat16>(firstRows, rows.RotaryDim, rows.RowStride, rows.LastRowStart), pinned, first, second);
                             break;
                         default:
-                            WithRows(call, new InterleavedRows<Half>(firstRows, rows.RotaryDim, rows.RowStride, rows.PositionCount), pinned, first, second);
+                            WithRows(call, new InterleavedRows<Half>(firstRows, rows.RotaryDim, rows.RowStride, rows.LastRowStart), pinned, first, second);
                             break;
                     }
 
@@ -59,15 +59,15 @@ internal static unsafe class Rotation
                     switch (rows.Value)
                     {
                         case RopeRowValue.Single:
-                            WithRows(call, new SplitRows<float>(firstRows, sin + sinOffset * sizeof(float), rows.RotaryDim, rows.RowStride, rows.PositionCount),
+                            WithRows(call, new SplitRows<float>(firstRows, sin + sinOffset * sizeof(float), rows.RotaryDim, rows.RowStride, rows.LastRowStart),
                                 pinned, first, second);
                             break;
                         case RopeRowValue.BFloat16:
-                            WithRows(call, new SplitRows<BFloat16>(firstRows, sin + sinOffset * sizeof(BFloat16), rows.RotaryDim, rows.RowStride, rows.PositionCount),
+                            WithRows(call, new SplitRows<BFloat16>(firstRows, sin + sinOffset * sizeof(BFloat16), rows.RotaryDim, rows.RowStride, rows.LastRowStart),
                                 pinned, first, second);
                             break;
                         default:
-                            WithRows(call, new SplitRows<Half>(firstRows, sin + sinOffset * sizeof(Half), rows.RotaryDim, rows.RowStride, rows.PositionCount),
+                            WithRows(call, new SplitRows<Half>(firstRows, sin + sinOffset * sizeof(Half), rows.RotaryDim, rows.RowStride, rows.LastRowStart),
                                 pinned, first, second);
                             break;
                     }

@@ -56,14 +56,15 @@ internal readonly struct ComputedRows(RopeFrequencies frequencies) : IRowSource
 /// Caller rows <c>[c0, s0, c1, s1, ...]</c> of <typeparamref name="TValue"/>, pinned by the entry for the call: float32
 /// rows are read where they lie, 16-bit rows widened (exactly) into scratch.
 /// </summary>
-internal readonly unsafe struct InterleavedRows<TValue>(byte* rows, int rotaryDim, int rowStride, int positionCount) : IRowSource
+internal readonly unsafe struct InterleavedRows<TValue>(byte* rows, int rotaryDim, int rowStride, int lastRowStart) : IRowSource
     where TValue : unmanaged
 {
     public int RotaryDim => rotaryDim;
 
     public int ScratchLength => typeof(TValue) == typeof(float) ? 0 : rotaryDim;
 
-    public bool Contains(long position) => position >= 0 && position < positionCount;
+    // position ≤ lastRowStart first (the stride is at least 1), so the product cannot overflow.
+    public bool Contains(long position) => position >= 0 && position <= lastRowStart && position * rowStride <= lastRowStart;
 
     public ref float Row<TOps, TVector>(long position, Span<float> scratch)
         where TOps : IVectorOps<TVector>
@@ -71,7 +72,7 @@ internal readonly unsafe struct InterleavedRows<TValue>(byte* rows, int rotaryDi
     {
         if (!Contains(position))
         {
-            ChangedPositions.ThrowOutside(position, 0, positionCount);
+            ChangedPositions.ThrowOutside(position, 0, lastRowStart / rowStride + 1);
         }
 
         TValue* row = (TValue*)rows + position * rowStride;
@@ -89,7 +90,7 @@ internal readonly unsafe struct InterleavedRows<TValue>(byte* rows, int rotaryDi
 /// Caller cos and sin as separate runs of one value per pair (vLLM's <c>[cos | sin]</c> rows, ONNX's two caches,
 /// Hugging Face's first halves), pinned by the entry: interleaved into a scratch row, widened first if 16-bit.
 /// </summary>
-internal readonly unsafe struct SplitRows<TValue>(byte* cos, byte* sin, int rotaryDim, int rowStride, int positionCount) : IRowSource
+internal readonly unsafe struct SplitRows<TValue>(byte* cos, byte* sin, int rotaryDim, int rowStride, int lastRowStart) : IRowSource
     where TValue : unmanaged
 {
     public int RotaryDim => rotaryDim;
@@ -97,7 +98,8 @@ internal readonly unsafe struct SplitRows<TValue>(byte* cos, byte* sin, int rota
     // The interleaved row, and for 16-bit values the widened cos and sin before they are interleaved.
     public int ScratchLength => typeof(TValue) == typeof(float) ? rotaryDim : 2 * rotaryDim;
 
-    public bool Contains(long position) => position >= 0 && position < positionCount;
+    // position ≤ lastRowStart first (the stride is at least 1), so the product cannot overflow.
+    public bool Contains(long position) => position >= 0 && position <= lastRowStart && position * rowStride <= lastRowStart;
 
     public ref float Row<TOps, TVector>(long position, Span<float> scratch)
         where TOps : IVectorOps<TVector>
@@ -105,7 +107,7 @@ internal readonly unsafe struct SplitRows<TValue>(byte* cos, byte* sin, int rota
     {
         if (!Contains(position))
         {
-            ChangedPositions.ThrowOutside(position, 0, positionCount);
+            ChangedPositions.ThrowOutside(position, 0, lastRowStart / rowStride + 1);
         }
 
         int pairs = rotaryDim / 2;
