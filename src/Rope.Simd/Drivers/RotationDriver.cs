@@ -93,14 +93,23 @@ internal static class RotationDriver<TOps, TVector, TKernel, TElement>
         (int sequence, int token) = Math.DivRem(firstToken, tokensPerSequence);
         for (int index = firstToken; index < endToken; index++)
         {
-            ref float row = ref positions.Row<TRows, TOps, TVector>(rows, index, sequence, token, rowScratch);
-            if (interleaved)
+            if (!interleaved && TRows.HasHalves && TPositions.IsSingleStream)
             {
-                ExpandInterleaved(ref row, span, inverse, ref cos, ref sin, ref rowSpill);
+                // Cosines and sines kept apart by the caller are what half-split slots hold: no interleaved row between.
+                RowHalves halves = rows.Halves<TOps, TVector>(positions.Position(index, sequence, token), rowScratch);
+                ExpandHalfSplitFromHalves(ref halves.Cosines, ref halves.Sines, span, inverse, ref cos, ref sin, ref rowSpill);
             }
             else
             {
-                ExpandHalfSplit(ref row, span, inverse, ref cos, ref sin, ref rowSpill);
+                ref float row = ref positions.Row<TRows, TOps, TVector>(rows, index, sequence, token, rowScratch);
+                if (interleaved)
+                {
+                    ExpandInterleaved(ref row, span, inverse, ref cos, ref sin, ref rowSpill);
+                }
+                else
+                {
+                    ExpandHalfSplit(ref row, span, inverse, ref cos, ref sin, ref rowSpill);
+                }
             }
 
             RotateTarget(first, sequence, token, span, rotaryDim, interleaved, ref cos, ref sin, ref elementSpill);
@@ -157,6 +166,31 @@ internal static class RotationDriver<TOps, TVector, TKernel, TElement>
         {
             i = Math.Min(i, last);
             TKernel.ExpandHalfSplit(ref Unsafe.Add(ref row, 2 * i), inverse, ref Unsafe.Add(ref cos, slot), ref Unsafe.Add(ref sin, slot));
+            if (i == last)
+            {
+                break;
+            }
+        }
+    }
+
+    /// <summary>The same slots as <see cref="ExpandHalfSplit"/>, from the span's cosines and sines as two runs.</summary>
+    private static void ExpandHalfSplitFromHalves(ref float cosines, ref float sines, int span, bool inverse, ref float cos, ref float sin, ref float rowSpill)
+    {
+        int count = TKernel.Count;
+        if (span < count)
+        {
+            Copy(ref cosines, ref rowSpill, span);
+            Copy(ref sines, ref Unsafe.Add(ref rowSpill, count), span);
+            TKernel.ExpandHalfSplitFromHalves(ref rowSpill, ref Unsafe.Add(ref rowSpill, count), inverse, ref cos, ref sin);
+            return;
+        }
+
+        nuint last = (nuint)(span - count);
+        for (nuint slot = 0, i = 0; ; slot += (nuint)count, i += (nuint)count)
+        {
+            i = Math.Min(i, last);
+            TKernel.ExpandHalfSplitFromHalves(ref Unsafe.Add(ref cosines, i), ref Unsafe.Add(ref sines, i), inverse,
+                ref Unsafe.Add(ref cos, slot), ref Unsafe.Add(ref sin, slot));
             if (i == last)
             {
                 break;

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Rope.Simd.Kernels;
 using Rope.Simd.Rows;
@@ -21,6 +22,12 @@ internal interface IPositionSource
         where TRows : IRowSource
         where TOps : IVectorOps<TVector>
         where TVector : struct;
+
+    /// <summary>Whether each token has one position (<see cref="Position"/>), rather than a row assembled from several.</summary>
+    static abstract bool IsSingleStream { get; }
+
+    /// <summary>The position of token <paramref name="index"/> (one read of caller memory); called only where <see cref="IsSingleStream"/> is true.</summary>
+    long Position(int index, int sequence, int token);
 }
 
 /// <summary>Every sequence's tokens at start, start + 1, ...</summary>
@@ -34,6 +41,10 @@ internal readonly struct SequentialPositions(long start) : IPositionSource
         where TOps : IVectorOps<TVector>
         where TVector : struct =>
         ref rows.Row<TOps, TVector>(start + token, scratch);
+
+    public static bool IsSingleStream => true;
+
+    public long Position(int index, int sequence, int token) => start + token;
 }
 
 /// <summary>Sequence b's tokens at starts[b], starts[b] + 1, ... (pinned caller memory).</summary>
@@ -46,7 +57,11 @@ internal readonly unsafe struct SequenceStartPositions(int* starts) : IPositionS
         where TRows : IRowSource
         where TOps : IVectorOps<TVector>
         where TVector : struct =>
-        ref rows.Row<TOps, TVector>((long)Volatile.Read(ref starts[sequence]) + token, scratch);
+        ref rows.Row<TOps, TVector>(Position(index, sequence, token), scratch);
+
+    public static bool IsSingleStream => true;
+
+    public long Position(int index, int sequence, int token) => (long)Volatile.Read(ref starts[sequence]) + token;
 }
 
 /// <summary>One position per token of every sequence (<c>[batch][tokens]</c>), read from pinned caller memory of int32 or int64.</summary>
@@ -62,9 +77,14 @@ internal readonly unsafe struct ExplicitPositions<TIndex>(TIndex* values) : IPos
         where TVector : struct
     {
         // One read of the caller's value: the row source checks exactly the value it uses.
-        long position = typeof(TIndex) == typeof(int) ? Volatile.Read(ref ((int*)values)[index]) : Volatile.Read(ref ((long*)values)[index]);
-        return ref rows.Row<TOps, TVector>(position, scratch);
+        return ref rows.Row<TOps, TVector>(Position(index, sequence, token), scratch);
     }
+
+    public static bool IsSingleStream => true;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public long Position(int index, int sequence, int token) =>
+        typeof(TIndex) == typeof(int) ? Volatile.Read(ref ((int*)values)[index]) : Volatile.Read(ref ((long*)values)[index]);
 }
 
 /// <summary>Three positions per token (temporal, height, width); each pair takes its stream's row (M-RoPE).</summary>
@@ -93,4 +113,9 @@ internal readonly unsafe struct MultimodalPositions(int* temporal, int* height, 
 
         return ref composite[0];
     }
+
+    public static bool IsSingleStream => false;
+
+    // Three streams make one row pair by pair; the driver asks only single-stream sources for a position.
+    public long Position(int index, int sequence, int token) => throw new UnreachableException();
 }

@@ -27,4 +27,24 @@ internal interface IRowSource
     ref float Row<TOps, TVector>(long position, Span<float> scratch)
         where TOps : IVectorOps<TVector>
         where TVector : struct;
+
+    /// <summary>Whether <see cref="Halves"/> gives a row's cosines and sines as two runs (then half-split pairs skip the interleaved row).</summary>
+    static abstract bool HasHalves { get; }
+
+    /// <summary>
+    /// The cosines and the sines of <paramref name="position"/>'s row as two runs of RotaryDim/2 floats, read where they
+    /// lie or widened into <paramref name="scratch"/>; called only where <see cref="HasHalves"/> is true.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The position has no row (the positions changed during the call).</exception>
+    RowHalves Halves<TOps, TVector>(long position, Span<float> scratch)
+        where TOps : IVectorOps<TVector>
+        where TVector : struct;
+}
+
+/// <summary>A row's cosines and sines as two runs.</summary>
+internal readonly ref struct RowHalves(ref float cosines, ref float sines)
+{
+    public readonly ref float Cosines = ref cosines;
+
+    public readonly ref float Sines = ref sines;
 }

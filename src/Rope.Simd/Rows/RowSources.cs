@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -27,6 +28,13 @@ internal readonly struct TableRows(RopeTable table) : IRowSource
 
         return ref table.RowReference((int)position);
     }
+
+    public static bool HasHalves => false;
+
+    // Interleaved rows have no runs of cosines and sines; the driver asks only sources whose HasHalves is true.
+    public RowHalves Halves<TOps, TVector>(long position, Span<float> scratch)
+        where TOps : IVectorOps<TVector>
+        where TVector : struct => throw new UnreachableException();
 }
 
 /// <summary>Rows computed for the call with the table builder's arithmetic: the same bits a table holds.</summary>
@@ -50,6 +58,13 @@ internal readonly struct ComputedRows(RopeFrequencies frequencies) : IRowSource
         CosSinRowWriter.WriteRows(frequencies.Turns, frequencies.PairCount, frequencies.AttentionFactor, (int)position, 1, scratch);
         return ref MemoryMarshal.GetReference(scratch);
     }
+
+    public static bool HasHalves => false;
+
+    // Interleaved rows have no runs of cosines and sines; the driver asks only sources whose HasHalves is true.
+    public RowHalves Halves<TOps, TVector>(long position, Span<float> scratch)
+        where TOps : IVectorOps<TVector>
+        where TVector : struct => throw new UnreachableException();
 }
 
 /// <summary>
@@ -84,6 +99,13 @@ internal readonly unsafe struct InterleavedRows<TValue>(byte* rows, int rotaryDi
         RowValues<TOps, TVector>.Widen(row, rotaryDim, scratch);
         return ref MemoryMarshal.GetReference(scratch);
     }
+
+    public static bool HasHalves => false;
+
+    // Interleaved rows have no runs of cosines and sines; the driver asks only sources whose HasHalves is true.
+    public RowHalves Halves<TOps, TVector>(long position, Span<float> scratch)
+        where TOps : IVectorOps<TVector>
+        where TVector : struct => throw new UnreachableException();
 }
 
 /// <summary>
@@ -126,6 +148,29 @@ internal readonly unsafe struct SplitRows<TValue>(byte* cos, byte* sin, int rota
         }
 
         return ref MemoryMarshal.GetReference(row);
+    }
+
+    public static bool HasHalves => true;
+
+    public RowHalves Halves<TOps, TVector>(long position, Span<float> scratch)
+        where TOps : IVectorOps<TVector>
+        where TVector : struct
+    {
+        if (!Contains(position))
+        {
+            ChangedPositions.ThrowOutside(position, 0, lastRowStart / rowStride + 1);
+        }
+
+        int pairs = rotaryDim / 2;
+        TValue* cosRow = (TValue*)cos + position * rowStride, sinRow = (TValue*)sin + position * rowStride;
+        if (typeof(TValue) == typeof(float))
+        {
+            return new RowHalves(ref *(float*)cosRow, ref *(float*)sinRow);
+        }
+
+        RowValues<TOps, TVector>.Widen(cosRow, pairs, scratch);
+        RowValues<TOps, TVector>.Widen(sinRow, pairs, scratch[pairs..]);
+        return new RowHalves(ref scratch[0], ref scratch[pairs]);
     }
 }
 

@@ -35,6 +35,12 @@ internal interface IRotationKernel<TElement, TVector>
     /// <summary>Fills one cos slot and one sin slot from the 2·<see cref="Count"/> row floats of the pairs of a half-split block.</summary>
     static abstract void ExpandHalfSplit(ref float pairs, bool inverse, ref float cos, ref float sin);
 
+    /// <summary>
+    /// The slots <see cref="ExpandHalfSplit"/> fills, from the <see cref="Count"/> cosines and <see cref="Count"/> sines
+    /// of the block's pairs kept as two runs (caller rows <c>[cos | sin]</c> and separate caches).
+    /// </summary>
+    static abstract void ExpandHalfSplitFromHalves(ref float cosines, ref float sines, bool inverse, ref float cos, ref float sin);
+
     /// <summary>Rotates the pairs of one interleaved block.</summary>
     static abstract TVector RotateInterleaved(TVector block, ref float cos, ref float sin);
 

@@ -53,6 +53,25 @@ internal readonly struct PackedKernel<TOps, TVector, TCodec, TElement> : IRotati
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ExpandHalfSplitFromHalves(ref float cosines, ref float sines, bool inverse, ref float cos, ref float sin)
+    {
+        // The same slots as ExpandHalfSplit: its SplitRow de-interleaves what these runs already hold apart.
+        int count = TOps.Count;
+        TVector cosLow = TOps.Load(ref cosines), cosHigh = TOps.Load(ref Unsafe.Add(ref cosines, count));
+        TVector sinLow = TOps.Load(ref sines), sinHigh = TOps.Load(ref Unsafe.Add(ref sines, count));
+        if (inverse)
+        {
+            sinLow = TOps.Xor(sinLow, TOps.Broadcast(SignBit));
+            sinHigh = TOps.Xor(sinHigh, TOps.Broadcast(SignBit));
+        }
+
+        TOps.Store(TOps.UnzipEven(cosLow, cosHigh), ref cos);
+        TOps.Store(TOps.UnzipOdd(cosLow, cosHigh), ref Unsafe.Add(ref cos, count));
+        TOps.Store(TOps.UnzipEven(sinLow, sinHigh), ref sin);
+        TOps.Store(TOps.UnzipOdd(sinLow, sinHigh), ref Unsafe.Add(ref sin, count));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVector RotateInterleaved(TVector block, ref float cos, ref float sin)
     {
         TCodec.Widen<TOps, TVector>(block, out TVector a, out TVector b);

@@ -43,6 +43,14 @@ internal readonly struct SingleKernel<TOps, TVector> : IRotationKernel<float, TV
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ExpandHalfSplitFromHalves(ref float cosines, ref float sines, bool inverse, ref float cos, ref float sin)
+    {
+        TOps.Store(TOps.Load(ref cosines), ref cos);
+        TVector values = TOps.Load(ref sines);
+        TOps.Store(inverse ? TOps.Xor(values, TOps.Broadcast(SignBit)) : values, ref sin);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVector RotateInterleaved(TVector block, ref float cos, ref float sin) =>
         TOps.MultiplyAddEstimate(TOps.SwapPairs(block), TOps.Load(ref sin), TOps.Multiply(block, TOps.Load(ref cos)));
 
