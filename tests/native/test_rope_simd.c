@@ -622,6 +622,46 @@ static void test_positions_changed_during_a_call_never_read_outside_the_table(vo
     CHECK_OK(rope_simd_table_free(table));
 }
 
+typedef struct {
+    volatile int64_t* position;
+    volatile int stop;
+} flipper_work_64;
+
+/* Between a valid row and one whose offset would wrap around 2^64 with a row stride of 64 (2^58 * 64). */
+static void* flip_position_64(void* argument) {
+    flipper_work_64* work = argument;
+    while (!work->stop) {
+        *work->position = (int64_t)1 << 58;
+        *work->position = 1024;
+    }
+    return NULL;
+}
+
+static void test_rotate_ex_int64_ids_changed_during_a_call_never_read_outside_the_rows(void) {
+    enum { tokens = 2048, half = 32 };
+    static float cos_cache[tokens * 2 * half], sin_cache[tokens * 2 * half], values[tokens * 64];
+    static int64_t ids[tokens];
+    for (int i = 0; i < tokens; i++) ids[i] = i;
+    /* Rows 64 values apart, 32 used: the ONNX layout with padding. */
+    rope_simd_rows rows = {.format = ROPE_SIMD_ROWS_SEPARATE, .dtype = ROPE_SIMD_FLOAT32, .cos = cos_cache, .sin = sin_cache,
+                           .length = tokens * 2 * half, .rotary_dim = 2 * half, .row_stride = 2 * half};
+    flipper_work_64 work = {&ids[tokens / 2], 0};
+    pthread_t flipper;
+    pthread_create(&flipper, NULL, flip_position_64, &work);
+    int rejected = 0, unexpected = 0;
+    for (int call = 0; call < 300; call++) {
+        rope_simd_batch_tensor v = {.data = values, .length = tokens * 64, .batch = 2, .tokens = tokens / 2, .heads = 1, .head_dim = 64};
+        rope_simd_batch_positions at = {.kind = ROPE_SIMD_POSITIONS_INT64, .values = ids, .count = tokens};
+        int status = rope_simd_rotate_ex(&rows, ROPE_SIMD_FLOAT32, ROPE_SIMD_HALF_SPLIT, 0, &at, &v, NULL);
+        if (status == ROPE_SIMD_ERROR_OUT_OF_RANGE && strstr(rope_simd_last_error(), "positions") != NULL) rejected++;
+        else if (status != ROPE_SIMD_OK) unexpected++;
+    }
+    work.stop = 1;
+    pthread_join(flipper, NULL);
+    CHECK(unexpected == 0, "%d calls failed other than by rejecting the positions (%s)", unexpected, rope_simd_last_error());
+    printf("    %d of 300 racing calls rejected the changed position\n", rejected);
+}
+
 /* ---- threads ---- */
 
 typedef struct {
@@ -808,6 +848,7 @@ int main(int argc, char** argv) {
     run("positions_changed_during_a_call_never_read_outside_the_table", test_positions_changed_during_a_call_never_read_outside_the_table);
     run("rotate_ex_caller_rows_batches_and_int64_positions", test_rotate_ex_caller_rows_batches_and_int64_positions);
     run("rotate_ex_rejects_bad_input_before_writing", test_rotate_ex_rejects_bad_input_before_writing);
+    run("rotate_ex_int64_ids_changed_during_a_call_never_read_outside_the_rows", test_rotate_ex_int64_ids_changed_during_a_call_never_read_outside_the_rows);
     printf("total: %d, failed: %d, succeeded: %d, skipped: 0\n", tests_run, tests_failed, tests_run - tests_failed);
     return tests_failed == 0 ? 0 : 1;
 }
