@@ -93,11 +93,18 @@ internal static class RotationDriver<TOps, TVector, TKernel, TElement>
         (int sequence, int token) = Math.DivRem(firstToken, tokensPerSequence);
         for (int index = firstToken; index < endToken; index++)
         {
-            if (!interleaved && TRows.HasHalves && TPositions.IsSingleStream)
+            if (TRows.HasHalves && TPositions.IsSingleStream)
             {
-                // Cosines and sines kept apart by the caller are what half-split slots hold: no interleaved row between.
+                // Cosines and sines the caller keeps apart go straight into the slots: no interleaved row between.
                 RowHalves halves = rows.Halves<TOps, TVector>(positions.Position(index, sequence, token), rowScratch);
-                ExpandHalfSplitFromHalves(ref halves.Cosines, ref halves.Sines, span, inverse, ref cos, ref sin, ref rowSpill);
+                if (interleaved)
+                {
+                    ExpandInterleavedFromHalves(ref halves.Cosines, ref halves.Sines, span, inverse, ref cos, ref sin, ref rowSpill);
+                }
+                else
+                {
+                    ExpandHalfSplitFromHalves(ref halves.Cosines, ref halves.Sines, span, inverse, ref cos, ref sin, ref rowSpill);
+                }
             }
             else
             {
@@ -166,6 +173,31 @@ internal static class RotationDriver<TOps, TVector, TKernel, TElement>
         {
             i = Math.Min(i, last);
             TKernel.ExpandHalfSplit(ref Unsafe.Add(ref row, 2 * i), inverse, ref Unsafe.Add(ref cos, slot), ref Unsafe.Add(ref sin, slot));
+            if (i == last)
+            {
+                break;
+            }
+        }
+    }
+
+    /// <summary>The same slots as <see cref="ExpandInterleaved"/>, from the span's span/2 cosines and sines as two runs.</summary>
+    private static void ExpandInterleavedFromHalves(ref float cosines, ref float sines, int span, bool inverse, ref float cos, ref float sin, ref float rowSpill)
+    {
+        int count = TKernel.Count, pairs = span / 2;
+        if (span < count)
+        {
+            // Runs padded to a block each (the spill's tail stays zero).
+            Copy(ref cosines, ref rowSpill, pairs);
+            Copy(ref sines, ref Unsafe.Add(ref rowSpill, count), pairs);
+            TKernel.ExpandInterleavedFromHalves(ref rowSpill, ref Unsafe.Add(ref rowSpill, count), 0, count, inverse, ref cos, ref sin);
+            return;
+        }
+
+        nuint last = (nuint)(span - count);
+        for (nuint slot = 0, i = 0; ; slot += (nuint)count, i += (nuint)count)
+        {
+            i = Math.Min(i, last);
+            TKernel.ExpandInterleavedFromHalves(ref cosines, ref sines, (int)(i / 2), pairs, inverse, ref Unsafe.Add(ref cos, slot), ref Unsafe.Add(ref sin, slot));
             if (i == last)
             {
                 break;

@@ -41,6 +41,12 @@ internal interface IRotationKernel<TElement, TVector>
     /// </summary>
     static abstract void ExpandHalfSplitFromHalves(ref float cosines, ref float sines, bool inverse, ref float cos, ref float sin);
 
+    /// <summary>
+    /// The slots <see cref="ExpandInterleaved"/> fills for the interleaved block whose first pair is
+    /// <paramref name="pair"/>, from runs of <paramref name="pairs"/> cosines and sines; reads only inside the runs.
+    /// </summary>
+    static abstract void ExpandInterleavedFromHalves(ref float cosines, ref float sines, int pair, int pairs, bool inverse, ref float cos, ref float sin);
+
     /// <summary>Rotates the pairs of one interleaved block.</summary>
     static abstract TVector RotateInterleaved(TVector block, ref float cos, ref float sin);
 

@@ -72,6 +72,15 @@ internal readonly struct PackedKernel<TOps, TVector, TCodec, TElement> : IRotati
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ExpandInterleavedFromHalves(ref float cosines, ref float sines, int pair, int pairs, bool inverse, ref float cos, ref float sin)
+    {
+        // A block holds one vector of pairs, and its slots hold their cosines and sines in pair order: plain loads.
+        TVector s = TOps.Load(ref Unsafe.Add(ref sines, pair));
+        TOps.Store(TOps.Load(ref Unsafe.Add(ref cosines, pair)), ref cos);
+        TOps.Store(inverse ? TOps.Xor(s, TOps.Broadcast(SignBit)) : s, ref sin);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVector RotateInterleaved(TVector block, ref float cos, ref float sin)
     {
         TCodec.Widen<TOps, TVector>(block, out TVector a, out TVector b);

@@ -51,6 +51,35 @@ internal readonly struct SingleKernel<TOps, TVector> : IRotationKernel<float, TV
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ExpandInterleavedFromHalves(ref float cosines, ref float sines, int pair, int pairs, bool inverse, ref float cos, ref float sin)
+    {
+        // A block holds Count/2 pairs: one load of Count cosines covers two blocks (the low or the high half of the load),
+        // taken from inside the runs; a block that no such load lines up with is written value by value.
+        int count = TOps.Count, half = count / 2;
+        if (pairs >= count)
+        {
+            int load = Math.Min(pair, pairs - count), offset = pair - load;
+            if (offset == 0 || offset == half)
+            {
+                TVector c = TOps.Load(ref Unsafe.Add(ref cosines, load)), s = TOps.Load(ref Unsafe.Add(ref sines, load));
+                TVector signs = inverse ? TOps.BroadcastPair(0, SignBit) : TOps.BroadcastPair(SignBit, 0);
+                TOps.Store(offset == 0 ? TOps.ZipLow(c, c) : TOps.ZipHigh(c, c), ref cos);
+                TOps.Store(TOps.Xor(offset == 0 ? TOps.ZipLow(s, s) : TOps.ZipHigh(s, s), signs), ref sin);
+                return;
+            }
+        }
+
+        for (int k = 0; k < half; k++)
+        {
+            float c = Unsafe.Add(ref cosines, pair + k);
+            int s = BitConverter.SingleToInt32Bits(Unsafe.Add(ref sines, pair + k)), negated = s ^ int.MinValue;
+            Unsafe.Add(ref cos, 2 * k) = Unsafe.Add(ref cos, 2 * k + 1) = c;
+            Unsafe.Add(ref sin, 2 * k) = BitConverter.Int32BitsToSingle(inverse ? s : negated);
+            Unsafe.Add(ref sin, 2 * k + 1) = BitConverter.Int32BitsToSingle(inverse ? negated : s);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVector RotateInterleaved(TVector block, ref float cos, ref float sin) =>
         TOps.MultiplyAddEstimate(TOps.SwapPairs(block), TOps.Load(ref sin), TOps.Multiply(block, TOps.Load(ref cos)));
 
