@@ -54,37 +54,17 @@ internal static partial class QuickRun
     /// </summary>
     private static Comparison RowsComputedPerCall(RopeTable table, int tokens, int start)
     {
-        var queryShape = new RopeShape(tokens, Heads, HeadDim);
-        var keyShape = new RopeShape(tokens, KeyHeads, HeadDim);
-        int queryElements = queryShape.RequiredLength, elements = queryElements + keyShape.RequiredLength;
-        float[] input = RandomActivations(elements, seed: 4);
-        Dictionary<RopeLayout, double[]> queryExpected = Expected(input[..queryElements], tokens, start, table);
-        Dictionary<RopeLayout, double[]> keyExpected = Expected(input[queryElements..], tokens, start, table, KeyHeads);
-        var buffer = new AlignedBuffer(elements);
-        input.CopyTo(buffer.Span);
-        string title = tokens == 1
-            ? $"float32 decode q+k 1 x ({Heads} + {KeyHeads}) x {HeadDim} at position {start}: table vs rows computed per call"
-            : $"float32 prefill q+k {tokens} x ({Heads} + {KeyHeads}) x {HeadDim}: table vs rows computed per call";
-        var comparison = new Comparison(title, elements, () => BandwidthLimit.ReadModifyWrite(buffer.Span));
+        var call = new QueriesAndKeys(table, tokens, start, seed: 4, "table vs rows computed per call");
         RopeEngine engine = RopeEngine.Default;
-
-        string Check(Action rotate, RopeLayout layout)
-        {
-            input.CopyTo(buffer.Span);
-            rotate();
-            double[] expected = [.. queryExpected[layout], .. keyExpected[layout]];
-            return Errors.Single(input, buffer.Span, expected, HeadDim, layout);
-        }
-
         foreach (RopeLayout layout in Enum.GetValues<RopeLayout>())
         {
-            void FromTable() => engine.Apply(table, buffer.Span[..queryElements], queryShape, buffer.Span[queryElements..], keyShape, start, layout);
-            void Computed() => engine.Apply(table.Frequencies, buffer.Span[..queryElements], queryShape, buffer.Span[queryElements..], keyShape, start, layout);
-            comparison.Add(new($"Rope.Simd {engine.Path} {layout}, table", FromTable, () => Check(FromTable, layout)));
-            comparison.Add(new($"Rope.Simd {engine.Path} {layout}, rows computed per call", Computed, () => Check(Computed, layout)));
+            void FromTable() => engine.Apply(table, call.Queries, call.QueryShape, call.Keys, call.KeyShape, start, layout);
+            void Computed() => engine.Apply(table.Frequencies, call.Queries, call.QueryShape, call.Keys, call.KeyShape, start, layout);
+            call.Comparison.Add(new($"Rope.Simd {engine.Path} {layout}, table", FromTable, () => call.Check(FromTable, layout)));
+            call.Comparison.Add(new($"Rope.Simd {engine.Path} {layout}, rows computed per call", Computed, () => call.Check(Computed, layout)));
         }
 
-        return comparison;
+        return call.Comparison;
     }
 
     /// <summary>
@@ -95,18 +75,8 @@ internal static partial class QuickRun
     /// </summary>
     private static Comparison CallerRowsAndBatches(RopeTable table, int tokens, int start)
     {
-        var queryShape = new RopeShape(tokens, Heads, HeadDim);
-        var keyShape = new RopeShape(tokens, KeyHeads, HeadDim);
-        int queryElements = queryShape.RequiredLength, elements = queryElements + keyShape.RequiredLength;
-        float[] input = RandomActivations(elements, seed: 5);
-        Dictionary<RopeLayout, double[]> queryExpected = Expected(input[..queryElements], tokens, start, table);
-        Dictionary<RopeLayout, double[]> keyExpected = Expected(input[queryElements..], tokens, start, table, KeyHeads);
-        var buffer = new AlignedBuffer(elements);
-        input.CopyTo(buffer.Span);
-        string title = tokens == 1
-            ? $"float32 decode q+k 1 x ({Heads} + {KeyHeads}) x {HeadDim} at position {start}: the caller's rows and positions"
-            : $"float32 prefill q+k {tokens} x ({Heads} + {KeyHeads}) x {HeadDim}: the caller's rows, positions and batches";
-        var comparison = new Comparison(title, elements, () => BandwidthLimit.ReadModifyWrite(buffer.Span));
+        var call = new QueriesAndKeys(table, tokens, start, seed: 5,
+            tokens == 1 ? "the caller's rows and positions" : "the caller's rows, positions and batches");
         RopeEngine engine = RopeEngine.Default;
 
         // The table's rows exported once into the layouts other runtimes keep.
@@ -123,19 +93,10 @@ internal static partial class QuickRun
         var batchedKeys = RopeShape.Bshd(batch, tokens / batch, KeyHeads, HeadDim);
         int[] starts = [.. Enumerable.Range(0, batch).Select(sequence => start + sequence * (tokens / batch))];
 
-        string Check(Action rotate, RopeLayout layout)
-        {
-            input.CopyTo(buffer.Span);
-            rotate();
-            double[] expected = [.. queryExpected[layout], .. keyExpected[layout]];
-            return Errors.Single(input, buffer.Span, expected, HeadDim, layout);
-        }
-
         foreach (RopeLayout layout in Enum.GetValues<RopeLayout>())
         {
-            void Rows(RopeRows rows, RopePositions at) =>
-                engine.Apply(rows, buffer.Span[..queryElements], queryShape, buffer.Span[queryElements..], keyShape, at, layout);
-            void Add(string name, Action rotate) => comparison.Add(new($"Rope.Simd {engine.Path} {layout}, {name}", rotate, () => Check(rotate, layout)));
+            void Rows(RopeRows rows, RopePositions at) => engine.Apply(rows, call.Queries, call.QueryShape, call.Keys, call.KeyShape, at, layout);
+            void Add(string name, Action rotate) => call.Comparison.Add(new($"Rope.Simd {engine.Path} {layout}, {name}", rotate, () => call.Check(rotate, layout)));
 
             Add("table", () => Rows(table, start));
             Add("caller vLLM cos-sin rows", () => Rows(RopeRows.CosThenSin<float>(cosThenSin, rotaryDim), start));
@@ -146,11 +107,59 @@ internal static partial class QuickRun
             Add("table, int64 position ids", () => Rows(table, longIds));
             if (batch > 1)
             {
-                Add($"table, a batch of {batch} x {tokens / batch} in one call", () => engine.Apply(table, buffer.Span[..queryElements], batchedQueries,
-                    buffer.Span[queryElements..], batchedKeys, RopePositions.Sequential(starts), layout));
+                Add($"table, a batch of {batch} x {tokens / batch} in one call",
+                    () => engine.Apply(table, call.Queries, batchedQueries, call.Keys, batchedKeys, RopePositions.Sequential(starts), layout));
             }
         }
 
-        return comparison;
+        return call.Comparison;
+    }
+
+    /// <summary>
+    /// Queries and keys of one call (32 query and 8 key heads of 128) in one buffer, with their double-reference results
+    /// and a comparison whose limit streams the same bytes; <see cref="Check"/> restores the input, rotates and measures
+    /// the error.
+    /// </summary>
+    private sealed class QueriesAndKeys
+    {
+        private readonly float[] input;
+        private readonly Dictionary<RopeLayout, double[]> expected;
+        private readonly AlignedBuffer buffer;
+        private readonly int queryElements;
+
+        public QueriesAndKeys(RopeTable table, int tokens, int start, int seed, string what)
+        {
+            QueryShape = new RopeShape(tokens, Heads, HeadDim);
+            KeyShape = new RopeShape(tokens, KeyHeads, HeadDim);
+            queryElements = QueryShape.RequiredLength;
+            int elements = queryElements + KeyShape.RequiredLength;
+            input = RandomActivations(elements, seed);
+            Dictionary<RopeLayout, double[]> queryExpected = Expected(input[..queryElements], tokens, start, table);
+            Dictionary<RopeLayout, double[]> keyExpected = Expected(input[queryElements..], tokens, start, table, KeyHeads);
+            expected = Enum.GetValues<RopeLayout>().ToDictionary(layout => layout, layout => (double[])[.. queryExpected[layout], .. keyExpected[layout]]);
+            buffer = new AlignedBuffer(elements);
+            input.CopyTo(buffer.Span);
+            string title = tokens == 1
+                ? $"float32 decode q+k 1 x ({Heads} + {KeyHeads}) x {HeadDim} at position {start}: {what}"
+                : $"float32 prefill q+k {tokens} x ({Heads} + {KeyHeads}) x {HeadDim}: {what}";
+            Comparison = new Comparison(title, elements, () => BandwidthLimit.ReadModifyWrite(buffer.Span));
+        }
+
+        public RopeShape QueryShape { get; }
+
+        public RopeShape KeyShape { get; }
+
+        public Comparison Comparison { get; }
+
+        public Span<float> Queries => buffer.Span[..queryElements];
+
+        public Span<float> Keys => buffer.Span[queryElements..];
+
+        public string Check(Action rotate, RopeLayout layout)
+        {
+            input.CopyTo(buffer.Span);
+            rotate();
+            return Errors.Single(input, buffer.Span, expected[layout], HeadDim, layout);
+        }
     }
 }

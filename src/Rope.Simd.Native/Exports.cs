@@ -137,43 +137,21 @@ internal static unsafe class Exports
     {
         try
         {
-            TableEntry entry = TableHandles.Get(table);
-            if (elementType is < 0 or > (int)NativeElementType.Float16)
-            {
-                throw new NativeException(NativeStatus.InvalidArgument, $"dtype {elementType} is not a rope_simd_dtype (0 float32, 1 bfloat16, 2 float16).");
-            }
-
-            if (layout is not ((int)RopeLayout.Interleaved or (int)RopeLayout.HalfSplit))
-            {
-                throw new NativeException(NativeStatus.InvalidArgument, $"layout {layout} is not a rope_simd_layout (0 interleaved, 1 half-split).");
-            }
-
-            if ((flags & ~InverseFlag) != 0)
-            {
-                throw new NativeException(NativeStatus.InvalidArgument, $"flags 0x{flags:x} has bits other than ROPE_SIMD_INVERSE.");
-            }
-
+            RopeRows rows = TableRows(TableHandles.Get(table));
+            CheckCall(elementType, layout, flags);
             NotNull(queries, "queries");
             // Each struct is copied once: the caller's memory may change while the call runs, and every field used
             // below is the one that was checked.
-            NativeTensor queryTensor = *queries, keyTensor = keys is null ? default : *keys;
-            RopeShape queryShape = Shape(queryTensor, "queries");
-            RopeShape keyShape = keys is null ? default : Shape(keyTensor, "keys");
-            RopePositions ropePositions = Positions(positions, queryShape.Tokens);
-            var target = new Target(entry, (RopeLayout)layout, (flags & InverseFlag) != 0, keys is not null);
-            switch ((NativeElementType)elementType)
+            NativeBatchTensor queryTensor = OneSequence(*queries), keyTensor = keys is null ? default : OneSequence(*keys);
+            // rope_simd_rotate is rope_simd_rotate_ex for one sequence in place, with int32 positions (one per token) or a start.
+            var batchPositions = new NativeBatchPositions
             {
-                case NativeElementType.Float32:
-                    target.Apply(Span<float>(queryTensor, queryShape), queryShape, Span<float>(keyTensor, keyShape), keyShape, ropePositions);
-                    break;
-                case NativeElementType.BFloat16:
-                    target.Apply(Span<BFloat16>(queryTensor, queryShape), queryShape, Span<BFloat16>(keyTensor, keyShape), keyShape, ropePositions);
-                    break;
-                default:
-                    target.Apply(Span<Half>(queryTensor, queryShape), queryShape, Span<Half>(keyTensor, keyShape), keyShape, ropePositions);
-                    break;
-            }
-
+                Kind = (int)(positions.Values is null ? NativePositionsKind.Sequential : NativePositionsKind.Int32),
+                Start = positions.Start,
+                Values = positions.Values,
+                Count = queryTensor.Tokens,
+            };
+            Rotate(rows, elementType, layout, flags, batchPositions, queryTensor, keyTensor, keys is not null);
             return 0;
         }
         catch (Exception exception)
@@ -191,43 +169,31 @@ internal static unsafe class Exports
             NotNull(rows, "rows");
             NotNull(positions, "positions");
             NotNull(queries, "queries");
-            CheckDtype(elementType, "dtype");
-            if (layout is not ((int)RopeLayout.Interleaved or (int)RopeLayout.HalfSplit))
-            {
-                throw new NativeException(NativeStatus.InvalidArgument, $"layout {layout} is not a rope_simd_layout (0 interleaved, 1 half-split).");
-            }
-
-            if ((flags & ~InverseFlag) != 0)
-            {
-                throw new NativeException(NativeStatus.InvalidArgument, $"flags 0x{flags:x} has bits other than ROPE_SIMD_INVERSE.");
-            }
-
-            // Each struct is copied once: the caller's memory may change while the call runs, and every field used
-            // below is the one that was checked.
+            CheckCall(elementType, layout, flags);
+            // Each struct is copied once, as above.
             NativeRows rowsCopy = *rows;
             NativeBatchPositions positionsCopy = *positions;
             NativeBatchTensor queryTensor = *queries, keyTensor = keys is null ? default : *keys;
-            RopeShape queryShape = BatchShape(queryTensor, "queries");
-            RopeShape keyShape = keys is null ? default : BatchShape(keyTensor, "keys");
-            var call = new BatchCall(rowsCopy, positionsCopy, (RopeLayout)layout, (flags & InverseFlag) != 0);
-            switch ((NativeElementType)elementType)
-            {
-                case NativeElementType.Float32:
-                    call.Run<float>(queryTensor, queryShape, keyTensor, keyShape, keys is not null);
-                    break;
-                case NativeElementType.BFloat16:
-                    call.Run<BFloat16>(queryTensor, queryShape, keyTensor, keyShape, keys is not null);
-                    break;
-                default:
-                    call.Run<Half>(queryTensor, queryShape, keyTensor, keyShape, keys is not null);
-                    break;
-            }
-
+            Rotate(Rows(rowsCopy), elementType, layout, flags, positionsCopy, queryTensor, keyTensor, keys is not null);
             return 0;
         }
         catch (Exception exception)
         {
             return Fail("rope_simd_rotate_ex", exception);
+        }
+    }
+
+    private static void CheckCall(int elementType, int layout, int flags)
+    {
+        CheckDtype(elementType, "dtype");
+        if (layout is not ((int)RopeLayout.Interleaved or (int)RopeLayout.HalfSplit))
+        {
+            throw new NativeException(NativeStatus.InvalidArgument, $"layout {layout} is not a rope_simd_layout (0 interleaved, 1 half-split).");
+        }
+
+        if ((flags & ~InverseFlag) != 0)
+        {
+            throw new NativeException(NativeStatus.InvalidArgument, $"flags 0x{flags:x} has bits other than ROPE_SIMD_INVERSE.");
         }
     }
 
@@ -238,6 +204,148 @@ internal static unsafe class Exports
             throw new NativeException(NativeStatus.InvalidArgument, $"{name} {dtype} is not a rope_simd_dtype (0 float32, 1 bfloat16, 2 float16).");
         }
     }
+
+    /// <summary>Both entry points from here on: shapes, then positions, then the call for the element type.</summary>
+    private static void Rotate(scoped in RopeRows rows, int elementType, int layout, int flags, in NativeBatchPositions positions,
+        in NativeBatchTensor queryTensor, in NativeBatchTensor keyTensor, bool withKeys)
+    {
+        RopeShape queryShape = BatchShape(queryTensor, "queries");
+        RopeShape keyShape = withKeys ? BatchShape(keyTensor, "keys") : default;
+        RopePositions ropePositions = Positions(positions);
+        var pairs = (RopeLayout)layout;
+        bool inverse = (flags & InverseFlag) != 0;
+        switch ((NativeElementType)elementType)
+        {
+            case NativeElementType.Float32:
+                Run<float>(rows, ropePositions, pairs, inverse, queryTensor, queryShape, keyTensor, keyShape, withKeys);
+                break;
+            case NativeElementType.BFloat16:
+                Run<BFloat16>(rows, ropePositions, pairs, inverse, queryTensor, queryShape, keyTensor, keyShape, withKeys);
+                break;
+            default:
+                Run<Half>(rows, ropePositions, pairs, inverse, queryTensor, queryShape, keyTensor, keyShape, withKeys);
+                break;
+        }
+    }
+
+    private static void Run<T>(scoped in RopeRows rows, scoped in RopePositions positions, RopeLayout layout, bool inverse,
+        in NativeBatchTensor queryTensor, RopeShape queryShape, in NativeBatchTensor keyTensor, RopeShape keyShape, bool withKeys)
+        where T : unmanaged
+    {
+        Span<T> queries = Data<T>(queryTensor, queryShape), keys = withKeys ? Data<T>(keyTensor, keyShape) : default;
+        bool queriesInPlace = queryTensor.Source is null, keysInPlace = !withKeys || keyTensor.Source is null;
+        RopeEngine engine = RopeEngine.Default;
+        if (!withKeys)
+        {
+            if (queriesInPlace)
+            {
+                engine.Apply(rows, queries, queryShape, positions, layout, inverse);
+            }
+            else
+            {
+                engine.Apply(rows, Source<T>(queryTensor, queryShape), queries, queryShape, positions, layout, inverse);
+            }
+        }
+        else if (queriesInPlace && keysInPlace)
+        {
+            engine.Apply(rows, queries, queryShape, keys, keyShape, positions, layout, inverse);
+        }
+        else
+        {
+            ReadOnlySpan<T> querySource = queriesInPlace ? queries : Source<T>(queryTensor, queryShape);
+            ReadOnlySpan<T> keySource = keysInPlace ? keys : Source<T>(keyTensor, keyShape);
+            engine.Apply(rows, querySource, queries, queryShape, keySource, keys, keyShape, positions, layout, inverse);
+        }
+    }
+
+    private static RopeRows TableRows(TableEntry entry) => entry.Table is { } table ? table : entry.Frequencies;
+
+    private static RopeRows Rows(in NativeRows rows)
+    {
+        if (rows.Format == (int)NativeRowsFormat.Table)
+        {
+            return TableRows(TableHandles.Get(rows.Table));
+        }
+
+        if (rows.Format is < (int)NativeRowsFormat.Interleaved or > (int)NativeRowsFormat.Duplicated)
+        {
+            throw new NativeException(NativeStatus.InvalidArgument,
+                $"rows->format {rows.Format} is not a rope_simd_rows_format (0 table, 1 interleaved, 2 cos then sin, 3 separate, 4 duplicated).");
+        }
+
+        CheckDtype(rows.Dtype, "rows->dtype");
+        int length = Count(rows.Length, "rows", "length");
+        int rowStride = Count(rows.RowStride, "rows", "row_stride");
+        bool twoSpans = rows.Format is (int)NativeRowsFormat.Separate or (int)NativeRowsFormat.Duplicated;
+        if (rows.Cos is null || (twoSpans && rows.Sin is null))
+        {
+            throw new NativeException(NativeStatus.NullPointer, $"rows->{(rows.Cos is null ? "cos" : "sin")} is NULL.");
+        }
+
+        return (NativeElementType)rows.Dtype switch
+        {
+            NativeElementType.Float32 => CallerRows<float>(rows, length, rowStride, twoSpans),
+            NativeElementType.BFloat16 => CallerRows<BFloat16>(rows, length, rowStride, twoSpans),
+            _ => CallerRows<Half>(rows, length, rowStride, twoSpans),
+        };
+    }
+
+    private static RopeRows CallerRows<TValue>(in NativeRows rows, int length, int rowStride, bool twoSpans)
+        where TValue : unmanaged
+    {
+        var cos = new ReadOnlySpan<TValue>(rows.Cos, length);
+        ReadOnlySpan<TValue> sin = twoSpans ? new ReadOnlySpan<TValue>(rows.Sin, length) : default;
+        return (NativeRowsFormat)rows.Format switch
+        {
+            NativeRowsFormat.Interleaved => RopeRows.Interleaved(cos, rows.RotaryDim, rowStride),
+            NativeRowsFormat.CosThenSin => RopeRows.CosThenSin(cos, rows.RotaryDim, rowStride),
+            NativeRowsFormat.Separate => RopeRows.Separate(cos, sin, rows.RotaryDim, rowStride),
+            _ => RopeRows.Duplicated(cos, sin, rows.RotaryDim, rowStride),
+        };
+    }
+
+    private static RopePositions Positions(in NativeBatchPositions positions)
+    {
+        switch ((NativePositionsKind)positions.Kind)
+        {
+            case NativePositionsKind.Sequential:
+                if (positions.Start != (int)positions.Start)
+                {
+                    throw OutOfRange("positions", "start", positions.Start, "it must fit in 32 bits");
+                }
+
+                return RopePositions.Sequential((int)positions.Start);
+            case NativePositionsKind.Starts or NativePositionsKind.Int32 or NativePositionsKind.Int64:
+                int count = Count(positions.Count, "positions", "count");
+                if (positions.Values is null && count > 0)
+                {
+                    throw new NativeException(NativeStatus.NullPointer, $"positions->values is NULL but positions->count is {count}.");
+                }
+
+                return (NativePositionsKind)positions.Kind switch
+                {
+                    NativePositionsKind.Starts => RopePositions.Sequential(new ReadOnlySpan<int>(positions.Values, count)),
+                    NativePositionsKind.Int32 => RopePositions.Explicit(new ReadOnlySpan<int>(positions.Values, count)),
+                    _ => RopePositions.Explicit(new ReadOnlySpan<long>(positions.Values, count)),
+                };
+            default:
+                throw new NativeException(NativeStatus.InvalidArgument,
+                    $"positions->kind {positions.Kind} is not a rope_simd_positions_kind (0 sequential, 1 starts, 2 int32, 3 int64).");
+        }
+    }
+
+    /// <summary>A rope_simd_rotate tensor as the one sequence of a batch, in place.</summary>
+    private static NativeBatchTensor OneSequence(in NativeTensor tensor) => new()
+    {
+        Data = tensor.Data,
+        Length = tensor.Length,
+        Batch = 1,
+        Tokens = tensor.Tokens,
+        Heads = tensor.Heads,
+        HeadDim = tensor.HeadDim,
+        TokenStride = tensor.TokenStride,
+        HeadStride = tensor.HeadStride,
+    };
 
     private static RopeShape BatchShape(in NativeBatchTensor tensor, string name)
     {
@@ -269,123 +377,13 @@ internal static unsafe class Exports
         return shape;
     }
 
-    /// <summary>One rope_simd_rotate_ex request, its structs already copied.</summary>
-    private readonly struct BatchCall(NativeRows rows, NativeBatchPositions positions, RopeLayout layout, bool inverse)
-    {
-        public void Run<T>(in NativeBatchTensor queryTensor, RopeShape queryShape, in NativeBatchTensor keyTensor, RopeShape keyShape, bool withKeys)
-            where T : unmanaged
-        {
-            RopeRows ropeRows = Rows();
-            RopePositions ropePositions = Positions(queryShape);
-            Span<T> queries = Data<T>(queryTensor, queryShape), keys = withKeys ? Data<T>(keyTensor, keyShape) : default;
-            bool queriesInPlace = queryTensor.Source is null, keysInPlace = !withKeys || keyTensor.Source is null;
-            RopeEngine engine = RopeEngine.Default;
-            if (!withKeys)
-            {
-                if (queriesInPlace)
-                {
-                    engine.Apply(ropeRows, queries, queryShape, ropePositions, layout, inverse);
-                }
-                else
-                {
-                    engine.Apply(ropeRows, Source<T>(queryTensor, queryShape), queries, queryShape, ropePositions, layout, inverse);
-                }
-            }
-            else if (queriesInPlace && keysInPlace)
-            {
-                engine.Apply(ropeRows, queries, queryShape, keys, keyShape, ropePositions, layout, inverse);
-            }
-            else
-            {
-                ReadOnlySpan<T> querySource = queriesInPlace ? queries : Source<T>(queryTensor, queryShape);
-                ReadOnlySpan<T> keySource = keysInPlace ? keys : Source<T>(keyTensor, keyShape);
-                engine.Apply(ropeRows, querySource, queries, queryShape, keySource, keys, keyShape, ropePositions, layout, inverse);
-            }
-        }
+    private static Span<T> Data<T>(in NativeBatchTensor tensor, RopeShape shape)
+        where T : unmanaged =>
+        shape.RequiredLength == 0 ? default : new Span<T>(tensor.Data, (int)Math.Min(tensor.Length, int.MaxValue));
 
-        private RopeRows Rows()
-        {
-            if (rows.Format == (int)NativeRowsFormat.Table)
-            {
-                TableEntry entry = TableHandles.Get(rows.Table);
-                return entry.Table is { } table ? table : entry.Frequencies;
-            }
-
-            if (rows.Format is < (int)NativeRowsFormat.Interleaved or > (int)NativeRowsFormat.Duplicated)
-            {
-                throw new NativeException(NativeStatus.InvalidArgument,
-                    $"rows->format {rows.Format} is not a rope_simd_rows_format (0 table, 1 interleaved, 2 cos then sin, 3 separate, 4 duplicated).");
-            }
-
-            CheckDtype(rows.Dtype, "rows->dtype");
-            int length = Count(rows.Length, "rows", "length");
-            int rowStride = Count(rows.RowStride, "rows", "row_stride");
-            bool twoSpans = rows.Format is (int)NativeRowsFormat.Separate or (int)NativeRowsFormat.Duplicated;
-            if (rows.Cos is null || (twoSpans && rows.Sin is null))
-            {
-                throw new NativeException(NativeStatus.NullPointer, $"rows->{(rows.Cos is null ? "cos" : "sin")} is NULL.");
-            }
-
-            return (NativeElementType)rows.Dtype switch
-            {
-                NativeElementType.Float32 => CallerRows<float>(length, rowStride, twoSpans),
-                NativeElementType.BFloat16 => CallerRows<BFloat16>(length, rowStride, twoSpans),
-                _ => CallerRows<Half>(length, rowStride, twoSpans),
-            };
-        }
-
-        private RopeRows CallerRows<TValue>(int length, int rowStride, bool twoSpans)
-            where TValue : unmanaged
-        {
-            var cos = new ReadOnlySpan<TValue>(rows.Cos, length);
-            ReadOnlySpan<TValue> sin = twoSpans ? new ReadOnlySpan<TValue>(rows.Sin, length) : default;
-            return (NativeRowsFormat)rows.Format switch
-            {
-                NativeRowsFormat.Interleaved => RopeRows.Interleaved(cos, rows.RotaryDim, rowStride),
-                NativeRowsFormat.CosThenSin => RopeRows.CosThenSin(cos, rows.RotaryDim, rowStride),
-                NativeRowsFormat.Separate => RopeRows.Separate(cos, sin, rows.RotaryDim, rowStride),
-                _ => RopeRows.Duplicated(cos, sin, rows.RotaryDim, rowStride),
-            };
-        }
-
-        private RopePositions Positions(RopeShape shape)
-        {
-            switch ((NativePositionsKind)positions.Kind)
-            {
-                case NativePositionsKind.Sequential:
-                    if (positions.Start != (int)positions.Start)
-                    {
-                        throw OutOfRange("positions", "start", positions.Start, "it must fit in 32 bits");
-                    }
-
-                    return RopePositions.Sequential((int)positions.Start);
-                case NativePositionsKind.Starts or NativePositionsKind.Int32 or NativePositionsKind.Int64:
-                    int count = Count(positions.Count, "positions", "count");
-                    if (positions.Values is null && count > 0)
-                    {
-                        throw new NativeException(NativeStatus.NullPointer, $"positions->values is NULL but positions->count is {count}.");
-                    }
-
-                    return (NativePositionsKind)positions.Kind switch
-                    {
-                        NativePositionsKind.Starts => RopePositions.Sequential(new ReadOnlySpan<int>(positions.Values, count)),
-                        NativePositionsKind.Int32 => RopePositions.Explicit(new ReadOnlySpan<int>(positions.Values, count)),
-                        _ => RopePositions.Explicit(new ReadOnlySpan<long>(positions.Values, count)),
-                    };
-                default:
-                    throw new NativeException(NativeStatus.InvalidArgument,
-                        $"positions->kind {positions.Kind} is not a rope_simd_positions_kind (0 sequential, 1 starts, 2 int32, 3 int64).");
-            }
-        }
-
-        private static Span<T> Data<T>(in NativeBatchTensor tensor, RopeShape shape)
-            where T : unmanaged =>
-            shape.RequiredLength == 0 ? default : new Span<T>(tensor.Data, (int)Math.Min(tensor.Length, int.MaxValue));
-
-        private static ReadOnlySpan<T> Source<T>(in NativeBatchTensor tensor, RopeShape shape)
-            where T : unmanaged =>
-            shape.RequiredLength == 0 ? default : new ReadOnlySpan<T>(tensor.Source, (int)Math.Min(tensor.Length, int.MaxValue));
-    }
+    private static ReadOnlySpan<T> Source<T>(in NativeBatchTensor tensor, RopeShape shape)
+        where T : unmanaged =>
+        shape.RequiredLength == 0 ? default : new ReadOnlySpan<T>(tensor.Source, (int)Math.Min(tensor.Length, int.MaxValue));
 
     private static ulong AddTable(RopeFrequencies frequencies, int firstPosition, int positionCount)
     {
@@ -396,28 +394,6 @@ internal static unsafe class Exports
 
         RopeTable? table = positionCount == 0 ? null : RopeTable.Create(frequencies, firstPosition, positionCount);
         return TableHandles.Add(new TableEntry(frequencies, table));
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static RopeShape Shape(in NativeTensor tensor, string name)
-    {
-        int tokens = Count(tensor.Tokens, name, "tokens"), heads = Count(tensor.Heads, name, "heads");
-        int headDim = Count(tensor.HeadDim, name, "head_dim");
-        // A stride of 0 means packed [tokens][heads][head_dim].
-        int tokenStride = tensor.TokenStride == 0 ? PackedTokenStride(heads, headDim, name) : Count(tensor.TokenStride, name, "token_stride");
-        int headStride = Count(tensor.HeadStride == 0 ? headDim : tensor.HeadStride, name, "head_stride");
-        if (tensor.Length < 0)
-        {
-            throw OutOfRange(name, "length", tensor.Length, "it must not be negative");
-        }
-
-        var shape = new RopeShape(tokens, heads, headDim, tokenStride, headStride);
-        if (tensor.Data is null && shape.RequiredLength > 0)
-        {
-            throw new NativeException(NativeStatus.NullPointer, $"{name}->data is NULL but the tensor has {shape.RequiredLength} elements.");
-        }
-
-        return shape;
     }
 
     private static int PackedTokenStride(int heads, int headDim, string name)
@@ -433,11 +409,6 @@ internal static unsafe class Exports
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Span<T> Span<T>(in NativeTensor tensor, RopeShape shape)
-        where T : unmanaged =>
-        shape.RequiredLength == 0 ? default : new Span<T>(tensor.Data, (int)Math.Min(tensor.Length, int.MaxValue));
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int Count(long value, string tensor, string field)
     {
         if ((ulong)value > int.MaxValue)
@@ -446,22 +417,6 @@ internal static unsafe class Exports
         }
 
         return (int)value;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static RopePositions Positions(NativePositions positions, int tokens)
-    {
-        if (positions.Values is not null)
-        {
-            return new ReadOnlySpan<int>(positions.Values, tokens);
-        }
-
-        if (positions.Start != (int)positions.Start)
-        {
-            throw OutOfRange("positions", "start", positions.Start, "it must fit in 32 bits");
-        }
-
-        return RopePositions.Sequential((int)positions.Start);
     }
 
     // Kept out of line so the checks above stay small enough to inline.
@@ -528,23 +483,5 @@ internal static unsafe class Exports
         byte* bytes = (byte*)NativeMemory.AllocZeroed((nuint)length + 1);
         Encoding.UTF8.GetBytes(text, new Span<byte>(bytes, length));
         return bytes;
-    }
-
-    /// <summary>One rotation request: the rows (table or frequencies), layout, direction, and whether keys come along.</summary>
-    private readonly struct Target(TableEntry entry, RopeLayout layout, bool inverse, bool withKeys)
-    {
-        public void Apply<T>(Span<T> queries, RopeShape queryShape, Span<T> keys, RopeShape keyShape, RopePositions positions)
-            where T : unmanaged
-        {
-            RopeRows rows = entry.Table is { } table ? table : entry.Frequencies;
-            if (withKeys)
-            {
-                RopeEngine.Default.Apply(rows, queries, queryShape, keys, keyShape, positions, layout, inverse);
-            }
-            else
-            {
-                RopeEngine.Default.Apply(rows, queries, queryShape, positions, layout, inverse);
-            }
-        }
     }
 }

@@ -1,3 +1,5 @@
+using System.Numerics;
+
 namespace Rope.Simd;
 
 /// <summary>
@@ -151,19 +153,7 @@ public readonly ref struct RopePositions
                 Each(explicitPositions, rows, total, "");
                 break;
             case PositionKind.Int64:
-                if (longPositions.Length != total)
-                {
-                    throw new ArgumentException($"{longPositions.Length} positions given for {total} tokens; one position per token is expected.", "positions");
-                }
-
-                foreach (long position in longPositions)
-                {
-                    if (!rows.Contains(position))
-                    {
-                        throw rows.PositionOutOfRange("positions", position);
-                    }
-                }
-
+                Each(longPositions, rows, total, "");
                 break;
             default:
                 if (sections!.PairCount != rows.RotaryDim / 2)
@@ -187,15 +177,17 @@ public readonly ref struct RopePositions
         }
     }
 
-    private static void Each(ReadOnlySpan<int> positions, scoped in RopeRows rows, int tokens, string stream)
+    private static void Each<TIndex>(ReadOnlySpan<TIndex> positions, scoped in RopeRows rows, int tokens, string stream)
+        where TIndex : IBinaryInteger<TIndex>
     {
         if (positions.Length != tokens)
         {
             throw new ArgumentException($"{positions.Length} {stream}positions given for {tokens} tokens; one per token is expected.", "positions");
         }
 
-        foreach (int position in positions)
+        foreach (TIndex index in positions)
         {
+            long position = long.CreateTruncating(index);
             if (!rows.Contains(position))
             {
                 throw rows.PositionOutOfRange("positions", position);

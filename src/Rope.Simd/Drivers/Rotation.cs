@@ -37,44 +37,40 @@ internal static unsafe class Rotation
                 case RopeRowFormat.Computed:
                     WithRows(call, new ComputedRows(rows.Frequencies!), pinned, first, second);
                     break;
-                case RopeRowFormat.Interleaved:
-                    switch (rows.Value)
-                    {
-                        case RopeRowValue.Single:
-                            WithRows(call, new InterleavedRows<float>(firstRows, rows.RotaryDim, rows.RowStride, rows.LastRowStart), pinned, first, second);
-                            break;
-                        case RopeRowValue.BFloat16:
-                            WithRows(call, new InterleavedRows<BFloat16>(firstRows, rows.RotaryDim, rows.RowStride, rows.LastRowStart), pinned, first, second);
-                            break;
-                        default:
-                            WithRows(call, new InterleavedRows<Half>(firstRows, rows.RotaryDim, rows.RowStride, rows.LastRowStart), pinned, first, second);
-                            break;
-                    }
-
-                    break;
                 default:
-                    // [cos | sin] rows are two runs in one span: the sines start half a row in.
-                    int sinOffset = rows.Format == RopeRowFormat.CosThenSin ? rows.RotaryDim / 2 : 0;
-                    byte* sin = rows.Format == RopeRowFormat.CosThenSin ? firstRows : secondRows;
                     switch (rows.Value)
                     {
                         case RopeRowValue.Single:
-                            WithRows(call, new SplitRows<float>(firstRows, sin + sinOffset * sizeof(float), rows.RotaryDim, rows.RowStride, rows.LastRowStart),
-                                pinned, first, second);
+                            WithCallerRows<TElement, float>(call, rows, firstRows, secondRows, pinned, first, second);
                             break;
                         case RopeRowValue.BFloat16:
-                            WithRows(call, new SplitRows<BFloat16>(firstRows, sin + sinOffset * sizeof(BFloat16), rows.RotaryDim, rows.RowStride, rows.LastRowStart),
-                                pinned, first, second);
+                            WithCallerRows<TElement, BFloat16>(call, rows, firstRows, secondRows, pinned, first, second);
                             break;
                         default:
-                            WithRows(call, new SplitRows<Half>(firstRows, sin + sinOffset * sizeof(Half), rows.RotaryDim, rows.RowStride, rows.LastRowStart),
-                                pinned, first, second);
+                            WithCallerRows<TElement, Half>(call, rows, firstRows, secondRows, pinned, first, second);
                             break;
                     }
 
                     break;
             }
         }
+    }
+
+    /// <summary>The caller's rows of <typeparamref name="TValue"/>: interleaved rows, or cosines and sines as two runs.</summary>
+    private static void WithCallerRows<TElement, TValue>(in Call call, scoped in RopeRows rows, byte* firstRows, byte* secondRows,
+        in PinnedPositions positions, scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second)
+        where TElement : unmanaged
+        where TValue : unmanaged
+    {
+        if (rows.Format == RopeRowFormat.Interleaved)
+        {
+            WithRows(call, new InterleavedRows<TValue>(firstRows, rows.RotaryDim, rows.RowStride, rows.LastRowStart), positions, first, second);
+            return;
+        }
+
+        // [cos | sin] rows are two runs in one span: the sines start half a row in.
+        byte* sines = rows.Format == RopeRowFormat.CosThenSin ? firstRows + rows.RotaryDim / 2 * sizeof(TValue) : secondRows;
+        WithRows(call, new SplitRows<TValue>(firstRows, sines, rows.RotaryDim, rows.RowStride, rows.LastRowStart), positions, first, second);
     }
 
     private static void WithRows<TElement, TRows>(in Call call, in TRows rows, in PinnedPositions positions,
