@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 namespace Rope.Simd.Bench;
 
 // Sections for runtimes that embed Rope.Simd: prefill on two threads, and rotation with rows computed per call.
@@ -79,13 +80,23 @@ internal static partial class QuickRun
             tokens == 1 ? "the caller's rows and positions" : "the caller's rows, positions and batches");
         RopeEngine engine = RopeEngine.Default;
 
-        // The table's rows exported once into the layouts other runtimes keep.
+        // The table's rows exported once into the layouts other runtimes keep, 64-byte aligned as torch and ONNX Runtime
+        // allocate them (a cache 4 bytes off a cache line splits every row load in two).
         int rotaryDim = table.RotaryDim, positions = table.PositionCount;
-        float[] cosThenSin = new float[positions * rotaryDim], cos = new float[positions * rotaryDim / 2], sin = new float[positions * rotaryDim / 2];
-        RopeTableFormats.ToCosThenSin(table.Rows, rotaryDim, cosThenSin);
-        RopeTableFormats.ToCosAndSin(table.Rows, rotaryDim, cos, sin);
-        BFloat16[] cosThenSin16 = [.. cosThenSin.Select(value => (BFloat16)value)];
-        float[] interleaved = table.Rows.ToArray();
+        var cosThenSin = new AlignedBuffer(positions * rotaryDim);
+        var cos = new AlignedBuffer(positions * rotaryDim / 2);
+        var sin = new AlignedBuffer(positions * rotaryDim / 2);
+        var interleaved = new AlignedBuffer(positions * rotaryDim);
+        var cosThenSin16 = new AlignedBuffer(positions * rotaryDim / 2);
+        RopeTableFormats.ToCosThenSin(table.Rows, rotaryDim, cosThenSin.Span);
+        RopeTableFormats.ToCosAndSin(table.Rows, rotaryDim, cos.Span, sin.Span);
+        table.Rows.CopyTo(interleaved.Span);
+        Span<BFloat16> narrowed = MemoryMarshal.Cast<float, BFloat16>(cosThenSin16.Span);
+        for (int i = 0; i < narrowed.Length; i++)
+        {
+            narrowed[i] = (BFloat16)cosThenSin.Span[i];
+        }
+
         int[] ids = [.. Enumerable.Range(start, tokens)];
         long[] longIds = [.. ids.Select(id => (long)id)];
         int batch = tokens % 4 == 0 ? 4 : 1;
@@ -99,10 +110,10 @@ internal static partial class QuickRun
             void Add(string name, Action rotate) => call.Comparison.Add(new($"Rope.Simd {engine.Path} {layout}, {name}", rotate, () => call.Check(rotate, layout)));
 
             Add("table", () => Rows(table, start));
-            Add("caller vLLM cos-sin rows", () => Rows(RopeRows.CosThenSin<float>(cosThenSin, rotaryDim), start));
-            Add("caller cos and sin caches (ONNX)", () => Rows(RopeRows.Separate<float>(cos, sin, rotaryDim), start));
-            Add("caller interleaved rows", () => Rows(RopeRows.Interleaved<float>(interleaved, rotaryDim), start));
-            Add("caller bfloat16 vLLM cos-sin rows", () => Rows(RopeRows.CosThenSin<BFloat16>(cosThenSin16, rotaryDim), start));
+            Add("caller vLLM cos-sin rows", () => Rows(RopeRows.CosThenSin<float>(cosThenSin.Span, rotaryDim), start));
+            Add("caller cos and sin caches (ONNX)", () => Rows(RopeRows.Separate<float>(cos.Span, sin.Span, rotaryDim), start));
+            Add("caller interleaved rows", () => Rows(RopeRows.Interleaved<float>(interleaved.Span, rotaryDim), start));
+            Add("caller bfloat16 vLLM cos-sin rows", () => Rows(RopeRows.CosThenSin<BFloat16>(MemoryMarshal.Cast<float, BFloat16>(cosThenSin16.Span), rotaryDim), start));
             Add("table, int32 position ids", () => Rows(table, ids));
             Add("table, int64 position ids", () => Rows(table, longIds));
             if (batch > 1)

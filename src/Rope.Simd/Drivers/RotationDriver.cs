@@ -90,14 +90,22 @@ internal static class RotationDriver<TOps, TVector, TKernel, TElement>
             MemoryMarshal.CreateSpan(ref rowSpill, 2 * count).Clear();
         }
 
+        // Half-split slots are the runs themselves when whole blocks cover them and the signs stay as given.
+        bool slotsAreRuns = TRows.HasHalves && TPositions.IsSingleStream && !interleaved && !inverse && span % count == 0;
         (int sequence, int token) = Math.DivRem(firstToken, tokensPerSequence);
         for (int index = firstToken; index < endToken; index++)
         {
+            ref float tokenCos = ref cos, tokenSin = ref sin;
             if (TRows.HasHalves && TPositions.IsSingleStream)
             {
                 // Cosines and sines the caller keeps apart go straight into the slots: no interleaved row between.
                 RowHalves halves = rows.Halves<TOps, TVector>(positions.Position(index, sequence, token), rowScratch);
-                if (interleaved)
+                if (slotsAreRuns)
+                {
+                    tokenCos = ref halves.Cosines;
+                    tokenSin = ref halves.Sines;
+                }
+                else if (interleaved)
                 {
                     ExpandInterleavedFromHalves(ref halves.Cosines, ref halves.Sines, span, inverse, ref cos, ref sin, ref rowSpill);
                 }
@@ -119,8 +127,8 @@ internal static class RotationDriver<TOps, TVector, TKernel, TElement>
                 }
             }
 
-            RotateTarget(first, sequence, token, span, rotaryDim, interleaved, ref cos, ref sin, ref elementSpill);
-            RotateTarget(second, sequence, token, span, rotaryDim, interleaved, ref cos, ref sin, ref elementSpill);
+            RotateTarget(first, sequence, token, span, rotaryDim, interleaved, ref tokenCos, ref tokenSin, ref elementSpill);
+            RotateTarget(second, sequence, token, span, rotaryDim, interleaved, ref tokenCos, ref tokenSin, ref elementSpill);
             if (++token == tokensPerSequence)
             {
                 token = 0;

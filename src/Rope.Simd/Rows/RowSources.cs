@@ -152,6 +152,7 @@ internal readonly unsafe struct SplitRows<TValue>(byte* cos, byte* sin, int rota
 
     public static bool HasHalves => true;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public RowHalves Halves<TOps, TVector>(long position, Span<float> scratch)
         where TOps : IVectorOps<TVector>
         where TVector : struct
@@ -168,8 +169,17 @@ internal readonly unsafe struct SplitRows<TValue>(byte* cos, byte* sin, int rota
             return new RowHalves(ref *(float*)cosRow, ref *(float*)sinRow);
         }
 
-        RowValues<TOps, TVector>.Widen(cosRow, pairs, scratch);
-        RowValues<TOps, TVector>.Widen(sinRow, pairs, scratch[pairs..]);
+        if (sinRow == cosRow + pairs)
+        {
+            // [cos | sin] rows: both runs widened in one pass.
+            RowValues<TOps, TVector>.Widen(cosRow, 2 * pairs, scratch);
+        }
+        else
+        {
+            RowValues<TOps, TVector>.Widen(cosRow, pairs, scratch);
+            RowValues<TOps, TVector>.Widen(sinRow, pairs, scratch[pairs..]);
+        }
+
         return new RowHalves(ref scratch[0], ref scratch[pairs]);
     }
 }
@@ -183,7 +193,23 @@ internal static unsafe class RowValues<TOps, TVector>
     public static void Widen<TValue>(TValue* source, int count, Span<float> destination)
         where TValue : unmanaged
     {
-        if (typeof(TValue) == typeof(BFloat16))
+        if (typeof(TValue) == typeof(BFloat16) && count >= TOps.Count)
+        {
+            // In order, register by register; the last register ends at count and may overlap its predecessor.
+            ref ushort from = ref *(ushort*)source;
+            ref float to = ref MemoryMarshal.GetReference(destination);
+            nuint last = (nuint)(count - TOps.Count);
+            for (nuint i = 0; ; i += (nuint)TOps.Count)
+            {
+                i = Math.Min(i, last);
+                TOps.Store(TOps.LoadBFloat16(ref Unsafe.Add(ref from, i)), ref Unsafe.Add(ref to, i));
+                if (i == last)
+                {
+                    break;
+                }
+            }
+        }
+        else if (typeof(TValue) == typeof(BFloat16))
         {
             ConversionDriver<TOps, TVector, BFloat16Codec, BFloat16>.Widen(new ReadOnlySpan<BFloat16>(source, count), destination);
         }

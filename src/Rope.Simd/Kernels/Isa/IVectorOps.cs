@@ -34,6 +34,9 @@ internal interface IVectorOps<TVector>
     /// <summary>Stores <see cref="Count"/> floats to any address (no alignment needed).</summary>
     static abstract void Store(TVector value, ref float destination);
 
+    /// <summary>Loads <see cref="Count"/> bfloat16 values from any even address, widened exactly to float32 in order.</summary>
+    static abstract TVector LoadBFloat16(ref ushort source);
+
     static abstract TVector Add(TVector left, TVector right);
 
     static abstract TVector Subtract(TVector left, TVector right);

@@ -38,6 +38,9 @@ internal readonly struct ScalarOps : IVectorOps<LanePair>
     public static void Store(LanePair value, ref float destination) => Unsafe.WriteUnaligned(ref Unsafe.As<float, byte>(ref destination), value);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static LanePair LoadBFloat16(ref ushort source) => new((uint)source << 16, (uint)Unsafe.Add(ref source, 1) << 16);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static LanePair Add(LanePair left, LanePair right) =>
         FromSingles(Single(left.Low) + Single(right.Low), Single(left.High) + Single(right.High));
 

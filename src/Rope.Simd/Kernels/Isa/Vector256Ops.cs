@@ -23,6 +23,10 @@ internal readonly struct Vector256Ops : IVectorOps<Vector256<float>>
     public static void Store(Vector256<float> value, ref float destination) => value.StoreUnsafe(ref destination);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> LoadBFloat16(ref ushort source) =>
+        Vector256.ShiftLeft(Vector256.WidenLower(Vector128.LoadUnsafe(ref source).ToVector256Unsafe()), 16).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Add(Vector256<float> left, Vector256<float> right) => left + right;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
