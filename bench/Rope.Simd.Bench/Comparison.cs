@@ -13,14 +13,21 @@ internal sealed record Case(string Name, Action Body, Func<string> Error, string
 internal sealed record ResultRow(string Section, string Case, double NanosecondsPerElement, double PercentOfLimit, double? SpeedUp, string Error);
 
 /// <summary>
-/// A group of cases over the same elements, measured round-robin with the bandwidth limit for the same bytes, so
-/// drift on a shared machine hits every case alike; reported as ns/element, % of the limit, Rope.Simd's speed-up
-/// over each peer and the largest error. A limit call may stream the bytes several times (<paramref name="limitPasses"/>).
+/// A group of cases over the same elements, measured round-robin with the same-bytes limit loops, so drift on a
+/// shared machine hits every case alike; reported as ns/element, % of the limit, Rope.Simd's speed-up over each peer
+/// and the largest error. The limit is the fastest of <paramref name="limits"/> in this run (a limit call may stream
+/// the bytes several times: <paramref name="limitPasses"/>); <paramref name="streams"/> are reported beside it for
+/// context (a read-only and a write-only pass over the same bytes).
 /// </summary>
-internal sealed class Comparison(string title, int elements, Action limit, int limitPasses = 1)
+internal sealed class Comparison(string title, int elements, IReadOnlyList<(string Name, Action Loop)> limits, int limitPasses = 1,
+    IReadOnlyList<(string Name, Action Loop)>? streams = null)
 {
     private const int Rounds = 15;
     private readonly List<Case> cases = [];
+
+    /// <summary>A section over one buffer: every limit variant and both context streams of it.</summary>
+    public static Comparison OverBuffer(string title, int elements, AlignedBuffer buffer, BandwidthLimit.Operation operation) =>
+        new(title, elements, BandwidthLimit.Variants(buffer, operation), 1, BandwidthLimit.Streams(buffer));
 
     public string Title => title;
 
@@ -30,11 +37,20 @@ internal sealed class Comparison(string title, int elements, Action limit, int l
     {
         // About 2 ms per sample whatever the size: a decode call is a few hundred nanoseconds, a prefill a few hundred microseconds.
         int repetitions = Math.Max(10, 30_000_000 / elements);
-        List<(string Name, Action Body)> timed = [("limit: in-place read-modify-write, same bytes", limit), .. cases.Select(c => (c.Name, c.Body))];
-        double[] medians = MeasureInterleaved(timed, repetitions);
-        medians[0] /= limitPasses;
+        IReadOnlyList<(string Name, Action Loop)> context = streams ?? [];
+        List<(string Name, Action Body)> timed = [.. limits, .. context, .. cases.Select(c => (c.Name, c.Body))];
+        double[] all = MeasureInterleaved(timed, repetitions);
+        int fastest = Enumerable.Range(0, limits.Count).MinBy(i => all[i]);
+        string limitName = $"limit: fastest of {limits.Count} same-bytes read-modify-write loops ({limits[fastest].Name}, loads first)";
+        double[] medians = [all[fastest] / limitPasses, .. all[(limits.Count + context.Count)..]];
 
-        var rows = new List<ResultRow> { new(title, timed[0].Name, medians[0] / elements, 100, null, "") };
+        var rows = new List<ResultRow> { new(title, limitName, medians[0] / elements, 100, null, "") };
+        for (int i = 0; i < context.Count; i++)
+        {
+            double median = all[limits.Count + i];
+            rows.Add(new(title, $"context: {context[i].Name}", median / elements, 100 * medians[0] / median, null, ""));
+        }
+
         for (int i = 0; i < cases.Count; i++)
         {
             Case measured = cases[i];

@@ -20,7 +20,7 @@ internal static partial class QuickRun
         var buffer = new AlignedBuffer(elements);
         input.CopyTo(buffer.Span);
         var comparison = new Comparison($"float32 prefill {PrefillTokens} x {Heads} x {HeadDim} on {Threads} threads", elements,
-            () => BandwidthLimit.ReadModifyWriteOnThreads(buffer, Threads, LimitPasses), LimitPasses);
+            BandwidthLimit.VariantsOnThreads(buffer, BandwidthLimit.Operation.MultiplyAdd, Threads, LimitPasses), LimitPasses);
         RopeEngine parallel = RopeEngine.Default.WithParallelism(Threads);
 
         string Check(Action rotate, RopeLayout layout)
@@ -43,7 +43,9 @@ internal static partial class QuickRun
             comparison.Add(new($"Rope.Simd {RopeEngine.Default.Path} {layout}, 1 thread", Rotate, () => Check(Rotate, layout), Baseline(layout)));
         }
 
-        comparison.Add(new("limit loop on 1 thread", () => BandwidthLimit.ReadModifyWrite(buffer.Span), () => ""));
+        int widest = BandwidthLimit.Widths()[0];
+        Action<Span<float>> oneThread = BandwidthLimit.Loop(BandwidthLimit.Operation.MultiplyAdd, widest, 4);
+        comparison.Add(new($"limit loop on 1 thread (Vector{widest} x4)", () => oneThread(buffer.Span), () => ""));
         AddFloatPeers(comparison, table, PrefillTokens, 0, input, expected, buffer, Baseline, Threads);
 
         return comparison;
@@ -153,7 +155,7 @@ internal static partial class QuickRun
             string title = tokens == 1
                 ? $"float32 decode q+k 1 x ({Heads} + {KeyHeads}) x {HeadDim} at position {start}: {what}"
                 : $"float32 prefill q+k {tokens} x ({Heads} + {KeyHeads}) x {HeadDim}: {what}";
-            Comparison = new Comparison(title, elements, () => BandwidthLimit.ReadModifyWrite(buffer.Span));
+            Comparison = Comparison.OverBuffer(title, elements, buffer, BandwidthLimit.Operation.MultiplyAdd);
         }
 
         public RopeShape QueryShape { get; }

@@ -20,6 +20,7 @@ internal static partial class QuickRun
         output.WriteLine($"Peers: ggml {Ggml.LoadError ?? "loaded"}; ONNX Runtime {OnnxRuntime.LoadError ?? "loaded"}.");
         rows.AddRange(Single(table, PrefillTokens, 0, $"float32 prefill {PrefillTokens} x {Heads} x {HeadDim}", allPaths: true).Run(output));
         rows.AddRange(Single(table, 1, DecodePosition, $"float32 decode 1 x {Heads} x {HeadDim} at position {DecodePosition}", allPaths: false).Run(output));
+        rows.AddRange(LongPromptKeys(table).Run(output));
         rows.AddRange(Packed(table, bfloat16: true).Run(output));
         rows.AddRange(Packed(table, bfloat16: false).Run(output));
         rows.AddRange(TwoThreads(table).Run(output));
@@ -41,7 +42,7 @@ internal static partial class QuickRun
         var shifted = new AlignedBuffer(elements, misalignElements: 1);
         input.CopyTo(buffer.Span);
         input.CopyTo(shifted.Span);
-        var comparison = new Comparison(title, elements, () => BandwidthLimit.ReadModifyWrite(buffer.Span));
+        var comparison = Comparison.OverBuffer(title, elements, buffer, BandwidthLimit.Operation.MultiplyAdd);
 
         string Check(AlignedBuffer target, Action rotate, RopeLayout layout)
         {
@@ -75,6 +76,35 @@ internal static partial class QuickRun
         {
             void Naive() => ReferenceLoops.Scalar(table, buffer.Span, tokens, start, Heads, HeadDim, layout);
             comparison.Add(new($"naive scalar loop ({layout})", Naive, () => Check(buffer, Naive, layout), Baseline(layout)));
+        }
+
+        return comparison;
+    }
+
+    /// <summary>
+    /// The keys of a 4096-token prompt with 8 key heads of 128 (16 MiB, beyond L2 and most of L3 on small machines),
+    /// rotated in place by the default path in both layouts.
+    /// </summary>
+    private static Comparison LongPromptKeys(RopeTable table)
+    {
+        const int tokens = 4096, keyHeads = 8;
+        var shape = new RopeShape(tokens, keyHeads, HeadDim);
+        int elements = shape.RequiredLength;
+        float[] input = RandomActivations(elements, seed: 7);
+        var expected = Expected(input, tokens, 0, table, keyHeads);
+        var buffer = new AlignedBuffer(elements);
+        input.CopyTo(buffer.Span);
+        var comparison = Comparison.OverBuffer($"float32 keys of a long prompt {tokens} x {keyHeads} x {HeadDim} (16 MiB)", elements, buffer,
+            BandwidthLimit.Operation.MultiplyAdd);
+        foreach (RopeLayout layout in Enum.GetValues<RopeLayout>())
+        {
+            void Rotate() => RopeEngine.Default.Apply(table, buffer.Span, shape, 0, layout);
+            comparison.Add(new($"Rope.Simd {RopeEngine.Default.Path} {layout}", Rotate, () =>
+            {
+                input.CopyTo(buffer.Span);
+                Rotate();
+                return Errors.Single(input, buffer.Span, expected[layout], HeadDim, layout);
+            }));
         }
 
         return comparison;
@@ -139,7 +169,7 @@ internal static partial class QuickRun
         input.CopyTo(Bits(buffer));
         input.CopyTo(Bits(shifted));
         string title = $"{type} prefill {PrefillTokens} x {Heads} x {HeadDim}" + (bfloat16 ? " (no peer rotates bfloat16 on the CPU)" : "");
-        var comparison = new Comparison(title, elements, () => BandwidthLimit.ReadModifyWriteBits(buffer.Span));
+        var comparison = Comparison.OverBuffer(title, elements, buffer, BandwidthLimit.Operation.FlipBits);
 
         string Check(Span<ushort> values, Action rotate, RopeLayout layout)
         {

@@ -91,6 +91,8 @@ internal static class RotationDriver<TOps, TVector, TKernel, TElement>
         }
 
         // Half-split slots are the runs themselves when whole blocks cover them and the signs stay as given.
+        // Spans of a few whole blocks keep their slots in registers across the token's heads.
+        bool resident = ResidentRotation<TOps, TVector, TKernel, TElement>.Fits(span);
         bool slotsAreRuns = TRows.HasHalves && TPositions.IsSingleStream && !interleaved && !inverse && span % count == 0;
         (int sequence, int token) = Math.DivRem(firstToken, tokensPerSequence);
         for (int index = firstToken; index < endToken; index++)
@@ -127,8 +129,18 @@ internal static class RotationDriver<TOps, TVector, TKernel, TElement>
                 }
             }
 
-            RotateTarget(first, sequence, token, span, rotaryDim, interleaved, ref tokenCos, ref tokenSin, ref elementSpill);
-            RotateTarget(second, sequence, token, span, rotaryDim, interleaved, ref tokenCos, ref tokenSin, ref elementSpill);
+            if (resident)
+            {
+                ResidentRotation<TOps, TVector, TKernel, TElement>.RotateToken(first, second, sequence, token, span, interleaved,
+                    ref tokenCos, ref tokenSin);
+                ResidentRotation<TOps, TVector, TKernel, TElement>.CopyPassThrough(first, sequence, token, rotaryDim);
+                ResidentRotation<TOps, TVector, TKernel, TElement>.CopyPassThrough(second, sequence, token, rotaryDim);
+            }
+            else
+            {
+                RotateTarget(first, sequence, token, span, rotaryDim, interleaved, ref tokenCos, ref tokenSin, ref elementSpill);
+                RotateTarget(second, sequence, token, span, rotaryDim, interleaved, ref tokenCos, ref tokenSin, ref elementSpill);
+            }
             if (++token == tokensPerSequence)
             {
                 token = 0;
@@ -272,6 +284,8 @@ internal static class RotationDriver<TOps, TVector, TKernel, TElement>
     {
         RopeShape shape = target.Shape;
         bool copyPassThrough = shape.HeadDim > rotaryDim && !target.InPlace;
+        // Decided once: the head loop then holds no call at all (even a property may stay a call once the budget is spent).
+        bool shortSpan = span < TKernel.Count, twoHeads = TKernel.TwoHeadsPerPass && !shortSpan;
         ref TElement source = ref MemoryMarshal.GetReference(target.Source);
         ref TElement destination = ref MemoryMarshal.GetReference(target.Destination);
         for (int head = 0; head < shape.Heads; head++)
@@ -279,7 +293,7 @@ internal static class RotationDriver<TOps, TVector, TKernel, TElement>
             nint offset = tokenOffset + (nint)head * shape.HeadStride;
             ref TElement headSource = ref Unsafe.Add(ref source, offset);
             ref TElement headDestination = ref Unsafe.Add(ref destination, offset);
-            if (TKernel.TwoHeadsPerPass && span >= TKernel.Count && head + 1 < shape.Heads)
+            if (twoHeads && head + 1 < shape.Heads)
             {
                 ref TElement nextSource = ref Unsafe.Add(ref headSource, shape.HeadStride);
                 ref TElement nextDestination = ref Unsafe.Add(ref headDestination, shape.HeadStride);
@@ -302,7 +316,7 @@ internal static class RotationDriver<TOps, TVector, TKernel, TElement>
                 continue;
             }
 
-            if (span < TKernel.Count)
+            if (shortSpan)
             {
                 RotateThroughSpill(ref headSource, ref headDestination, span, typeof(TLayout) == typeof(InterleavedPairs), ref cos, ref sin, ref spill);
             }
@@ -410,7 +424,7 @@ internal static class RotationDriver<TOps, TVector, TKernel, TElement>
     /// (n − 1, n), so the final block, which may overlap its predecessor, never reads a rotated element; with an odd
     /// number of blocks, block 0 goes first, paired with itself. One copy of the kernel keeps the 16-bit codecs inlined.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private static void RotateInterleaved(ref TElement source, ref TElement destination, int span, ref float cos, ref float sin)
     {
         nuint count = (nuint)TKernel.Count;
@@ -436,7 +450,7 @@ internal static class RotationDriver<TOps, TVector, TKernel, TElement>
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private static void RotateHalfSplit(ref TElement source, ref TElement destination, int span, ref float cos, ref float sin)
     {
         int count = TKernel.Count;

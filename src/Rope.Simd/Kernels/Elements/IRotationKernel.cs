@@ -47,6 +47,18 @@ internal interface IRotationKernel<TElement, TVector>
     /// </summary>
     static abstract void ExpandInterleavedFromHalves(ref float cosines, ref float sines, int pair, int pairs, bool inverse, ref float cos, ref float sin);
 
+    /// <summary>
+    /// Blocks of a span whose cos and sin the driver may hold in registers across all heads of a token (0: none), so a
+    /// head costs its own loads and stores only. Bounded by the registers of the ISA: two per block, some to spare.
+    /// </summary>
+    static abstract int ResidentBlocks { get; }
+
+    /// <summary>Rotates the pairs of one interleaved block with its cos and sin slots already in registers.</summary>
+    static abstract TVector RotateInterleaved(TVector block, TVector cos, TVector sin);
+
+    /// <summary>Rotates a block of first halves with its second halves, the slots already in registers.</summary>
+    static abstract void RotateHalfSplit(ref TVector first, ref TVector second, TVector cos, TVector sin);
+
     /// <summary>Rotates the pairs of one interleaved block.</summary>
     static abstract TVector RotateInterleaved(TVector block, ref float cos, ref float sin);
 

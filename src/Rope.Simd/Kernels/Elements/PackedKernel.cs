@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 
 namespace Rope.Simd.Kernels;
@@ -25,6 +26,9 @@ internal readonly struct PackedKernel<TOps, TVector, TCodec, TElement> : IRotati
     public static int Count => 2 * TOps.Count;
 
     public static bool TwoHeadsPerPass => false;
+
+    // The codecs need most registers for themselves: slots are loaded per block.
+    public static int ResidentBlocks => 0;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVector Load(ref TElement source) => TOps.Load(ref Unsafe.As<TElement, float>(ref source));
@@ -81,12 +85,18 @@ internal readonly struct PackedKernel<TOps, TVector, TCodec, TElement> : IRotati
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TVector RotateInterleaved(TVector block, ref float cos, ref float sin)
+    public static TVector RotateInterleaved(TVector block, ref float cos, ref float sin) => RotateInterleaved(block, TOps.Load(ref cos), TOps.Load(ref sin));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVector RotateInterleaved(TVector block, TVector cos, TVector sin)
     {
         TCodec.Widen<TOps, TVector>(block, out TVector a, out TVector b);
-        Rotate(ref a, ref b, TOps.Load(ref cos), TOps.Load(ref sin));
+        Rotate(ref a, ref b, cos, sin);
         return TCodec.Narrow<TOps, TVector>(a, b);
     }
+
+    // A half-split block's slots are two registers each; with no resident blocks the driver never asks for this form.
+    public static void RotateHalfSplit(ref TVector first, ref TVector second, TVector cos, TVector sin) => throw new UnreachableException();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void RotateHalfSplit(ref TVector first, ref TVector second, ref float cos, ref float sin)

@@ -18,6 +18,9 @@ internal readonly struct SingleKernel<TOps, TVector> : IRotationKernel<float, TV
 
     public static bool TwoHeadsPerPass => true;
 
+    // Eight blocks (16 registers) cover a rotary dim of 128 interleaved at 512 bits; loads and results need the rest.
+    public static int ResidentBlocks => Math.Clamp((TOps.RegisterCount - 8) / 2, 0, 8);
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVector Load(ref float source) => TOps.Load(ref source);
 
@@ -80,14 +83,21 @@ internal readonly struct SingleKernel<TOps, TVector> : IRotationKernel<float, TV
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TVector RotateInterleaved(TVector block, ref float cos, ref float sin) =>
-        TOps.MultiplyAddEstimate(TOps.SwapPairs(block), TOps.Load(ref sin), TOps.Multiply(block, TOps.Load(ref cos)));
+    public static TVector RotateInterleaved(TVector block, ref float cos, ref float sin) => RotateInterleaved(block, TOps.Load(ref cos), TOps.Load(ref sin));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void RotateHalfSplit(ref TVector first, ref TVector second, ref float cos, ref float sin)
+    public static TVector RotateInterleaved(TVector block, TVector cos, TVector sin) =>
+        TOps.MultiplyAddEstimate(TOps.SwapPairs(block), sin, TOps.Multiply(block, cos));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void RotateHalfSplit(ref TVector first, ref TVector second, ref float cos, ref float sin) =>
+        RotateHalfSplit(ref first, ref second, TOps.Load(ref cos), TOps.Load(ref sin));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void RotateHalfSplit(ref TVector first, ref TVector second, TVector cos, TVector sin)
     {
-        TVector a = first, b = second, c = TOps.Load(ref cos), s = TOps.Load(ref sin);
-        first = TOps.MultiplyAddEstimate(TOps.Xor(b, TOps.Broadcast(SignBit)), s, TOps.Multiply(a, c));
-        second = TOps.MultiplyAddEstimate(a, s, TOps.Multiply(b, c));
+        TVector a = first, b = second;
+        first = TOps.MultiplyAddEstimate(TOps.Xor(b, TOps.Broadcast(SignBit)), sin, TOps.Multiply(a, cos));
+        second = TOps.MultiplyAddEstimate(a, sin, TOps.Multiply(b, cos));
     }
 }

@@ -28,6 +28,9 @@ internal interface IVectorOps<TVector>
     /// <summary>Float lanes per register; even, so a register always holds whole interleaved pairs.</summary>
     static abstract int Count { get; }
 
+    /// <summary>Vector registers the JIT allocates for <typeparamref name="TVector"/> (0 where a "register" is not one).</summary>
+    static abstract int RegisterCount { get; }
+
     /// <summary>Loads <see cref="Count"/> floats from any address (no alignment needed).</summary>
     static abstract TVector Load(ref float source);
 
@@ -36,6 +39,7 @@ internal interface IVectorOps<TVector>
 
     /// <summary>Loads <see cref="Count"/> bfloat16 values from any even address, widened exactly to float32 in order.</summary>
     static abstract TVector LoadBFloat16(ref ushort source);
+
 
     static abstract TVector Add(TVector left, TVector right);
 

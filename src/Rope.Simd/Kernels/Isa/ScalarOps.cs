@@ -28,6 +28,8 @@ internal readonly struct ScalarOps : IVectorOps<LanePair>
 
     public static bool IsAccelerated => true;
 
+    public static int RegisterCount => 0;
+
     public static int Count => 2;
 
     // Unaligned accesses: 16-bit element buffers are read two elements per lane from any even address.
@@ -36,6 +38,7 @@ internal readonly struct ScalarOps : IVectorOps<LanePair>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(LanePair value, ref float destination) => Unsafe.WriteUnaligned(ref Unsafe.As<float, byte>(ref destination), value);
+
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static LanePair LoadBFloat16(ref ushort source) => new((uint)source << 16, (uint)Unsafe.Add(ref source, 1) << 16);

@@ -15,6 +15,9 @@ internal readonly struct Vector128Ops : IVectorOps<Vector128<float>>
 
     public static bool IsAccelerated => IsSupported;
 
+    // ARM64 has 32 vector registers; x64 has xmm16-31 with AVX-512.
+    public static int RegisterCount => AdvSimd.Arm64.IsSupported || Avx512F.VL.IsSupported ? 32 : 16;
+
     public static int Count => Vector128<float>.Count;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -22,6 +25,7 @@ internal readonly struct Vector128Ops : IVectorOps<Vector128<float>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(Vector128<float> value, ref float destination) => value.StoreUnsafe(ref destination);
+
 
     // Four values are 8 bytes: one scalar load, then zero-extended to 32-bit lanes.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -14,6 +14,9 @@ internal readonly struct Vector256Ops : IVectorOps<Vector256<float>>
 
     public static bool IsAccelerated => IsSupported && Vector256.IsHardwareAccelerated;
 
+    // With AVX-512 the JIT encodes ymm16-31 too.
+    public static int RegisterCount => Avx512F.VL.IsSupported ? 32 : 16;
+
     public static int Count => Vector256<float>.Count;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -21,6 +24,7 @@ internal readonly struct Vector256Ops : IVectorOps<Vector256<float>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(Vector256<float> value, ref float destination) => value.StoreUnsafe(ref destination);
+
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> LoadBFloat16(ref ushort source) =>

@@ -14,6 +14,8 @@ internal readonly struct Vector512Ops : IVectorOps<Vector512<float>>
 
     public static bool IsAccelerated => IsSupported && Vector512.IsHardwareAccelerated;
 
+    public static int RegisterCount => 32;
+
     public static int Count => Vector512<float>.Count;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -21,6 +23,7 @@ internal readonly struct Vector512Ops : IVectorOps<Vector512<float>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(Vector512<float> value, ref float destination) => value.StoreUnsafe(ref destination);
+
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> LoadBFloat16(ref ushort source) =>
