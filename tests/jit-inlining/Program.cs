@@ -63,7 +63,10 @@ static int Check(string listing)
     int failed = 0;
     foreach ((string name, string text) in methods)
     {
-        string[] calls = [.. Regex.Matches(text, @"call\s+\[(Rope\.Simd\.Kernels\.\S+)\]\s*$", RegexOptions.Multiline).Select(match => match.Groups[1].Value).Distinct()];
+        // The exact fallbacks of the ranged kernels ("...Exactly") are out of line on purpose: they run only for blocks
+        // with values outside the fast range.
+        string[] calls = [.. Regex.Matches(text, @"call\s+\[(Rope\.Simd\.Kernels\.\S+)\]\s*$", RegexOptions.Multiline)
+            .Select(match => match.Groups[1].Value).Where(call => !Regex.IsMatch(call, @":\w+Exactly[\[(]")).Distinct()];
         if (calls.Length > 0)
         {
             failed++;

@@ -158,7 +158,7 @@ internal static unsafe class Rotation
         }
         else
         {
-            RotationDriver<TOps, TVector, PackedKernel<TOps, TVector, HalfCodec, Half>, Half>.Rotate(
+            RotationDriver<TOps, TVector, RangedPackedKernel<TOps, TVector, HalfCodec, Half>, Half>.Rotate(
                 rows, positions, layout, inverse, firstToken, endToken, tokensPerSequence, As<TElement, Half>(first), As<TElement, Half>(second));
         }
     }

@@ -9,7 +9,17 @@ namespace Rope.Simd.Kernels;
 /// by integer addition for normal results and by one exact-then-rounded float addition for subnormal ones.
 /// NaN keeps its sign and upper payload bits and becomes quiet in both directions.
 /// </summary>
-internal readonly struct HalfCodec : IPackedCodec<Half>
+/// <remarks>
+/// The fast conversions cover magnitudes in [2^-14, 2^16), binary16's normal range and the values that round to its
+/// infinity, with float32 arithmetic that never meets a float32 subnormal, so a host's flush-to-zero modes do not
+/// change them. Widening: the binary16 bits shifted to the top of the lane and arithmetically back by 3 put sign,
+/// exponent and mantissa where float32 keeps them, a value 2^112 times too small, so one multiply by 2^112 makes it
+/// exact (infinity, NaN, zero and subnormals come out outside the range and are redone exactly). Narrowing: adding and
+/// subtracting 2^(e+13), e the value's exponent, rounds it to binary16's 11 significant bits, to nearest even, by the
+/// FPU; multiplied by 2^-112 its float32 exponent and upper mantissa bits are the binary16 ones (65536 becomes
+/// infinity's pattern).
+/// </remarks>
+internal readonly struct HalfCodec : IRangedCodec<Half>
 {
     private const uint HalfSignBit = 0x8000;
     private const uint HalfMagnitude = 0x7FFF;
@@ -25,6 +35,13 @@ internal readonly struct HalfCodec : IPackedCodec<Half>
     private const uint SubnormalRounder = 0x3F00_0000;
     private const uint SingleInfinity = 0x7F80_0000;
     private const uint SingleQuietBit = 0x0040_0000;
+    // 2^112 and 2^-112 as float32 bits: the gap between the two formats' exponent biases.
+    private const uint BiasGap = (127 + 112) << 23, InverseBiasGap = (127 - 112) << 23;
+    // Sign, exponent and mantissa once the binary16 bits sit at 31, 27..23 and 22..13.
+    private const uint ShiftedHalf = 0x8FFF_E000;
+    // |x| in [2^-14, 2^16) exactly when |x| bits + this, read as a signed integer, do not exceed FastRangeTop.
+    private const uint FastRangeShift = 0x8000_0000 - SmallestNormal;
+    private const int FastRangeTop = unchecked((int)(0x8000_0000 + 0x4780_0000 - SmallestNormal - 1));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Widen<TOps, TVector>(TVector packed, out TVector low, out TVector high)
@@ -77,5 +94,46 @@ internal readonly struct HalfCodec : IPackedCodec<Half>
         result = TOps.Select(TOps.GreaterThanBits(magnitude, TOps.Broadcast(OverflowThreshold - 1)), TOps.Broadcast(0x7C00), result);
         result = TOps.Select(TOps.GreaterThanBits(magnitude, TOps.Broadcast(SingleInfinity)), nan, result);
         return TOps.Or(result, sign);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void WidenFast<TOps, TVector>(TVector packed, out TVector low, out TVector high)
+        where TOps : IVectorOps<TVector>
+        where TVector : struct
+    {
+        TVector scale = TOps.Broadcast(BiasGap), fields = TOps.Broadcast(ShiftedHalf);
+        low = TOps.Multiply(TOps.And(TOps.ShiftRightArithmetic(TOps.ShiftLeft(packed, 16), 3), fields), scale);
+        high = TOps.Multiply(TOps.And(TOps.ShiftRightArithmetic(packed, 3), fields), scale);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVector NarrowFast<TOps, TVector>(TVector low, TVector high)
+        where TOps : IVectorOps<TVector>
+        where TVector : struct =>
+        TOps.Or(NarrowInRange<TOps, TVector>(low), TOps.ShiftLeft(NarrowInRange<TOps, TVector>(high), 16));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool InFastRange<TOps, TVector>(TVector low, TVector high)
+        where TOps : IVectorOps<TVector>
+        where TVector : struct
+    {
+        // One signed comparison per lane: magnitudes below 2^-14 wrap to large values, those from 2^16 on exceed the top.
+        TVector magnitude = TOps.Broadcast(0x7FFF_FFFF), shift = TOps.Broadcast(FastRangeShift), top = TOps.Broadcast(unchecked((uint)FastRangeTop));
+        TVector lowOutside = TOps.GreaterThanBits(TOps.AddBits(TOps.And(low, magnitude), shift), top);
+        TVector highOutside = TOps.GreaterThanBits(TOps.AddBits(TOps.And(high, magnitude), shift), top);
+        return !TOps.AnyBits(TOps.Or(lowOutside, highOutside));
+    }
+
+    /// <summary>binary16 bits (low 16 bits of each lane) of values whose magnitudes lie in [2^-14, 2^16).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVector NarrowInRange<TOps, TVector>(TVector value)
+        where TOps : IVectorOps<TVector>
+        where TVector : struct
+    {
+        TVector magnitude = TOps.And(value, TOps.Broadcast(0x7FFF_FFFF));
+        TVector rounder = TOps.AddBits(TOps.And(magnitude, TOps.Broadcast(SingleInfinity)), TOps.Broadcast(13 << 23));
+        TVector rounded = TOps.Subtract(TOps.Add(magnitude, rounder), rounder);
+        TVector bits = TOps.ShiftRightLogical(TOps.Multiply(rounded, TOps.Broadcast(InverseBiasGap)), MantissaShift);
+        return TOps.Or(bits, TOps.And(TOps.ShiftRightLogical(value, 16), TOps.Broadcast(HalfSignBit)));
     }
 }

@@ -17,4 +17,29 @@ internal interface IPackedCodec<TElement>
     static abstract TVector Narrow<TOps, TVector>(TVector low, TVector high)
         where TOps : IVectorOps<TVector>
         where TVector : struct;
+
+}
+
+/// <summary>
+/// A codec with cheaper conversions that are exact on a range of values (<see cref="InFastRange"/>):
+/// <see cref="RangedPackedKernel{TOps, TVector, TCodec, TElement}"/> uses them where every value of a block is in range
+/// and the exact ones otherwise, so the bits never differ from <see cref="IPackedCodec{TElement}"/>'s.
+/// </summary>
+internal interface IRangedCodec<TElement> : IPackedCodec<TElement>
+    where TElement : unmanaged
+{
+    /// <summary><see cref="IPackedCodec{TElement}.Widen"/>, exact wherever <see cref="InFastRange"/> holds for its results.</summary>
+    static abstract void WidenFast<TOps, TVector>(TVector packed, out TVector low, out TVector high)
+        where TOps : IVectorOps<TVector>
+        where TVector : struct;
+
+    /// <summary><see cref="IPackedCodec{TElement}.Narrow"/>, exact wherever <see cref="InFastRange"/> holds for its inputs.</summary>
+    static abstract TVector NarrowFast<TOps, TVector>(TVector low, TVector high)
+        where TOps : IVectorOps<TVector>
+        where TVector : struct;
+
+    /// <summary>Whether every value of both registers is in the range where the fast conversions are exact.</summary>
+    static abstract bool InFastRange<TOps, TVector>(TVector low, TVector high)
+        where TOps : IVectorOps<TVector>
+        where TVector : struct;
 }

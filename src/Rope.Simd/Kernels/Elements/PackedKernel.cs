@@ -124,7 +124,7 @@ internal readonly struct PackedKernel<TOps, TVector, TCodec, TElement> : IRotati
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Rotate(ref TVector a, ref TVector b, TVector cos, TVector sin)
+    internal static void Rotate(ref TVector a, ref TVector b, TVector cos, TVector sin)
     {
         TVector first = TOps.Subtract(TOps.Multiply(a, cos), TOps.Multiply(b, sin));
         b = TOps.Add(TOps.Multiply(a, sin), TOps.Multiply(b, cos));

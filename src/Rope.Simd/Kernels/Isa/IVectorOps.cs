@@ -90,6 +90,12 @@ internal interface IVectorOps<TVector>
 
     static abstract TVector ShiftRightLogical(TVector value, [ConstantExpected(Min = 0, Max = 31)] int count);
 
+    /// <summary>Each 32-bit lane shifted right, copies of its sign bit shifted in.</summary>
+    static abstract TVector ShiftRightArithmetic(TVector value, [ConstantExpected(Min = 0, Max = 31)] int count);
+
+    /// <summary>Whether any bit of the register is set.</summary>
+    static abstract bool AnyBits(TVector value);
+
     /// <summary>All ones in lanes whose 32-bit patterns are equal, zero elsewhere.</summary>
     static abstract TVector EqualsBits(TVector left, TVector right);
 

@@ -107,6 +107,13 @@ internal readonly struct ScalarOps : IVectorOps<LanePair>
         new(value.Low >>> count, value.High >>> count);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static LanePair ShiftRightArithmetic(LanePair value, [ConstantExpected(Min = 0, Max = 31)] int count) =>
+        new((uint)((int)value.Low >> count), (uint)((int)value.High >> count));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool AnyBits(LanePair value) => (value.Low | value.High) != 0;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static LanePair EqualsBits(LanePair left, LanePair right) => new(Mask(left.Low == right.Low), Mask(left.High == right.High));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

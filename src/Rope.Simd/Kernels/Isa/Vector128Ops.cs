@@ -101,6 +101,13 @@ internal readonly struct Vector128Ops : IVectorOps<Vector128<float>>
         Vector128.ShiftRightLogical(value.AsUInt32(), count).AsSingle();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> ShiftRightArithmetic(Vector128<float> value, [ConstantExpected(Min = 0, Max = 31)] int count) =>
+        Vector128.ShiftRightArithmetic(value.AsInt32(), count).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool AnyBits(Vector128<float> value) => !Vector128.EqualsAll(value.AsUInt32(), Vector128<uint>.Zero);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> EqualsBits(Vector128<float> left, Vector128<float> right) =>
         Vector128.Equals(left.AsUInt32(), right.AsUInt32()).AsSingle();
 

@@ -98,6 +98,13 @@ internal readonly struct Vector256Ops : IVectorOps<Vector256<float>>
         Vector256.ShiftRightLogical(value.AsUInt32(), count).AsSingle();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> ShiftRightArithmetic(Vector256<float> value, [ConstantExpected(Min = 0, Max = 31)] int count) =>
+        Vector256.ShiftRightArithmetic(value.AsInt32(), count).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool AnyBits(Vector256<float> value) => !Vector256.EqualsAll(value.AsUInt32(), Vector256<uint>.Zero);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> EqualsBits(Vector256<float> left, Vector256<float> right) =>
         Vector256.Equals(left.AsUInt32(), right.AsUInt32()).AsSingle();
 

@@ -95,6 +95,13 @@ internal readonly struct Vector512Ops : IVectorOps<Vector512<float>>
         Vector512.ShiftRightLogical(value.AsUInt32(), count).AsSingle();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> ShiftRightArithmetic(Vector512<float> value, [ConstantExpected(Min = 0, Max = 31)] int count) =>
+        Vector512.ShiftRightArithmetic(value.AsInt32(), count).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool AnyBits(Vector512<float> value) => !Vector512.EqualsAll(value.AsUInt32(), Vector512<uint>.Zero);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> EqualsBits(Vector512<float> left, Vector512<float> right) =>
         Vector512.Equals(left.AsUInt32(), right.AsUInt32()).AsSingle();
 

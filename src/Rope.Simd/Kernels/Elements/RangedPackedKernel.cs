@@ -1,0 +1,103 @@
+using System.Runtime.CompilerServices;
+
+namespace Rope.Simd.Kernels;
+
+/// <summary>
+/// <see cref="PackedKernel{TOps, TVector, TCodec, TElement}"/> for a codec with fast conversions exact on a range of
+/// values (float16): each block is widened fast and, if every value is in range, rotated and, if every result is in
+/// range too, narrowed fast; otherwise (infinity, NaN, zero, subnormals, magnitudes from 2^16 on: rare in activations)
+/// the block is redone by the exact kernel, out of line. Same arithmetic, same bits; the slots are the packed kernel's.
+/// </summary>
+internal readonly struct RangedPackedKernel<TOps, TVector, TCodec, TElement> : IRotationKernel<TElement, TVector>
+    where TOps : IVectorOps<TVector>
+    where TVector : struct
+    where TCodec : IRangedCodec<TElement>
+    where TElement : unmanaged
+{
+    public static int Count => PackedKernel<TOps, TVector, TCodec, TElement>.Count;
+
+    public static bool TwoHeadsPerPass => PackedKernel<TOps, TVector, TCodec, TElement>.TwoHeadsPerPass;
+
+    public static int ResidentBlocks => PackedKernel<TOps, TVector, TCodec, TElement>.ResidentBlocks;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVector Load(ref TElement source) => PackedKernel<TOps, TVector, TCodec, TElement>.Load(ref source);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(TVector value, ref TElement destination) => PackedKernel<TOps, TVector, TCodec, TElement>.Store(value, ref destination);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ExpandInterleaved(ref float row, bool inverse, ref float cos, ref float sin) => PackedKernel<TOps, TVector, TCodec, TElement>.ExpandInterleaved(ref row, inverse, ref cos, ref sin);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ExpandHalfSplit(ref float pairs, bool inverse, ref float cos, ref float sin) => PackedKernel<TOps, TVector, TCodec, TElement>.ExpandHalfSplit(ref pairs, inverse, ref cos, ref sin);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ExpandHalfSplitFromHalves(ref float cosines, ref float sines, bool inverse, ref float cos, ref float sin) =>
+        PackedKernel<TOps, TVector, TCodec, TElement>.ExpandHalfSplitFromHalves(ref cosines, ref sines, inverse, ref cos, ref sin);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ExpandInterleavedFromHalves(ref float cosines, ref float sines, int pair, int pairs, bool inverse, ref float cos, ref float sin) =>
+        PackedKernel<TOps, TVector, TCodec, TElement>.ExpandInterleavedFromHalves(ref cosines, ref sines, pair, pairs, inverse, ref cos, ref sin);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVector RotateInterleaved(TVector block, ref float cos, ref float sin) => RotateInterleaved(block, TOps.Load(ref cos), TOps.Load(ref sin));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVector RotateInterleaved(TVector block, TVector cos, TVector sin)
+    {
+        TCodec.WidenFast<TOps, TVector>(block, out TVector x, out TVector y);
+        if (!TCodec.InFastRange<TOps, TVector>(x, y))
+        {
+            return InterleavedExactly(block, cos, sin);
+        }
+
+        PackedKernel<TOps, TVector, TCodec, TElement>.Rotate(ref x, ref y, cos, sin);
+        return TCodec.InFastRange<TOps, TVector>(x, y) ? TCodec.NarrowFast<TOps, TVector>(x, y) : NarrowExactly(x, y);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void RotateHalfSplit(ref TVector first, ref TVector second, ref float cos, ref float sin)
+    {
+        int count = TOps.Count;
+        TCodec.WidenFast<TOps, TVector>(first, out TVector xEven, out TVector xOdd);
+        TCodec.WidenFast<TOps, TVector>(second, out TVector yEven, out TVector yOdd);
+        if (!InRange(xEven, xOdd, yEven, yOdd))
+        {
+            HalfSplitExactly(ref first, ref second, ref cos, ref sin);
+            return;
+        }
+
+        PackedKernel<TOps, TVector, TCodec, TElement>.Rotate(ref xEven, ref yEven, TOps.Load(ref cos), TOps.Load(ref sin));
+        PackedKernel<TOps, TVector, TCodec, TElement>.Rotate(ref xOdd, ref yOdd, TOps.Load(ref Unsafe.Add(ref cos, count)), TOps.Load(ref Unsafe.Add(ref sin, count)));
+        if (InRange(xEven, xOdd, yEven, yOdd))
+        {
+            first = TCodec.NarrowFast<TOps, TVector>(xEven, xOdd);
+            second = TCodec.NarrowFast<TOps, TVector>(yEven, yOdd);
+        }
+        else
+        {
+            first = NarrowExactly(xEven, xOdd);
+            second = NarrowExactly(yEven, yOdd);
+        }
+    }
+
+    // A half-split block has no slot form in registers (ResidentBlocks is 0), as for the exact kernel.
+    public static void RotateHalfSplit(ref TVector first, ref TVector second, TVector cos, TVector sin) =>
+        PackedKernel<TOps, TVector, TCodec, TElement>.RotateHalfSplit(ref first, ref second, cos, sin);
+
+    private static bool InRange(TVector a, TVector b, TVector c, TVector d) =>
+        TCodec.InFastRange<TOps, TVector>(a, b) && TCodec.InFastRange<TOps, TVector>(c, d);
+
+    // The exact paths are out of line: inlined, they would spend the JIT's inlining budget of the loops that use the
+    // kernel, and the fast path's helpers would become calls.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static TVector InterleavedExactly(TVector block, TVector cos, TVector sin) => PackedKernel<TOps, TVector, TCodec, TElement>.RotateInterleaved(block, cos, sin);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void HalfSplitExactly(ref TVector first, ref TVector second, ref float cos, ref float sin) =>
+        PackedKernel<TOps, TVector, TCodec, TElement>.RotateHalfSplit(ref first, ref second, ref cos, ref sin);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static TVector NarrowExactly(TVector low, TVector high) => TCodec.Narrow<TOps, TVector>(low, high);
+}
