@@ -117,11 +117,10 @@ internal readonly struct HalfCodec : IRangedCodec<Half>
         where TOps : IVectorOps<TVector>
         where TVector : struct
     {
-        // One signed comparison per lane: magnitudes below 2^-14 wrap to large values, those from 2^16 on exceed the top.
-        TVector magnitude = TOps.Broadcast(0x7FFF_FFFF), shift = TOps.Broadcast(FastRangeShift), top = TOps.Broadcast(unchecked((uint)FastRangeTop));
-        TVector lowOutside = TOps.GreaterThanBits(TOps.AddBits(TOps.And(low, magnitude), shift), top);
-        TVector highOutside = TOps.GreaterThanBits(TOps.AddBits(TOps.And(high, magnitude), shift), top);
-        return !TOps.AnyBits(TOps.Or(lowOutside, highOutside));
+        // One signed comparison: magnitudes below 2^-14 wrap to large values, those from 2^16 on exceed the top.
+        TVector magnitude = TOps.Broadcast(0x7FFF_FFFF), shift = TOps.Broadcast(FastRangeShift);
+        TVector shifted = TOps.MaxBits(TOps.AddBits(TOps.And(low, magnitude), shift), TOps.AddBits(TOps.And(high, magnitude), shift));
+        return !TOps.AnyGreaterThanBits(shifted, TOps.Broadcast(unchecked((uint)FastRangeTop)));
     }
 
     /// <summary>binary16 bits (low 16 bits of each lane) of values whose magnitudes lie in [2^-14, 2^16).</summary>

@@ -93,8 +93,12 @@ internal interface IVectorOps<TVector>
     /// <summary>Each 32-bit lane shifted right, copies of its sign bit shifted in.</summary>
     static abstract TVector ShiftRightArithmetic(TVector value, [ConstantExpected(Min = 0, Max = 31)] int count);
 
-    /// <summary>Whether any bit of the register is set.</summary>
-    static abstract bool AnyBits(TVector value);
+
+    /// <summary>The larger 32-bit pattern of each lane, both read as signed integers.</summary>
+    static abstract TVector MaxBits(TVector left, TVector right);
+
+    /// <summary>Whether any lane's pattern is greater than the other's, both read as signed integers.</summary>
+    static abstract bool AnyGreaterThanBits(TVector left, TVector right);
 
     /// <summary>All ones in lanes whose 32-bit patterns are equal, zero elsewhere.</summary>
     static abstract TVector EqualsBits(TVector left, TVector right);

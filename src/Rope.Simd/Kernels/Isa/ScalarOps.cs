@@ -110,8 +110,13 @@ internal readonly struct ScalarOps : IVectorOps<LanePair>
     public static LanePair ShiftRightArithmetic(LanePair value, [ConstantExpected(Min = 0, Max = 31)] int count) =>
         new((uint)((int)value.Low >> count), (uint)((int)value.High >> count));
 
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool AnyBits(LanePair value) => (value.Low | value.High) != 0;
+    public static LanePair MaxBits(LanePair left, LanePair right) =>
+        new((uint)Math.Max((int)left.Low, (int)right.Low), (uint)Math.Max((int)left.High, (int)right.High));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool AnyGreaterThanBits(LanePair left, LanePair right) => (int)left.Low > (int)right.Low || (int)left.High > (int)right.High;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static LanePair EqualsBits(LanePair left, LanePair right) => new(Mask(left.Low == right.Low), Mask(left.High == right.High));

@@ -104,8 +104,12 @@ internal readonly struct Vector128Ops : IVectorOps<Vector128<float>>
     public static Vector128<float> ShiftRightArithmetic(Vector128<float> value, [ConstantExpected(Min = 0, Max = 31)] int count) =>
         Vector128.ShiftRightArithmetic(value.AsInt32(), count).AsSingle();
 
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool AnyBits(Vector128<float> value) => !Vector128.EqualsAll(value.AsUInt32(), Vector128<uint>.Zero);
+    public static Vector128<float> MaxBits(Vector128<float> left, Vector128<float> right) => Vector128.Max(left.AsInt32(), right.AsInt32()).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool AnyGreaterThanBits(Vector128<float> left, Vector128<float> right) => Vector128.GreaterThanAny(left.AsInt32(), right.AsInt32());
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> EqualsBits(Vector128<float> left, Vector128<float> right) =>

@@ -101,8 +101,12 @@ internal readonly struct Vector256Ops : IVectorOps<Vector256<float>>
     public static Vector256<float> ShiftRightArithmetic(Vector256<float> value, [ConstantExpected(Min = 0, Max = 31)] int count) =>
         Vector256.ShiftRightArithmetic(value.AsInt32(), count).AsSingle();
 
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool AnyBits(Vector256<float> value) => !Vector256.EqualsAll(value.AsUInt32(), Vector256<uint>.Zero);
+    public static Vector256<float> MaxBits(Vector256<float> left, Vector256<float> right) => Vector256.Max(left.AsInt32(), right.AsInt32()).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool AnyGreaterThanBits(Vector256<float> left, Vector256<float> right) => Vector256.GreaterThanAny(left.AsInt32(), right.AsInt32());
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> EqualsBits(Vector256<float> left, Vector256<float> right) =>

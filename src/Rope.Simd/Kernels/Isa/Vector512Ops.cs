@@ -98,8 +98,12 @@ internal readonly struct Vector512Ops : IVectorOps<Vector512<float>>
     public static Vector512<float> ShiftRightArithmetic(Vector512<float> value, [ConstantExpected(Min = 0, Max = 31)] int count) =>
         Vector512.ShiftRightArithmetic(value.AsInt32(), count).AsSingle();
 
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool AnyBits(Vector512<float> value) => !Vector512.EqualsAll(value.AsUInt32(), Vector512<uint>.Zero);
+    public static Vector512<float> MaxBits(Vector512<float> left, Vector512<float> right) => Vector512.Max(left.AsInt32(), right.AsInt32()).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool AnyGreaterThanBits(Vector512<float> left, Vector512<float> right) => Vector512.GreaterThanAny(left.AsInt32(), right.AsInt32());
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> EqualsBits(Vector512<float> left, Vector512<float> right) =>
