@@ -6,7 +6,8 @@ namespace Rope.Simd.Drivers;
 
 /// <summary>
 /// Rotation of one token with its cos and sin held in registers: the token's slots are loaded once, at most
-/// <see cref="IRotationKernel{TElement, TVector}.ResidentBlocks"/> registers of each, and every head of both targets is
+/// <see cref="IRotationKernel{TElement, TVector}.ResidentInterleavedBlocks"/> registers of each (half-split:
+/// <see cref="IRotationKernel{TElement, TVector}.ResidentHalfSplitBlocks"/>), and every head of both targets is
 /// rotated with them, one head per pass and block after block in memory order, so the heads form one sequential
 /// stream for the hardware prefetcher and a head costs nothing but its own loads, arithmetic and stores.
 /// </summary>
@@ -27,8 +28,13 @@ internal static class ResidentRotation<TOps, TVector, TKernel, TElement>
     private const int MaxGroups = 4;
 
     /// <summary>Whether a span of <paramref name="span"/> elements is whole blocks that a few register groups cover.</summary>
-    public static bool Fits(int span) => TKernel.ResidentBlocks > 0 && span % TKernel.Count == 0
-        && span / TKernel.Count <= MaxGroups * TKernel.ResidentBlocks;
+    public static bool Fits(int span, bool interleaved)
+    {
+        int group = Group(interleaved);
+        return group > 0 && span % TKernel.Count == 0 && span / TKernel.Count <= MaxGroups * group;
+    }
+
+    private static int Group(bool interleaved) => interleaved ? TKernel.ResidentInterleavedBlocks : TKernel.ResidentHalfSplitBlocks;
 
     /// <summary>Rotates one token of both targets with the slots at <paramref name="cos"/> and <paramref name="sin"/>; <see cref="Fits"/> holds.</summary>
     public static void RotateToken(scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second, int sequence, int token,
@@ -48,7 +54,7 @@ internal static class ResidentRotation<TOps, TVector, TKernel, TElement>
         int span, ref float cos, ref float sin)
         where TLayout : struct
     {
-        int blocks = span / TKernel.Count, group = TKernel.ResidentBlocks;
+        int blocks = span / TKernel.Count, group = Group(typeof(TLayout) == typeof(InterleavedPairs));
         for (int start = 0; start < blocks; start += group)
         {
             nuint offset = (nuint)(start * TKernel.Count);

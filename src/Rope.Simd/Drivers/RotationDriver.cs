@@ -92,7 +92,7 @@ internal static class RotationDriver<TOps, TVector, TKernel, TElement>
 
         // Half-split slots are the runs themselves when whole blocks cover them and the signs stay as given.
         // Spans of a few whole blocks keep their slots in registers across the token's heads.
-        bool resident = ResidentRotation<TOps, TVector, TKernel, TElement>.Fits(span);
+        bool resident = ResidentRotation<TOps, TVector, TKernel, TElement>.Fits(span, interleaved);
         bool slotsAreRuns = TRows.HasHalves && TPositions.IsSingleStream && !interleaved && !inverse && span % count == 0;
         (int sequence, int token) = Math.DivRem(firstToken, tokensPerSequence);
         for (int index = firstToken; index < endToken; index++)

@@ -8,6 +8,12 @@ namespace Rope.Simd.Kernels;
 /// subnormals and the overflow to infinity included. NaN would round to infinity or flip its sign that way, so it
 /// keeps its upper bits with the quiet bit set instead.
 /// </summary>
+/// <remarks>
+/// Rotation results skip that NaN case: a NaN result is an operand's NaN made quiet, or the default NaN, and its lower
+/// 16 bits are zero when every operand's are: widened elements have none, and <see cref="SlotValues"/> clears them in
+/// NaN slot values (setting the quiet bit, which the result would get anyway). Adding 0x7FFF plus the lowest kept bit
+/// then carries nothing into the upper half, which already holds the quiet NaN the exact rule keeps.
+/// </remarks>
 internal readonly struct BFloat16Codec : IPackedCodec<BFloat16>
 {
     private const uint HighHalf = 0xFFFF_0000;
@@ -33,8 +39,25 @@ internal readonly struct BFloat16Codec : IPackedCodec<BFloat16>
         where TOps : IVectorOps<TVector>
         where TVector : struct
     {
-        TVector lowestKeptBit = TOps.And(TOps.ShiftRightLogical(value, 16), TOps.Broadcast(1));
-        TVector rounded = TOps.AddBits(TOps.AddBits(value, TOps.Broadcast(0x7FFF)), lowestKeptBit);
-        return TOps.Select(TOps.IsNaN(value), TOps.Or(value, TOps.Broadcast(BFloat16.QuietBit << 16)), rounded);
+        return TOps.Select(TOps.IsNaN(value), TOps.Or(value, TOps.Broadcast(BFloat16.QuietBit << 16)), Rounded<TOps, TVector>(value));
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVector NarrowRotated<TOps, TVector>(TVector low, TVector high)
+        where TOps : IVectorOps<TVector>
+        where TVector : struct =>
+        TOps.Or(TOps.ShiftRightLogical(Rounded<TOps, TVector>(low), 16), TOps.And(Rounded<TOps, TVector>(high), TOps.Broadcast(HighHalf)));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVector SlotValues<TOps, TVector>(TVector values)
+        where TOps : IVectorOps<TVector>
+        where TVector : struct =>
+        TOps.Select(TOps.IsNaN(values), TOps.Or(TOps.And(values, TOps.Broadcast(HighHalf)), TOps.Broadcast(BFloat16.QuietBit << 16)), values);
+
+    /// <summary>The float32 bits rounded to nearest even at bit 16 (the lower 16 are garbage); not for NaN.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVector Rounded<TOps, TVector>(TVector value)
+        where TOps : IVectorOps<TVector>
+        where TVector : struct =>
+        TOps.AddBits(TOps.AddBits(value, TOps.Broadcast(0x7FFF)), TOps.And(TOps.ShiftRightLogical(value, 16), TOps.Broadcast(1)));
 }

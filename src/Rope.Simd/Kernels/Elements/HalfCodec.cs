@@ -96,6 +96,17 @@ internal readonly struct HalfCodec : IRangedCodec<Half>
         return TOps.Or(result, sign);
     }
 
+    // NaN results take the exact narrowing here, whatever their payload: slots need nothing.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVector NarrowRotated<TOps, TVector>(TVector low, TVector high)
+        where TOps : IVectorOps<TVector>
+        where TVector : struct => Narrow<TOps, TVector>(low, high);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVector SlotValues<TOps, TVector>(TVector values)
+        where TOps : IVectorOps<TVector>
+        where TVector : struct => values;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void WidenFast<TOps, TVector>(TVector packed, out TVector low, out TVector high)
         where TOps : IVectorOps<TVector>

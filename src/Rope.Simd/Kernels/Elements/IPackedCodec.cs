@@ -18,6 +18,19 @@ internal interface IPackedCodec<TElement>
         where TOps : IVectorOps<TVector>
         where TVector : struct;
 
+    /// <summary>
+    /// <see cref="Narrow"/> for rotation results: the same bits, for values computed from widened elements and slots
+    /// that went through <see cref="SlotValues"/> (a codec may rely on what that leaves out, e.g. NaN payload bits).
+    /// </summary>
+    static abstract TVector NarrowRotated<TOps, TVector>(TVector low, TVector high)
+        where TOps : IVectorOps<TVector>
+        where TVector : struct;
+
+    /// <summary>Cos or sin values as the kernel keeps them in its slots; the rotation's results narrow the same either way.</summary>
+    static abstract TVector SlotValues<TOps, TVector>(TVector values)
+        where TOps : IVectorOps<TVector>
+        where TVector : struct;
+
 }
 
 /// <summary>

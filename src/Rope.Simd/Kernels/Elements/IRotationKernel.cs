@@ -48,10 +48,14 @@ internal interface IRotationKernel<TElement, TVector>
     static abstract void ExpandInterleavedFromHalves(ref float cosines, ref float sines, int pair, int pairs, bool inverse, ref float cos, ref float sin);
 
     /// <summary>
-    /// Blocks of a span whose cos and sin the driver may hold in registers across all heads of a token (0: none), so a
-    /// head costs its own loads and stores only. Bounded by the registers of the ISA: two per block, some to spare.
+    /// Interleaved blocks of a span whose cos and sin the driver may hold in registers across all heads of a token (0:
+    /// none), so a head costs its own loads, arithmetic and stores only. Bounded by the ISA's registers: two per block,
+    /// the rest left to the arithmetic.
     /// </summary>
-    static abstract int ResidentBlocks { get; }
+    static abstract int ResidentInterleavedBlocks { get; }
+
+    /// <summary>The same for half-split blocks (0 where a block's slots are more than one register each).</summary>
+    static abstract int ResidentHalfSplitBlocks { get; }
 
     /// <summary>Rotates the pairs of one interleaved block with its cos and sin slots already in registers.</summary>
     static abstract TVector RotateInterleaved(TVector block, TVector cos, TVector sin);

@@ -27,8 +27,11 @@ internal readonly struct PackedKernel<TOps, TVector, TCodec, TElement> : IRotati
 
     public static bool TwoHeadsPerPass => false;
 
-    // The codecs need most registers for themselves: slots are loaded per block.
-    public static int ResidentBlocks => 0;
+    // An interleaved block's slots are one register each; the codec needs about half the registers for itself.
+    public static int ResidentInterleavedBlocks => Math.Clamp((TOps.RegisterCount - 16) / 2, 0, 8);
+
+    // A half-split block's slots are two registers each (even and odd elements): loaded per block.
+    public static int ResidentHalfSplitBlocks => 0;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVector Load(ref TElement source) => TOps.Load(ref Unsafe.As<TElement, float>(ref source));
@@ -40,8 +43,8 @@ internal readonly struct PackedKernel<TOps, TVector, TCodec, TElement> : IRotati
     public static void ExpandInterleaved(ref float row, bool inverse, ref float cos, ref float sin)
     {
         SplitRow(ref row, inverse, out TVector c, out TVector s);
-        TOps.Store(c, ref cos);
-        TOps.Store(s, ref sin);
+        TOps.Store(TCodec.SlotValues<TOps, TVector>(c), ref cos);
+        TOps.Store(TCodec.SlotValues<TOps, TVector>(s), ref sin);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -50,10 +53,10 @@ internal readonly struct PackedKernel<TOps, TVector, TCodec, TElement> : IRotati
         int count = TOps.Count;
         SplitRow(ref pairs, inverse, out TVector cosLow, out TVector sinLow);
         SplitRow(ref Unsafe.Add(ref pairs, 2 * count), inverse, out TVector cosHigh, out TVector sinHigh);
-        TOps.Store(TOps.UnzipEven(cosLow, cosHigh), ref cos);
-        TOps.Store(TOps.UnzipOdd(cosLow, cosHigh), ref Unsafe.Add(ref cos, count));
-        TOps.Store(TOps.UnzipEven(sinLow, sinHigh), ref sin);
-        TOps.Store(TOps.UnzipOdd(sinLow, sinHigh), ref Unsafe.Add(ref sin, count));
+        TOps.Store(TCodec.SlotValues<TOps, TVector>(TOps.UnzipEven(cosLow, cosHigh)), ref cos);
+        TOps.Store(TCodec.SlotValues<TOps, TVector>(TOps.UnzipOdd(cosLow, cosHigh)), ref Unsafe.Add(ref cos, count));
+        TOps.Store(TCodec.SlotValues<TOps, TVector>(TOps.UnzipEven(sinLow, sinHigh)), ref sin);
+        TOps.Store(TCodec.SlotValues<TOps, TVector>(TOps.UnzipOdd(sinLow, sinHigh)), ref Unsafe.Add(ref sin, count));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -69,10 +72,10 @@ internal readonly struct PackedKernel<TOps, TVector, TCodec, TElement> : IRotati
             sinHigh = TOps.Xor(sinHigh, TOps.Broadcast(SignBit));
         }
 
-        TOps.Store(TOps.UnzipEven(cosLow, cosHigh), ref cos);
-        TOps.Store(TOps.UnzipOdd(cosLow, cosHigh), ref Unsafe.Add(ref cos, count));
-        TOps.Store(TOps.UnzipEven(sinLow, sinHigh), ref sin);
-        TOps.Store(TOps.UnzipOdd(sinLow, sinHigh), ref Unsafe.Add(ref sin, count));
+        TOps.Store(TCodec.SlotValues<TOps, TVector>(TOps.UnzipEven(cosLow, cosHigh)), ref cos);
+        TOps.Store(TCodec.SlotValues<TOps, TVector>(TOps.UnzipOdd(cosLow, cosHigh)), ref Unsafe.Add(ref cos, count));
+        TOps.Store(TCodec.SlotValues<TOps, TVector>(TOps.UnzipEven(sinLow, sinHigh)), ref sin);
+        TOps.Store(TCodec.SlotValues<TOps, TVector>(TOps.UnzipOdd(sinLow, sinHigh)), ref Unsafe.Add(ref sin, count));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -80,8 +83,8 @@ internal readonly struct PackedKernel<TOps, TVector, TCodec, TElement> : IRotati
     {
         // A block holds one vector of pairs, and its slots hold their cosines and sines in pair order: plain loads.
         TVector s = TOps.Load(ref Unsafe.Add(ref sines, pair));
-        TOps.Store(TOps.Load(ref Unsafe.Add(ref cosines, pair)), ref cos);
-        TOps.Store(inverse ? TOps.Xor(s, TOps.Broadcast(SignBit)) : s, ref sin);
+        TOps.Store(TCodec.SlotValues<TOps, TVector>(TOps.Load(ref Unsafe.Add(ref cosines, pair))), ref cos);
+        TOps.Store(TCodec.SlotValues<TOps, TVector>(inverse ? TOps.Xor(s, TOps.Broadcast(SignBit)) : s), ref sin);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -92,10 +95,10 @@ internal readonly struct PackedKernel<TOps, TVector, TCodec, TElement> : IRotati
     {
         TCodec.Widen<TOps, TVector>(block, out TVector a, out TVector b);
         Rotate(ref a, ref b, cos, sin);
-        return TCodec.Narrow<TOps, TVector>(a, b);
+        return TCodec.NarrowRotated<TOps, TVector>(a, b);
     }
 
-    // A half-split block's slots are two registers each; with no resident blocks the driver never asks for this form.
+    // A half-split block's slots are two registers each; with no resident half-split blocks the driver never asks for this form.
     public static void RotateHalfSplit(ref TVector first, ref TVector second, TVector cos, TVector sin) => throw new UnreachableException();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -106,8 +109,8 @@ internal readonly struct PackedKernel<TOps, TVector, TCodec, TElement> : IRotati
         TCodec.Widen<TOps, TVector>(second, out TVector bEven, out TVector bOdd);
         Rotate(ref aEven, ref bEven, TOps.Load(ref cos), TOps.Load(ref sin));
         Rotate(ref aOdd, ref bOdd, TOps.Load(ref Unsafe.Add(ref cos, count)), TOps.Load(ref Unsafe.Add(ref sin, count)));
-        first = TCodec.Narrow<TOps, TVector>(aEven, aOdd);
-        second = TCodec.Narrow<TOps, TVector>(bEven, bOdd);
+        first = TCodec.NarrowRotated<TOps, TVector>(aEven, aOdd);
+        second = TCodec.NarrowRotated<TOps, TVector>(bEven, bOdd);
     }
 
     /// <summary>cos and sin of the Count pairs in 2·Count row floats, sin negated for the inverse.</summary>

@@ -18,7 +18,11 @@ internal readonly struct RangedPackedKernel<TOps, TVector, TCodec, TElement> : I
 
     public static bool TwoHeadsPerPass => PackedKernel<TOps, TVector, TCodec, TElement>.TwoHeadsPerPass;
 
-    public static int ResidentBlocks => PackedKernel<TOps, TVector, TCodec, TElement>.ResidentBlocks;
+    // Slots stay in memory: with the fast path, its checks and the out-of-line exact paths, register-resident blocks
+    // would spend the JIT's inlining budget (and measured slower).
+    public static int ResidentInterleavedBlocks => 0;
+
+    public static int ResidentHalfSplitBlocks => 0;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVector Load(ref TElement source) => PackedKernel<TOps, TVector, TCodec, TElement>.Load(ref source);
@@ -82,7 +86,7 @@ internal readonly struct RangedPackedKernel<TOps, TVector, TCodec, TElement> : I
         }
     }
 
-    // A half-split block has no slot form in registers (ResidentBlocks is 0), as for the exact kernel.
+    // A half-split block has no slot form in registers (ResidentHalfSplitBlocks is 0), as for the exact kernel.
     public static void RotateHalfSplit(ref TVector first, ref TVector second, TVector cos, TVector sin) =>
         PackedKernel<TOps, TVector, TCodec, TElement>.RotateHalfSplit(ref first, ref second, cos, sin);
 
