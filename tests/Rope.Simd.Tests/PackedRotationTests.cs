@@ -150,6 +150,61 @@ public class PackedRotationTests
     }
 
     /// <summary>
+    /// bfloat16 rotation narrows its results by the rounding alone: NaN results must still get the exact rule's bits
+    /// (upper half, quiet bit set), whether the NaN comes from an element or from float32 caller rows whose payload
+    /// sits in the lower 16 bits (which the rounding would otherwise carry into the upper half). Expected: the same
+    /// float32 products and sum in scalar code, narrowed by <see cref="BFloat16"/>'s conversion; one NaN source per pair.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Paths.SupportedWithLayouts), MemberType = typeof(Paths))]
+    public void BFloat16NaNResultsHaveTheExactBits(RopePath path, RopeLayout layout)
+    {
+        const int rotaryDim = 64, pairs = rotaryDim / 2;
+        RopeEngine engine = RopeEngine.Get(path);
+        var random = new Random(21);
+        uint[] payloads = [0x7FFF_FFFF, 0x7F80_0001, 0xFFFF_8001, 0x7FBF_FFFF, 0xFFC0_8000, 0x7FC0_0001];
+        float[] rows = new float[rotaryDim];
+        for (int pair = 0; pair < pairs; pair++)
+        {
+            double angle = random.NextDouble() * 6;
+            rows[2 * pair] = (float)Math.Cos(angle);
+            rows[2 * pair + 1] = (float)Math.Sin(angle);
+        }
+
+        var values = new BFloat16[rotaryDim];
+        for (int i = 0; i < rotaryDim; i++)
+        {
+            values[i] = (BFloat16)(float)(random.NextDouble() * 4 - 2);
+        }
+
+        // Pairs 0..5 take a NaN cos or sin from the rows, pairs 8..11 a NaN element (bfloat16 NaNs, signalling included).
+        for (int k = 0; k < payloads.Length; k++)
+        {
+            rows[2 * k + (k % 2)] = BitConverter.UInt32BitsToSingle(payloads[k]);
+        }
+
+        ushort[] nans = [0x7FC1, 0x7F81, 0xFFFF, 0xFF81];
+        for (int k = 0; k < nans.Length; k++)
+        {
+            int pair = 8 + k;
+            int index = layout == RopeLayout.Interleaved ? 2 * pair + (k % 2) : pair + (k % 2) * pairs;
+            values[index] = BFloat16.FromBits(nans[k]);
+        }
+
+        var actual = (BFloat16[])values.Clone();
+        engine.Apply(RopeRows.Interleaved<float>(rows, rotaryDim), actual.AsSpan(), new RopeShape(1, 1, rotaryDim), 0, layout);
+
+        for (int pair = 0; pair < pairs; pair++)
+        {
+            int first = layout == RopeLayout.Interleaved ? 2 * pair : pair, second = layout == RopeLayout.Interleaved ? 2 * pair + 1 : pair + pairs;
+            float a = (float)values[first], b = (float)values[second], c = rows[2 * pair], sine = rows[2 * pair + 1];
+            float rotatedFirst = a * c - b * sine, rotatedSecond = a * sine + b * c;
+            Assert.Equal(((BFloat16)rotatedFirst).Bits, actual[first].Bits);
+            Assert.Equal(((BFloat16)rotatedSecond).Bits, actual[second].Bits);
+        }
+    }
+
+    /// <summary>
     /// A fixed rotation whose result hash is recorded here: every test leg (ISA knobs, ARM64 under emulation) checks that
     /// its paths produce exactly these bits, so the results are the same on every CPU, not only in one process. Half a
     /// million elements: enough that a one-ulp float32 difference (a fused multiply-add, say) crosses some rounding
