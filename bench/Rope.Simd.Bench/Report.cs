@@ -24,6 +24,7 @@ internal static class Report
         ("float32 keys 4096 x 8 x 128 (16 MiB), half-split", "float32 keys of a long prompt", "Rope.Simd {path} HalfSplit"),
         ("bfloat16 prefill, interleaved", "bfloat16 prefill", "Rope.Simd {path} Interleaved"),
         ("bfloat16 prefill, half-split", "bfloat16 prefill", "Rope.Simd {path} HalfSplit"),
+        ("float16 prefill, interleaved", "float16 prefill", "Rope.Simd {path} Interleaved"),
         ("float16 prefill, half-split", "float16 prefill", "Rope.Simd {path} HalfSplit"),
         ("ggml float32 prefill, mode 0", "float32 prefill", "ggml rope_ext_inplace mode 0 (Interleaved)"),
         ("ggml float32 prefill, mode 2", "float32 prefill", "ggml rope_ext_inplace mode 2 (HalfSplit)"),
