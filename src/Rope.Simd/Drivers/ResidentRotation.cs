@@ -42,73 +42,121 @@ internal static class ResidentRotation<TOps, TVector, TKernel, TElement>
     {
         if (interleaved)
         {
-            RotateToken<InterleavedPairs>(first, second, sequence, token, span, ref cos, ref sin);
+            RotateToken<InterleavedPairs, SlotsInMemory>(first, second, sequence, token, span, false, ref cos, ref sin);
         }
         else
         {
-            RotateToken<HalfSplitPairs>(first, second, sequence, token, span, ref cos, ref sin);
+            RotateToken<HalfSplitPairs, SlotsInMemory>(first, second, sequence, token, span, false, ref cos, ref sin);
         }
     }
 
-    private static void RotateToken<TLayout>(scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second, int sequence, int token,
-        int span, ref float cos, ref float sin)
+    /// <summary>
+    /// Rotates one token of both targets with its row <c>[c0, s0, c1, s1, ...]</c>, expanded straight into registers
+    /// (no slots written and read back); <see cref="Fits"/> holds.
+    /// </summary>
+    public static void RotateToken(scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second, int sequence, int token,
+        int span, bool interleaved, bool inverse, ref float row)
+    {
+        if (interleaved)
+        {
+            RotateToken<InterleavedPairs, RowInRegisters>(first, second, sequence, token, span, inverse, ref row, ref row);
+        }
+        else
+        {
+            RotateToken<HalfSplitPairs, RowInRegisters>(first, second, sequence, token, span, inverse, ref row, ref row);
+        }
+    }
+
+    private static void RotateToken<TLayout, TSource>(scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second,
+        int sequence, int token, int span, bool inverse, ref float cos, ref float sin)
         where TLayout : struct
+        where TSource : ISlotSource
     {
         int blocks = span / TKernel.Count, group = Group(typeof(TLayout) == typeof(InterleavedPairs));
         for (int start = 0; start < blocks; start += group)
         {
             nuint offset = (nuint)(start * TKernel.Count);
-            ref float groupCos = ref Unsafe.Add(ref cos, offset), groupSin = ref Unsafe.Add(ref sin, offset);
             switch (Math.Min(group, blocks - start))
             {
                 case 1:
-                    RotateGroup<TLayout, Blocks1>(first, second, sequence, token, span, offset, ref groupCos, ref groupSin);
+                    RotateGroup<TLayout, Blocks1, TSource>(first, second, sequence, token, span, offset, inverse, ref cos, ref sin);
                     break;
                 case 2:
-                    RotateGroup<TLayout, Blocks2>(first, second, sequence, token, span, offset, ref groupCos, ref groupSin);
+                    RotateGroup<TLayout, Blocks2, TSource>(first, second, sequence, token, span, offset, inverse, ref cos, ref sin);
                     break;
                 case 3:
-                    RotateGroup<TLayout, Blocks3>(first, second, sequence, token, span, offset, ref groupCos, ref groupSin);
+                    RotateGroup<TLayout, Blocks3, TSource>(first, second, sequence, token, span, offset, inverse, ref cos, ref sin);
                     break;
                 case 4:
-                    RotateGroup<TLayout, Blocks4>(first, second, sequence, token, span, offset, ref groupCos, ref groupSin);
+                    RotateGroup<TLayout, Blocks4, TSource>(first, second, sequence, token, span, offset, inverse, ref cos, ref sin);
                     break;
                 case 5:
-                    RotateGroup<TLayout, Blocks5>(first, second, sequence, token, span, offset, ref groupCos, ref groupSin);
+                    RotateGroup<TLayout, Blocks5, TSource>(first, second, sequence, token, span, offset, inverse, ref cos, ref sin);
                     break;
                 case 6:
-                    RotateGroup<TLayout, Blocks6>(first, second, sequence, token, span, offset, ref groupCos, ref groupSin);
+                    RotateGroup<TLayout, Blocks6, TSource>(first, second, sequence, token, span, offset, inverse, ref cos, ref sin);
                     break;
                 case 7:
-                    RotateGroup<TLayout, Blocks7>(first, second, sequence, token, span, offset, ref groupCos, ref groupSin);
+                    RotateGroup<TLayout, Blocks7, TSource>(first, second, sequence, token, span, offset, inverse, ref cos, ref sin);
                     break;
                 default:
-                    RotateGroup<TLayout, Blocks8>(first, second, sequence, token, span, offset, ref groupCos, ref groupSin);
+                    RotateGroup<TLayout, Blocks8, TSource>(first, second, sequence, token, span, offset, inverse, ref cos, ref sin);
                     break;
             }
         }
     }
 
     /// <summary>
-    /// Loads the slots of <typeparamref name="TBlocks"/> blocks, the first at element <paramref name="offset"/> of the
-    /// span, into registers once and rotates those blocks of every head of both targets with them.
+    /// Loads the cos and sin of <typeparamref name="TBlocks"/> blocks, the first at element <paramref name="offset"/> of
+    /// the span, into registers once and rotates those blocks of every head of both targets with them.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void RotateGroup<TLayout, TBlocks>(scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second,
-        int sequence, int token, int span, nuint offset, ref float cos, ref float sin)
+    private static void RotateGroup<TLayout, TBlocks, TSource>(scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second,
+        int sequence, int token, int span, nuint offset, bool inverse, ref float cos, ref float sin)
         where TLayout : struct
         where TBlocks : IBlockCount
+        where TSource : ISlotSource
     {
         int blocks = TBlocks.Value;
         nuint count = (nuint)TKernel.Count;
-        TVector cos0 = TOps.Load(ref cos), sin0 = TOps.Load(ref sin);
-        TVector cos1 = blocks > 1 ? TOps.Load(ref Unsafe.Add(ref cos, count)) : default, sin1 = blocks > 1 ? TOps.Load(ref Unsafe.Add(ref sin, count)) : default;
-        TVector cos2 = blocks > 2 ? TOps.Load(ref Unsafe.Add(ref cos, 2 * count)) : default, sin2 = blocks > 2 ? TOps.Load(ref Unsafe.Add(ref sin, 2 * count)) : default;
-        TVector cos3 = blocks > 3 ? TOps.Load(ref Unsafe.Add(ref cos, 3 * count)) : default, sin3 = blocks > 3 ? TOps.Load(ref Unsafe.Add(ref sin, 3 * count)) : default;
-        TVector cos4 = blocks > 4 ? TOps.Load(ref Unsafe.Add(ref cos, 4 * count)) : default, sin4 = blocks > 4 ? TOps.Load(ref Unsafe.Add(ref sin, 4 * count)) : default;
-        TVector cos5 = blocks > 5 ? TOps.Load(ref Unsafe.Add(ref cos, 5 * count)) : default, sin5 = blocks > 5 ? TOps.Load(ref Unsafe.Add(ref sin, 5 * count)) : default;
-        TVector cos6 = blocks > 6 ? TOps.Load(ref Unsafe.Add(ref cos, 6 * count)) : default, sin6 = blocks > 6 ? TOps.Load(ref Unsafe.Add(ref sin, 6 * count)) : default;
-        TVector cos7 = blocks > 7 ? TOps.Load(ref Unsafe.Add(ref cos, 7 * count)) : default, sin7 = blocks > 7 ? TOps.Load(ref Unsafe.Add(ref sin, 7 * count)) : default;
+        TVector cos1 = default, cos2 = default, cos3 = default, cos4 = default, cos5 = default, cos6 = default, cos7 = default;
+        TVector sin1 = default, sin2 = default, sin3 = default, sin4 = default, sin5 = default, sin6 = default, sin7 = default;
+        TSource.Load<TLayout>(ref cos, ref sin, offset, inverse, out TVector cos0, out TVector sin0);
+        if (blocks > 1)
+        {
+            TSource.Load<TLayout>(ref cos, ref sin, offset + count, inverse, out cos1, out sin1);
+        }
+
+        if (blocks > 2)
+        {
+            TSource.Load<TLayout>(ref cos, ref sin, offset + 2 * count, inverse, out cos2, out sin2);
+        }
+
+        if (blocks > 3)
+        {
+            TSource.Load<TLayout>(ref cos, ref sin, offset + 3 * count, inverse, out cos3, out sin3);
+        }
+
+        if (blocks > 4)
+        {
+            TSource.Load<TLayout>(ref cos, ref sin, offset + 4 * count, inverse, out cos4, out sin4);
+        }
+
+        if (blocks > 5)
+        {
+            TSource.Load<TLayout>(ref cos, ref sin, offset + 5 * count, inverse, out cos5, out sin5);
+        }
+
+        if (blocks > 6)
+        {
+            TSource.Load<TLayout>(ref cos, ref sin, offset + 6 * count, inverse, out cos6, out sin6);
+        }
+
+        if (blocks > 7)
+        {
+            TSource.Load<TLayout>(ref cos, ref sin, offset + 7 * count, inverse, out cos7, out sin7);
+        }
+
         RotateHeads<TLayout, TBlocks>(first, sequence, token, span, offset,
             cos0, cos1, cos2, cos3, cos4, cos5, cos6, cos7, sin0, sin1, sin2, sin3, sin4, sin5, sin6, sin7);
         RotateHeads<TLayout, TBlocks>(second, sequence, token, span, offset,
@@ -220,7 +268,7 @@ internal static class ResidentRotation<TOps, TVector, TKernel, TElement>
 
     /// <summary>
     /// Out of place with partial rotary, the elements past the rotary dim of every head of one token are copied. Done
-    /// after <see cref="RotateToken"/> returns: a call while the slots are in registers would make the JIT save and
+    /// after the token is rotated: a call while the slots are in registers would make the JIT save and
     /// reload all of them around it (every vector register is caller-saved).
     /// </summary>
     public static void CopyPassThrough(scoped in RotationTarget<TElement> target, int sequence, int token, int rotaryDim)
@@ -256,6 +304,45 @@ internal static class ResidentRotation<TOps, TVector, TKernel, TElement>
         TKernel.RotateHalfSplit(ref first, ref second, cos, sin);
         TKernel.Store(first, ref Unsafe.Add(ref to, offset));
         TKernel.Store(second, ref Unsafe.Add(ref to, half + offset));
+    }
+
+    /// <summary>Where a block's cos and sin registers come from: slots in memory, or the token's row itself.</summary>
+    private interface ISlotSource
+    {
+        /// <summary>The registers of the block at element <paramref name="offset"/> of the span.</summary>
+        static abstract void Load<TLayout>(ref float first, ref float second, nuint offset, bool inverse, out TVector cos, out TVector sin)
+            where TLayout : struct;
+    }
+
+    /// <summary>Slots the driver filled (or caller runs that are slots as they lie): cos at the first, sin at the second.</summary>
+    private readonly struct SlotsInMemory : ISlotSource
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Load<TLayout>(ref float first, ref float second, nuint offset, bool inverse, out TVector cos, out TVector sin)
+            where TLayout : struct
+        {
+            cos = TOps.Load(ref Unsafe.Add(ref first, offset));
+            sin = TOps.Load(ref Unsafe.Add(ref second, offset));
+        }
+    }
+
+    /// <summary>The row <c>[c0, s0, c1, s1, ...]</c> at the first, expanded by the kernel as it would fill the slots.</summary>
+    private readonly struct RowInRegisters : ISlotSource
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Load<TLayout>(ref float first, ref float second, nuint offset, bool inverse, out TVector cos, out TVector sin)
+            where TLayout : struct
+        {
+            // Interleaved element i has row float i; half-split element i of the first half has row floats 2i and 2i + 1.
+            if (typeof(TLayout) == typeof(InterleavedPairs))
+            {
+                TKernel.ExpandInterleaved(ref Unsafe.Add(ref first, offset), inverse, out cos, out sin);
+            }
+            else
+            {
+                TKernel.ExpandHalfSplit(ref Unsafe.Add(ref first, 2 * offset), inverse, out cos, out sin);
+            }
+        }
     }
 }
 

@@ -115,11 +115,21 @@ internal static class RotationDriver<TOps, TVector, TKernel, TElement>
                 {
                     ExpandHalfSplitFromHalves(ref halves.Cosines, ref halves.Sines, span, inverse, ref cos, ref sin, ref rowSpill);
                 }
+
+                if (resident)
+                {
+                    ResidentRotation<TOps, TVector, TKernel, TElement>.RotateToken(first, second, sequence, token, span, interleaved, ref tokenCos, ref tokenSin);
+                }
             }
             else
             {
                 ref float row = ref positions.Row<TRows, TOps, TVector>(rows, index, sequence, token, rowScratch);
-                if (interleaved)
+                if (resident)
+                {
+                    // The row expands straight into the registers.
+                    ResidentRotation<TOps, TVector, TKernel, TElement>.RotateToken(first, second, sequence, token, span, interleaved, inverse, ref row);
+                }
+                else if (interleaved)
                 {
                     ExpandInterleaved(ref row, span, inverse, ref cos, ref sin, ref rowSpill);
                 }
@@ -131,8 +141,6 @@ internal static class RotationDriver<TOps, TVector, TKernel, TElement>
 
             if (resident)
             {
-                ResidentRotation<TOps, TVector, TKernel, TElement>.RotateToken(first, second, sequence, token, span, interleaved,
-                    ref tokenCos, ref tokenSin);
                 ResidentRotation<TOps, TVector, TKernel, TElement>.CopyPassThrough(first, sequence, token, rotaryDim);
                 ResidentRotation<TOps, TVector, TKernel, TElement>.CopyPassThrough(second, sequence, token, rotaryDim);
             }
@@ -141,6 +149,7 @@ internal static class RotationDriver<TOps, TVector, TKernel, TElement>
                 RotateTarget(first, sequence, token, span, rotaryDim, interleaved, ref tokenCos, ref tokenSin, ref elementSpill);
                 RotateTarget(second, sequence, token, span, rotaryDim, interleaved, ref tokenCos, ref tokenSin, ref elementSpill);
             }
+
             if (++token == tokensPerSequence)
             {
                 token = 0;
@@ -200,7 +209,7 @@ internal static class RotationDriver<TOps, TVector, TKernel, TElement>
         }
     }
 
-    /// <summary>The same slots as <see cref="ExpandInterleaved"/>, from the span's span/2 cosines and sines as two runs.</summary>
+    /// <summary>The same slots as <see cref="ExpandInterleaved(ref float, int, bool, ref float, ref float, ref float)"/>, from the span's span/2 cosines and sines as two runs.</summary>
     private static void ExpandInterleavedFromHalves(ref float cosines, ref float sines, int span, bool inverse, ref float cos, ref float sin, ref float rowSpill)
     {
         int count = TKernel.Count, pairs = span / 2;
@@ -225,7 +234,7 @@ internal static class RotationDriver<TOps, TVector, TKernel, TElement>
         }
     }
 
-    /// <summary>The same slots as <see cref="ExpandHalfSplit"/>, from the span's cosines and sines as two runs.</summary>
+    /// <summary>The same slots as <see cref="ExpandHalfSplit(ref float, int, bool, ref float, ref float, ref float)"/>, from the span's cosines and sines as two runs.</summary>
     private static void ExpandHalfSplitFromHalves(ref float cosines, ref float sines, int span, bool inverse, ref float cos, ref float sin, ref float rowSpill)
     {
         int count = TKernel.Count;

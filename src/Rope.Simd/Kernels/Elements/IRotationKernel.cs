@@ -35,14 +35,23 @@ internal interface IRotationKernel<TElement, TVector>
     /// <summary>Fills one cos slot and one sin slot from the 2·<see cref="Count"/> row floats of the pairs of a half-split block.</summary>
     static abstract void ExpandHalfSplit(ref float pairs, bool inverse, ref float cos, ref float sin);
 
+    /// <summary>The slots <see cref="ExpandInterleaved(ref float, bool, ref float, ref float)"/> fills, as registers.</summary>
+    static abstract void ExpandInterleaved(ref float row, bool inverse, out TVector cos, out TVector sin);
+
     /// <summary>
-    /// The slots <see cref="ExpandHalfSplit"/> fills, from the <see cref="Count"/> cosines and <see cref="Count"/> sines
+    /// The slots <see cref="ExpandHalfSplit(ref float, bool, ref float, ref float)"/> fills, as registers (only where
+    /// <see cref="ResidentHalfSplitBlocks"/> is positive: a slot is one register).
+    /// </summary>
+    static abstract void ExpandHalfSplit(ref float pairs, bool inverse, out TVector cos, out TVector sin);
+
+    /// <summary>
+    /// The slots <see cref="ExpandHalfSplit(ref float, bool, ref float, ref float)"/> fills, from the <see cref="Count"/> cosines and <see cref="Count"/> sines
     /// of the block's pairs kept as two runs (caller rows <c>[cos | sin]</c> and separate caches).
     /// </summary>
     static abstract void ExpandHalfSplitFromHalves(ref float cosines, ref float sines, bool inverse, ref float cos, ref float sin);
 
     /// <summary>
-    /// The slots <see cref="ExpandInterleaved"/> fills for the interleaved block whose first pair is
+    /// The slots <see cref="ExpandInterleaved(ref float, bool, ref float, ref float)"/> fills for the interleaved block whose first pair is
     /// <paramref name="pair"/>, from runs of <paramref name="pairs"/> cosines and sines; reads only inside the runs.
     /// </summary>
     static abstract void ExpandInterleavedFromHalves(ref float cosines, ref float sines, int pair, int pairs, bool inverse, ref float cos, ref float sin);

@@ -42,10 +42,21 @@ internal readonly struct PackedKernel<TOps, TVector, TCodec, TElement> : IRotati
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void ExpandInterleaved(ref float row, bool inverse, ref float cos, ref float sin)
     {
-        SplitRow(ref row, inverse, out TVector c, out TVector s);
-        TOps.Store(TCodec.SlotValues<TOps, TVector>(c), ref cos);
-        TOps.Store(TCodec.SlotValues<TOps, TVector>(s), ref sin);
+        ExpandInterleaved(ref row, inverse, out TVector cosines, out TVector sines);
+        TOps.Store(cosines, ref cos);
+        TOps.Store(sines, ref sin);
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ExpandInterleaved(ref float row, bool inverse, out TVector cos, out TVector sin)
+    {
+        SplitRow(ref row, inverse, out TVector c, out TVector s);
+        cos = TCodec.SlotValues<TOps, TVector>(c);
+        sin = TCodec.SlotValues<TOps, TVector>(s);
+    }
+
+    // A half-split block's slots are two registers each; with no resident half-split blocks the driver never asks for this form.
+    public static void ExpandHalfSplit(ref float pairs, bool inverse, out TVector cos, out TVector sin) => throw new UnreachableException();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void ExpandHalfSplit(ref float pairs, bool inverse, ref float cos, ref float sin)

@@ -37,6 +37,13 @@ internal readonly struct RangedPackedKernel<TOps, TVector, TCodec, TElement> : I
     public static void ExpandHalfSplit(ref float pairs, bool inverse, ref float cos, ref float sin) => PackedKernel<TOps, TVector, TCodec, TElement>.ExpandHalfSplit(ref pairs, inverse, ref cos, ref sin);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ExpandInterleaved(ref float row, bool inverse, out TVector cos, out TVector sin) =>
+        PackedKernel<TOps, TVector, TCodec, TElement>.ExpandInterleaved(ref row, inverse, out cos, out sin);
+
+    public static void ExpandHalfSplit(ref float pairs, bool inverse, out TVector cos, out TVector sin) =>
+        PackedKernel<TOps, TVector, TCodec, TElement>.ExpandHalfSplit(ref pairs, inverse, out cos, out sin);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void ExpandHalfSplitFromHalves(ref float cosines, ref float sines, bool inverse, ref float cos, ref float sin) =>
         PackedKernel<TOps, TVector, TCodec, TElement>.ExpandHalfSplitFromHalves(ref cosines, ref sines, inverse, ref cos, ref sin);
 

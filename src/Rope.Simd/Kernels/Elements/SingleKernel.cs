@@ -32,19 +32,35 @@ internal readonly struct SingleKernel<TOps, TVector> : IRotationKernel<float, TV
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void ExpandInterleaved(ref float row, bool inverse, ref float cos, ref float sin)
     {
+        ExpandInterleaved(ref row, inverse, out TVector cosines, out TVector sines);
+        TOps.Store(cosines, ref cos);
+        TOps.Store(sines, ref sin);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ExpandInterleaved(ref float row, bool inverse, out TVector cos, out TVector sin)
+    {
         TVector pairs = TOps.Load(ref row);
         TVector signs = inverse ? TOps.BroadcastPair(0, SignBit) : TOps.BroadcastPair(SignBit, 0);
-        TOps.Store(TOps.DuplicateEven(pairs), ref cos);
-        TOps.Store(TOps.Xor(TOps.DuplicateOdd(pairs), signs), ref sin);
+        cos = TOps.DuplicateEven(pairs);
+        sin = TOps.Xor(TOps.DuplicateOdd(pairs), signs);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void ExpandHalfSplit(ref float pairs, bool inverse, ref float cos, ref float sin)
     {
+        ExpandHalfSplit(ref pairs, inverse, out TVector cosines, out TVector sines);
+        TOps.Store(cosines, ref cos);
+        TOps.Store(sines, ref sin);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ExpandHalfSplit(ref float pairs, bool inverse, out TVector cos, out TVector sin)
+    {
         TVector low = TOps.Load(ref pairs), high = TOps.Load(ref Unsafe.Add(ref pairs, TOps.Count));
-        TOps.Store(TOps.UnzipEven(low, high), ref cos);
+        cos = TOps.UnzipEven(low, high);
         TVector sines = TOps.UnzipOdd(low, high);
-        TOps.Store(inverse ? TOps.Xor(sines, TOps.Broadcast(SignBit)) : sines, ref sin);
+        sin = inverse ? TOps.Xor(sines, TOps.Broadcast(SignBit)) : sines;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
