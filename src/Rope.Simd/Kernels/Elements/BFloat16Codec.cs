@@ -31,7 +31,7 @@ internal readonly struct BFloat16Codec : IPackedCodec<BFloat16>
     public static TVector Narrow<TOps, TVector>(TVector low, TVector high)
         where TOps : IVectorOps<TVector>
         where TVector : struct =>
-        TOps.Or(TOps.ShiftRightLogical(RoundToHighHalf<TOps, TVector>(low), 16), TOps.And(RoundToHighHalf<TOps, TVector>(high), TOps.Broadcast(HighHalf)));
+        UpperHalves<TOps, TVector>(RoundToHighHalf<TOps, TVector>(low), RoundToHighHalf<TOps, TVector>(high));
 
     /// <summary>The float32 bits with the rounded bfloat16 in the upper 16 bits (the lower 16 are garbage).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -46,7 +46,7 @@ internal readonly struct BFloat16Codec : IPackedCodec<BFloat16>
     public static TVector NarrowRotated<TOps, TVector>(TVector low, TVector high)
         where TOps : IVectorOps<TVector>
         where TVector : struct =>
-        TOps.Or(TOps.ShiftRightLogical(Rounded<TOps, TVector>(low), 16), TOps.And(Rounded<TOps, TVector>(high), TOps.Broadcast(HighHalf)));
+        UpperHalves<TOps, TVector>(Rounded<TOps, TVector>(low), Rounded<TOps, TVector>(high));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVector SlotValues<TOps, TVector>(TVector values)
@@ -60,4 +60,11 @@ internal readonly struct BFloat16Codec : IPackedCodec<BFloat16>
         where TOps : IVectorOps<TVector>
         where TVector : struct =>
         TOps.AddBits(TOps.AddBits(value, TOps.Broadcast(0x7FFF)), TOps.And(TOps.ShiftRightLogical(value, 16), TOps.Broadcast(1)));
+
+    /// <summary>The upper 16 bits of each lane of <paramref name="low"/> in the low half, those of <paramref name="high"/> in the high half.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVector UpperHalves<TOps, TVector>(TVector low, TVector high)
+        where TOps : IVectorOps<TVector>
+        where TVector : struct =>
+        TOps.Or(TOps.ShiftRightLogical(low, 16), TOps.And(high, TOps.Broadcast(HighHalf)));
 }

@@ -56,7 +56,7 @@ internal readonly struct HalfCodec : IRangedCodec<Half>
     public static TVector Narrow<TOps, TVector>(TVector low, TVector high)
         where TOps : IVectorOps<TVector>
         where TVector : struct =>
-        TOps.Or(FromSingle<TOps, TVector>(low), TOps.ShiftLeft(FromSingle<TOps, TVector>(high), 16));
+        Packed<TOps, TVector>(FromSingle<TOps, TVector>(low), FromSingle<TOps, TVector>(high));
 
     /// <summary>float32 values of binary16 bit patterns held in the low 16 bits of each lane (upper bits zero).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -121,7 +121,7 @@ internal readonly struct HalfCodec : IRangedCodec<Half>
     public static TVector NarrowFast<TOps, TVector>(TVector low, TVector high)
         where TOps : IVectorOps<TVector>
         where TVector : struct =>
-        TOps.Or(NarrowInRange<TOps, TVector>(low), TOps.ShiftLeft(NarrowInRange<TOps, TVector>(high), 16));
+        Packed<TOps, TVector>(NarrowInRange<TOps, TVector>(low), NarrowInRange<TOps, TVector>(high));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool InFastRange<TOps, TVector>(TVector low, TVector high)
@@ -146,4 +146,10 @@ internal readonly struct HalfCodec : IRangedCodec<Half>
         TVector bits = TOps.ShiftRightLogical(TOps.Multiply(rounded, TOps.Broadcast(InverseBiasGap)), MantissaShift);
         return TOps.Or(bits, TOps.And(TOps.ShiftRightLogical(value, 16), TOps.Broadcast(HalfSignBit)));
     }
+
+    /// <summary>Two registers of binary16 bits (low 16 bits of each lane) packed into one, low then high.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVector Packed<TOps, TVector>(TVector low, TVector high)
+        where TOps : IVectorOps<TVector>
+        where TVector : struct => TOps.Or(low, TOps.ShiftLeft(high, 16));
 }
