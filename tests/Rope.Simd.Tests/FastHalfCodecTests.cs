@@ -6,7 +6,7 @@ namespace Rope.Simd.Tests;
 /// <summary>
 /// The float16 codec's fast conversions, which the rotation kernels use wherever a block's values lie in
 /// [2^-14, 2^16): on every path they must give the runtime's <c>(float)</c> and <c>(Half)</c> bits wherever
-/// <c>InFastRange</c> lets them be used, and that range check must hold for binary16's normal numbers (else the fast
+/// the range check (<c>RangeKey</c>, <c>InFastRange</c>) lets them be used, and that range check must hold for binary16's normal numbers (else the fast
 /// path would never run). Every binary16 pattern is widened; every float32 pattern is narrowed on the widest path (a
 /// sampled sweep elsewhere and under ROPE_SIMD_SWEEP=sampled).
 /// </summary>
@@ -61,7 +61,7 @@ public class FastHalfCodecTests
             {
                 TVector packed = TOps.Broadcast((uint)(pattern | pattern << 16));
                 HalfCodec.WidenFast<TOps, TVector>(packed, out TVector low, out TVector high);
-                bool inRange = HalfCodec.InFastRange<TOps, TVector>(low, high);
+                bool inRange = HalfCodec.InFastRange<TOps, TVector>(HalfCodec.RangeKey<TOps, TVector>(low, high));
                 int exponent = pattern >> 10 & 0x1F;
                 Assert.True(inRange == exponent is > 0 and < 31, $"0x{pattern:X4}: in range {inRange}, exponent {exponent}");
                 if (inRange)
@@ -139,7 +139,7 @@ public class FastHalfCodecTests
             TVector value = TOps.Broadcast(bits);
             uint magnitude = bits & 0x7FFF_FFFF;
             bool expected = magnitude is >= 0x3880_0000 and < 0x4780_0000;
-            Assert.True(HalfCodec.InFastRange<TOps, TVector>(value, value) == expected, $"0x{bits:X8}: in range should be {expected}");
+            Assert.True(HalfCodec.InFastRange<TOps, TVector>(HalfCodec.RangeKey<TOps, TVector>(value, value)) == expected, $"0x{bits:X8}: in range should be {expected}");
         }
     }
 

@@ -39,7 +39,6 @@ internal readonly struct HalfCodec : IRangedCodec<Half>
     private const uint BiasGap = (127 + 112) << 23, InverseBiasGap = (127 - 112) << 23;
     // Sign, exponent and mantissa once the binary16 bits sit at 31, 27..23 and 22..13.
     private const uint ShiftedHalf = 0x8FFF_E000;
-    // |x| in [2^-14, 2^16) exactly when |x| bits + this, read as a signed integer, do not exceed FastRangeTop.
     private const uint FastRangeShift = 0x8000_0000 - SmallestNormal;
     private const int FastRangeTop = unchecked((int)(0x8000_0000 + 0x4780_0000 - SmallestNormal - 1));
 
@@ -123,16 +122,21 @@ internal readonly struct HalfCodec : IRangedCodec<Half>
         where TVector : struct =>
         Packed<TOps, TVector>(NarrowInRange<TOps, TVector>(low), NarrowInRange<TOps, TVector>(high));
 
+    // Magnitude bits plus 2^31 - 2^-14's bits, read as signed: in range exactly up to FastRangeTop (magnitudes below
+    // 2^-14 wrap to large values, those from 2^16 on exceed the top), so one maximum combines lanes and registers.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool InFastRange<TOps, TVector>(TVector low, TVector high)
+    public static TVector RangeKey<TOps, TVector>(TVector low, TVector high)
         where TOps : IVectorOps<TVector>
         where TVector : struct
     {
-        // One signed comparison: magnitudes below 2^-14 wrap to large values, those from 2^16 on exceed the top.
         TVector magnitude = TOps.Broadcast(0x7FFF_FFFF), shift = TOps.Broadcast(FastRangeShift);
-        TVector shifted = TOps.MaxBits(TOps.AddBits(TOps.And(low, magnitude), shift), TOps.AddBits(TOps.And(high, magnitude), shift));
-        return !TOps.AnyGreaterThanBits(shifted, TOps.Broadcast(unchecked((uint)FastRangeTop)));
+        return TOps.MaxBits(TOps.AddBits(TOps.And(low, magnitude), shift), TOps.AddBits(TOps.And(high, magnitude), shift));
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool InFastRange<TOps, TVector>(TVector key)
+        where TOps : IVectorOps<TVector>
+        where TVector : struct => !TOps.AnyGreaterThanBits(key, TOps.Broadcast(unchecked((uint)FastRangeTop)));
 
     /// <summary>binary16 bits (low 16 bits of each lane) of values whose magnitudes lie in [2^-14, 2^16).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

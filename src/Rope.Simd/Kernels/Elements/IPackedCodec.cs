@@ -34,25 +34,34 @@ internal interface IPackedCodec<TElement>
 }
 
 /// <summary>
-/// A codec with cheaper conversions that are exact on a range of values (<see cref="InFastRange"/>):
+/// A codec with cheaper conversions that are exact on a range of values (<see cref="RangeKey"/>):
 /// <see cref="RangedPackedKernel{TOps, TVector, TCodec, TElement}"/> uses them where every value of a block is in range
 /// and the exact ones otherwise, so the bits never differ from <see cref="IPackedCodec{TElement}"/>'s.
 /// </summary>
 internal interface IRangedCodec<TElement> : IPackedCodec<TElement>
     where TElement : unmanaged
 {
-    /// <summary><see cref="IPackedCodec{TElement}.Widen"/>, exact wherever <see cref="InFastRange"/> holds for its results.</summary>
+    /// <summary><see cref="IPackedCodec{TElement}.Widen"/>, exact wherever its results are in range (<see cref="RangeKey"/>).</summary>
     static abstract void WidenFast<TOps, TVector>(TVector packed, out TVector low, out TVector high)
         where TOps : IVectorOps<TVector>
         where TVector : struct;
 
-    /// <summary><see cref="IPackedCodec{TElement}.Narrow"/>, exact wherever <see cref="InFastRange"/> holds for its inputs.</summary>
+    /// <summary><see cref="IPackedCodec{TElement}.Narrow"/>, exact wherever its inputs are in range (<see cref="RangeKey"/>).</summary>
     static abstract TVector NarrowFast<TOps, TVector>(TVector low, TVector high)
         where TOps : IVectorOps<TVector>
         where TVector : struct;
 
-    /// <summary>Whether every value of both registers is in the range where the fast conversions are exact.</summary>
-    static abstract bool InFastRange<TOps, TVector>(TVector low, TVector high)
+    /// <summary>
+    /// Per lane, a key that tells whether both registers' values there are in the range where the fast conversions are
+    /// exact; keys of several registers combine by <see cref="IVectorOps{TVector}.MaxBits"/> (a lane is in range only
+    /// if it is in every one).
+    /// </summary>
+    static abstract TVector RangeKey<TOps, TVector>(TVector low, TVector high)
+        where TOps : IVectorOps<TVector>
+        where TVector : struct;
+
+    /// <summary>Whether every lane of a (combined) <see cref="RangeKey"/> is in range.</summary>
+    static abstract bool InFastRange<TOps, TVector>(TVector key)
         where TOps : IVectorOps<TVector>
         where TVector : struct;
 }

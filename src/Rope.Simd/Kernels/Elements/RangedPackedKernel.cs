@@ -4,9 +4,9 @@ namespace Rope.Simd.Kernels;
 
 /// <summary>
 /// <see cref="PackedKernel{TOps, TVector, TCodec, TElement}"/> for a codec with fast conversions exact on a range of
-/// values (float16): each block is widened fast and, if every value is in range, rotated and, if every result is in
-/// range too, narrowed fast; otherwise (infinity, NaN, zero, subnormals, magnitudes from 2^16 on: rare in activations)
-/// the block is redone by the exact kernel, out of line. Same arithmetic, same bits; the slots are the packed kernel's.
+/// values (float16): each block is widened fast, rotated and, if every input and every result is in range, narrowed
+/// fast; otherwise (infinity, NaN, zero, subnormals, magnitudes from 2^16 on: rare in activations) the block is redone
+/// from its input by the exact kernel, out of line. Same arithmetic, same bits; the slots are the packed kernel's.
 /// </summary>
 internal readonly struct RangedPackedKernel<TOps, TVector, TCodec, TElement> : IRotationKernel<TElement, TVector>
     where TOps : IVectorOps<TVector>
@@ -57,14 +57,12 @@ internal readonly struct RangedPackedKernel<TOps, TVector, TCodec, TElement> : I
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVector RotateInterleaved(TVector block, TVector cos, TVector sin)
     {
+        // One check for the inputs and the results together; the exact kernel redoes the block from its input.
         TCodec.WidenFast<TOps, TVector>(block, out TVector x, out TVector y);
-        if (!TCodec.InFastRange<TOps, TVector>(x, y))
-        {
-            return InterleavedExactly(block, cos, sin);
-        }
-
+        TVector key = TCodec.RangeKey<TOps, TVector>(x, y);
         PackedKernel<TOps, TVector, TCodec, TElement>.Rotate(ref x, ref y, cos, sin);
-        return TCodec.InFastRange<TOps, TVector>(x, y) ? TCodec.NarrowFast<TOps, TVector>(x, y) : NarrowExactly(x, y);
+        key = TOps.MaxBits(key, TCodec.RangeKey<TOps, TVector>(x, y));
+        return TCodec.InFastRange<TOps, TVector>(key) ? TCodec.NarrowFast<TOps, TVector>(x, y) : InterleavedExactly(block, cos, sin);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -73,32 +71,24 @@ internal readonly struct RangedPackedKernel<TOps, TVector, TCodec, TElement> : I
         int count = TOps.Count;
         TCodec.WidenFast<TOps, TVector>(first, out TVector xEven, out TVector xOdd);
         TCodec.WidenFast<TOps, TVector>(second, out TVector yEven, out TVector yOdd);
-        if (!InRange(xEven, xOdd, yEven, yOdd))
-        {
-            HalfSplitExactly(ref first, ref second, ref cos, ref sin);
-            return;
-        }
-
+        TVector key = TOps.MaxBits(TCodec.RangeKey<TOps, TVector>(xEven, xOdd), TCodec.RangeKey<TOps, TVector>(yEven, yOdd));
         PackedKernel<TOps, TVector, TCodec, TElement>.Rotate(ref xEven, ref yEven, TOps.Load(ref cos), TOps.Load(ref sin));
         PackedKernel<TOps, TVector, TCodec, TElement>.Rotate(ref xOdd, ref yOdd, TOps.Load(ref Unsafe.Add(ref cos, count)), TOps.Load(ref Unsafe.Add(ref sin, count)));
-        if (InRange(xEven, xOdd, yEven, yOdd))
+        key = TOps.MaxBits(key, TOps.MaxBits(TCodec.RangeKey<TOps, TVector>(xEven, xOdd), TCodec.RangeKey<TOps, TVector>(yEven, yOdd)));
+        if (TCodec.InFastRange<TOps, TVector>(key))
         {
             first = TCodec.NarrowFast<TOps, TVector>(xEven, xOdd);
             second = TCodec.NarrowFast<TOps, TVector>(yEven, yOdd);
         }
         else
         {
-            first = NarrowExactly(xEven, xOdd);
-            second = NarrowExactly(yEven, yOdd);
+            HalfSplitExactly(ref first, ref second, ref cos, ref sin);
         }
     }
 
     // A half-split block has no slot form in registers (ResidentHalfSplitBlocks is 0), as for the exact kernel.
     public static void RotateHalfSplit(ref TVector first, ref TVector second, TVector cos, TVector sin) =>
         PackedKernel<TOps, TVector, TCodec, TElement>.RotateHalfSplit(ref first, ref second, cos, sin);
-
-    private static bool InRange(TVector a, TVector b, TVector c, TVector d) =>
-        TCodec.InFastRange<TOps, TVector>(a, b) && TCodec.InFastRange<TOps, TVector>(c, d);
 
     // The exact paths are out of line: inlined, they would spend the JIT's inlining budget of the loops that use the
     // kernel, and the fast path's helpers would become calls.
@@ -108,7 +98,4 @@ internal readonly struct RangedPackedKernel<TOps, TVector, TCodec, TElement> : I
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void HalfSplitExactly(ref TVector first, ref TVector second, ref float cos, ref float sin) =>
         PackedKernel<TOps, TVector, TCodec, TElement>.RotateHalfSplit(ref first, ref second, ref cos, ref sin);
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static TVector NarrowExactly(TVector low, TVector high) => TCodec.Narrow<TOps, TVector>(low, high);
 }
