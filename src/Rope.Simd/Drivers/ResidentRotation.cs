@@ -5,7 +5,8 @@ using Rope.Simd.Kernels;
 namespace Rope.Simd.Drivers;
 
 /// <summary>
-/// Rotation of one token with its cos and sin held in registers: the token's slots are loaded once, at most
+/// Rotation of one token with its cos and sin held in registers: the token's row is expanded (or, for caller rows kept
+/// as separate runs, its slots are loaded) once, at most
 /// <see cref="IRotationKernel{TElement, TVector}.ResidentInterleavedBlocks"/> registers of each (half-split:
 /// <see cref="IRotationKernel{TElement, TVector}.ResidentHalfSplitBlocks"/>), and every head of both targets is
 /// rotated with them, one head per pass and block after block in memory order, so the heads form one sequential

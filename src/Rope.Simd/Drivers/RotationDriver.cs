@@ -33,9 +33,11 @@ internal readonly ref struct RotationTarget<TElement>
 /// A rotated span of L elements (rotaryDim for interleaved, rotaryDim/2 per half for half-split) is covered by blocks
 /// of <c>TKernel.Count</c> elements at 0, Count, 2·Count, ... and one final block that ends exactly at L and may
 /// overlap the previous one; its input is loaded before anything is stored, so in-place rotation stays correct.
-/// Per token the row (read from the table, or computed for the call) is expanded once into one cos and one sin slot
-/// per block, then every head of both targets is rotated with them. Spans shorter than one block go through
-/// block-sized stack copies of the row and of the elements. Nothing outside the spans is read or written.
+/// Per token the row (read from the table, computed for the call, or the caller's) is expanded once into one cos and
+/// one sin slot per block, then every head of both targets is rotated with them; where the span is a few whole blocks,
+/// <see cref="ResidentRotation{TOps, TVector, TKernel, TElement}"/> takes the token instead and holds the expanded row
+/// in registers. Spans shorter than one block go through block-sized stack copies of the row and of the elements.
+/// Nothing outside the spans is read or written.
 /// </remarks>
 internal static class RotationDriver<TOps, TVector, TKernel, TElement>
     where TOps : IVectorOps<TVector>

@@ -5,9 +5,10 @@ namespace Rope.Simd.Kernels;
 /// on a block. Loops, tails, scratch and dispatch live in <see cref="Drivers.RotationDriver{TOps, TVector, TKernel, TElement}"/>.
 /// </summary>
 /// <remarks>
-/// Per token the driver expands the table row once into per-block cos and sin scratch slots of <see cref="Count"/>
-/// floats each (the order inside a slot is the kernel's own), then rotates every head of that token with them.
-/// Interleaved blocks start at even elements, so a block always holds whole pairs.
+/// Per token the driver expands the row once into per-block cos and sin slots of <see cref="Count"/> floats each (the
+/// order inside a slot is the kernel's own), in scratch or, for spans of a few whole blocks, in registers, then
+/// rotates every head of that token with them. Interleaved blocks start at even elements, so a block always holds
+/// whole pairs.
 /// </remarks>
 internal interface IRotationKernel<TElement, TVector>
     where TElement : unmanaged
