@@ -267,6 +267,10 @@ internal static class ResidentRotation<TOps, TVector, TKernel, TElement>
         }
     }
 
+    /// <summary>Whether <paramref name="target"/> has elements past the rotary dim that <see cref="CopyPassThrough"/> must copy.</summary>
+    public static bool CopiesPassThrough(scoped in RotationTarget<TElement> target, int rotaryDim) =>
+        target.Shape.Heads > 0 && target.Shape.HeadDim > rotaryDim && !target.InPlace;
+
     /// <summary>
     /// Out of place with partial rotary, the elements past the rotary dim of every head of one token are copied. Done
     /// after the token is rotated: a call while the slots are in registers would make the JIT save and
@@ -275,11 +279,6 @@ internal static class ResidentRotation<TOps, TVector, TKernel, TElement>
     public static void CopyPassThrough(scoped in RotationTarget<TElement> target, int sequence, int token, int rotaryDim)
     {
         RopeShape shape = target.Shape;
-        if (shape.Heads == 0 || shape.HeadDim == rotaryDim || target.InPlace)
-        {
-            return;
-        }
-
         nint tokenOffset = (nint)sequence * shape.BatchStride + (nint)token * shape.TokenStride;
         ref TElement source = ref Unsafe.Add(ref MemoryMarshal.GetReference(target.Source), tokenOffset);
         ref TElement destination = ref Unsafe.Add(ref MemoryMarshal.GetReference(target.Destination), tokenOffset);

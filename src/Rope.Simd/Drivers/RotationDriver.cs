@@ -95,6 +95,8 @@ internal static class RotationDriver<TOps, TVector, TKernel, TElement>
         // Half-split slots are the runs themselves when whole blocks cover them and the signs stay as given.
         // Spans of a few whole blocks keep their slots in registers across the token's heads.
         bool resident = ResidentRotation<TOps, TVector, TKernel, TElement>.Fits(span, interleaved);
+        bool copyFirst = resident && ResidentRotation<TOps, TVector, TKernel, TElement>.CopiesPassThrough(first, rotaryDim);
+        bool copySecond = resident && ResidentRotation<TOps, TVector, TKernel, TElement>.CopiesPassThrough(second, rotaryDim);
         bool slotsAreRuns = TRows.HasHalves && TPositions.IsSingleStream && !interleaved && !inverse && span % count == 0;
         (int sequence, int token) = Math.DivRem(firstToken, tokensPerSequence);
         for (int index = firstToken; index < endToken; index++)
@@ -143,8 +145,15 @@ internal static class RotationDriver<TOps, TVector, TKernel, TElement>
 
             if (resident)
             {
-                ResidentRotation<TOps, TVector, TKernel, TElement>.CopyPassThrough(first, sequence, token, rotaryDim);
-                ResidentRotation<TOps, TVector, TKernel, TElement>.CopyPassThrough(second, sequence, token, rotaryDim);
+                if (copyFirst)
+                {
+                    ResidentRotation<TOps, TVector, TKernel, TElement>.CopyPassThrough(first, sequence, token, rotaryDim);
+                }
+
+                if (copySecond)
+                {
+                    ResidentRotation<TOps, TVector, TKernel, TElement>.CopyPassThrough(second, sequence, token, rotaryDim);
+                }
             }
             else
             {
