@@ -79,6 +79,34 @@ public class RotationTests
         }
     }
 
+    /// <summary>
+    /// Queries and keys out of place with partial rotary, for rotary dims that take the register-resident loops (whole
+    /// blocks on every width) and one that does not: the same bits as in place, pass-through elements copied.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Paths.SupportedWithLayouts), MemberType = typeof(Paths))]
+    public void QueriesAndKeysOutOfPlaceWithPassThroughEqualInPlace(RopePath path, RopeLayout layout)
+    {
+        RopeEngine engine = RopeEngine.Get(path);
+        var random = new Random(6);
+        foreach (int rotaryDim in (ReadOnlySpan<int>)[64, 128, 72])
+        {
+            var table = RopeTable.Create(rotaryDim, positionCount: 40);
+            var queryShape = new RopeShape(tokens: 5, heads: 4, headDim: rotaryDim + 32);
+            var keyShape = new RopeShape(tokens: 5, heads: 2, headDim: rotaryDim + 32);
+            float[] queries = TestData.Activations(random, queryShape.RequiredLength), keys = TestData.Activations(random, keyShape.RequiredLength);
+            float[] queriesInPlace = (float[])queries.Clone(), keysInPlace = (float[])keys.Clone();
+            var queriesOut = new float[queries.Length];
+            var keysOut = new float[keys.Length];
+
+            engine.Apply(table, queriesInPlace, queryShape, keysInPlace, keyShape, 3, layout);
+            engine.Apply(table, queries, queriesOut, queryShape, keys, keysOut, keyShape, 3, layout);
+
+            Assert.Equal(queriesInPlace, queriesOut);
+            Assert.Equal(keysInPlace, keysOut);
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Paths.SupportedWithLayouts), MemberType = typeof(Paths))]
     public void SingleTensorOutOfPlaceEqualsInPlaceBitForBit(RopePath path, RopeLayout layout)
