@@ -26,49 +26,31 @@ public static class BandwidthLimit
         FlipBits,
     }
 
-    /// <summary>The same-bytes variants for <paramref name="buffer"/>, each named by its width and unrolling.</summary>
-    public static IReadOnlyList<(string Name, Action Loop)> Variants(AlignedBuffer buffer, Operation operation)
-    {
-        var variants = new List<(string, Action)>();
-        foreach (int width in Widths())
-        {
-            foreach (int unroll in (ReadOnlySpan<int>)[1, 2, 4, 8])
-            {
-                Action<Span<float>> loop = Loop(operation, width, unroll);
-                variants.Add(($"Vector{width} x{unroll}", () => loop(buffer.Span)));
-            }
-        }
+    /// <summary>Every same-bytes loop: the widths of <see cref="Widths"/>, each unrolled 1, 2, 4 and 8 times.</summary>
+    public static IEnumerable<(string Name, Action<Span<float>> Loop)> Loops(Operation operation) =>
+        from width in Widths()
+        from unroll in new[] { 1, 2, 4, 8 }
+        select ($"Vector{width} x{unroll}", Loop(operation, width, unroll));
 
-        return variants;
-    }
+    /// <summary>The same-bytes variants for <paramref name="buffer"/>, each named by its width and unrolling.</summary>
+    public static IReadOnlyList<(string Name, Action Loop)> Variants(AlignedBuffer buffer, Operation operation) =>
+        [.. Loops(operation).Select(variant => (variant.Name, (Action)(() => variant.Loop(buffer.Span))))];
 
     /// <summary>
     /// The variants on <paramref name="threads"/> threads, each thread streaming its contiguous share of the buffer
     /// <paramref name="passes"/> times before they join: the start-up of the threads is spread over the passes, so this is
     /// what the threads can stream, not what one hand-off per pass costs.
     /// </summary>
-    public static IReadOnlyList<(string Name, Action Loop)> VariantsOnThreads(AlignedBuffer buffer, Operation operation, int threads, int passes)
-    {
-        var variants = new List<(string, Action)>();
-        foreach (int width in Widths())
-        {
-            foreach (int unroll in (ReadOnlySpan<int>)[1, 2, 4, 8])
+    public static IReadOnlyList<(string Name, Action Loop)> VariantsOnThreads(AlignedBuffer buffer, Operation operation, int threads, int passes) =>
+        [.. Loops(operation).Select(variant => ($"{variant.Name} on {threads} threads", (Action)(() =>
+            Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, part =>
             {
-                Action<Span<float>> loop = Loop(operation, width, unroll);
-                variants.Add(($"Vector{width} x{unroll} on {threads} threads", () =>
-                    Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, part =>
-                    {
-                        int start = (int)((long)buffer.Length * part / threads), end = (int)((long)buffer.Length * (part + 1) / threads);
-                        for (int pass = 0; pass < passes; pass++)
-                        {
-                            loop(buffer.Span[start..end]);
-                        }
-                    })));
-            }
-        }
-
-        return variants;
-    }
+                int start = (int)((long)buffer.Length * part / threads), end = (int)((long)buffer.Length * (part + 1) / threads);
+                for (int pass = 0; pass < passes; pass++)
+                {
+                    variant.Loop(buffer.Span[start..end]);
+                }
+            }))))];
 
     /// <summary>
     /// The variant that streams <paramref name="buffers"/> fastest here, by the best of 21 timed passes each (for
@@ -78,24 +60,20 @@ public static class BandwidthLimit
     {
         (string Name, Action<Span<float>> Loop) best = ("", _ => { });
         double bestTime = double.MaxValue;
-        foreach (int width in Widths())
+        foreach ((string Name, Action<Span<float>> Loop) variant in Loops(operation))
         {
-            foreach (int unroll in (ReadOnlySpan<int>)[1, 2, 4, 8])
+            for (int pass = 0; pass < 21; pass++)
             {
-                Action<Span<float>> loop = Loop(operation, width, unroll);
-                for (int pass = 0; pass < 21; pass++)
+                long start = System.Diagnostics.Stopwatch.GetTimestamp();
+                foreach (AlignedBuffer buffer in buffers)
                 {
-                    long start = System.Diagnostics.Stopwatch.GetTimestamp();
-                    foreach (AlignedBuffer buffer in buffers)
-                    {
-                        loop(buffer.Span);
-                    }
+                    variant.Loop(buffer.Span);
+                }
 
-                    double time = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalNanoseconds;
-                    if (time < bestTime)
-                    {
-                        (bestTime, best) = (time, ($"Vector{width} x{unroll}", loop));
-                    }
+                double time = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalNanoseconds;
+                if (time < bestTime)
+                {
+                    (bestTime, best) = (time, variant);
                 }
             }
         }

@@ -127,26 +127,10 @@ internal readonly unsafe struct SplitRows<TValue>(byte* cos, byte* sin, int rota
         where TOps : IVectorOps<TVector>
         where TVector : struct
     {
-        if (!Contains(position))
-        {
-            ChangedPositions.ThrowOutside(position, 0, lastRowStart / rowStride + 1);
-        }
-
-        int pairs = rotaryDim / 2;
-        TValue* cosRow = (TValue*)cos + position * rowStride, sinRow = (TValue*)sin + position * rowStride;
+        // The runs as Halves gives them (16-bit values widened behind the row), zipped into the row.
         Span<float> row = scratch[..rotaryDim];
-        if (typeof(TValue) == typeof(float))
-        {
-            RowValues<TOps, TVector>.Zip(ref *(float*)cosRow, ref *(float*)sinRow, pairs, row);
-        }
-        else
-        {
-            Span<float> widened = scratch.Slice(rotaryDim, rotaryDim);
-            RowValues<TOps, TVector>.Widen(cosRow, pairs, widened);
-            RowValues<TOps, TVector>.Widen(sinRow, pairs, widened[pairs..]);
-            RowValues<TOps, TVector>.Zip(ref widened[0], ref widened[pairs], pairs, row);
-        }
-
+        RowHalves halves = Halves<TOps, TVector>(position, scratch[rotaryDim..]);
+        RowValues<TOps, TVector>.Zip(ref halves.Cosines, ref halves.Sines, rotaryDim / 2, row);
         return ref MemoryMarshal.GetReference(row);
     }
 
