@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Rope.Simd.Drivers;
@@ -305,6 +306,19 @@ public sealed partial class RopeEngine
 
     private static void Validate(scoped in RopeRows rows, RopeLayout layout, int length, RopeShape shape, string spanName, string shapeName)
     {
+        if (layout is not (RopeLayout.Interleaved or RopeLayout.HalfSplit) || shape.HeadDim < Math.Max(rows.RotaryDim, 1))
+        {
+            ThrowInvalid(layout, shape, rows.RotaryDim, shapeName);
+        }
+
+        Guard.Length(length, shape, spanName);
+    }
+
+    // Out of line, so the checks of a decode call stay a few compares and leave the JIT's inlining budget alone.
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowInvalid(RopeLayout layout, RopeShape shape, int rotaryDim, string shapeName)
+    {
         if (layout is not (RopeLayout.Interleaved or RopeLayout.HalfSplit))
         {
             throw new ArgumentOutOfRangeException(nameof(layout), layout, "Unknown layout.");
@@ -315,25 +329,24 @@ public sealed partial class RopeEngine
             throw new ArgumentException("The shape is uninitialized (head dim 0); construct it with RopeShape's constructor.", shapeName);
         }
 
-        if (shape.HeadDim < rows.RotaryDim)
-        {
-            throw new ArgumentException(
-                $"Head dim {shape.HeadDim} is smaller than the rotary dim {rows.RotaryDim}; a head must hold every rotated element.",
-                shapeName);
-        }
-
-        Guard.Length(length, shape, spanName);
+        throw new ArgumentException(
+            $"Head dim {shape.HeadDim} is smaller than the rotary dim {rotaryDim}; a head must hold every rotated element.", shapeName);
     }
 
     private static void SameTokens(RopeShape queryShape, RopeShape keyShape)
     {
         if (queryShape.Tokens != keyShape.Tokens || queryShape.Batch != keyShape.Batch)
         {
-            throw new ArgumentException(
-                $"Keys have {keyShape.Batch} × {keyShape.Tokens} tokens but queries have {queryShape.Batch} × {queryShape.Tokens}; both must cover " +
-                "the same sequences and tokens.", nameof(keyShape));
+            ThrowDifferentTokens(queryShape, keyShape);
         }
     }
+
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowDifferentTokens(RopeShape queryShape, RopeShape keyShape) =>
+        throw new ArgumentException(
+            $"Keys have {keyShape.Batch} × {keyShape.Tokens} tokens but queries have {queryShape.Batch} × {queryShape.Tokens}; both must cover " +
+            "the same sequences and tokens.", nameof(keyShape));
 
     private static void ValidateDestination<TElement>(ReadOnlySpan<TElement> source, Span<TElement> destination, RopeShape shape, string name)
     {

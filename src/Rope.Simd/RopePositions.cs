@@ -1,4 +1,6 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace Rope.Simd;
 
@@ -129,14 +131,26 @@ public readonly ref struct RopePositions
     internal ReadOnlySpan<int> WidthValues => widthPositions;
 
     /// <summary>Checks every position against the rows, and the counts against the shape, before anything is written.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void Validate(scoped in RopeRows rows, RopeShape shape)
+    {
+        // A start position (every decode step) is checked inline; the other kinds walk caller memory anyway.
+        if (kind == PositionKind.Sequential)
+        {
+            SequenceFrom(start, rows, shape.Tokens);
+        }
+        else
+        {
+            ValidateValues(rows, shape);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ValidateValues(scoped in RopeRows rows, RopeShape shape)
     {
         int tokens = shape.Tokens, total = shape.TotalTokens;
         switch (kind)
         {
-            case PositionKind.Sequential:
-                SequenceFrom(start, rows, tokens);
-                break;
             case PositionKind.SequenceStarts:
                 if (sequenceStarts.Length != shape.Batch)
                 {
@@ -173,9 +187,14 @@ public readonly ref struct RopePositions
     {
         if (tokens > 0 && !rows.ContainsRange(first, tokens))
         {
-            throw rows.PositionOutOfRange("positions", rows.Contains(first) ? (long)first + tokens - 1 : first);
+            ThrowOutOfRange(rows, rows.Contains(first) ? (long)first + tokens - 1 : first);
         }
     }
+
+    // Out of line: the message is formatted only on failure, and the checks stay small enough to inline into a decode call.
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowOutOfRange(scoped in RopeRows rows, long position) => throw rows.PositionOutOfRange("positions", position);
 
     private static void Each<TIndex>(ReadOnlySpan<TIndex> positions, scoped in RopeRows rows, int tokens, string stream)
         where TIndex : IBinaryInteger<TIndex>
@@ -190,7 +209,7 @@ public readonly ref struct RopePositions
             long position = long.CreateTruncating(index);
             if (!rows.Contains(position))
             {
-                throw rows.PositionOutOfRange("positions", position);
+                ThrowOutOfRange(rows, position);
             }
         }
     }

@@ -1,6 +1,9 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Rope.Simd.Kernels;
+using Rope.Simd.Positions;
+using Rope.Simd.Rows;
 
 namespace Rope.Simd.Drivers;
 
@@ -29,12 +32,14 @@ internal static class ResidentRotation<TOps, TVector, TKernel, TElement>
     private const int MaxGroups = 4;
 
     /// <summary>Whether a span of <paramref name="span"/> elements is whole blocks that a few register groups cover.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool Fits(int span, bool interleaved)
     {
         int group = Group(interleaved);
         return group > 0 && span % TKernel.Count == 0 && span / TKernel.Count <= MaxGroups * group;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int Group(bool interleaved) => interleaved ? TKernel.ResidentInterleavedBlocks : TKernel.ResidentHalfSplitBlocks;
 
     /// <summary>Rotates one token of both targets with the slots at <paramref name="cos"/> and <paramref name="sin"/>; <see cref="Fits"/> holds.</summary>
@@ -52,22 +57,54 @@ internal static class ResidentRotation<TOps, TVector, TKernel, TElement>
     }
 
     /// <summary>
-    /// Rotates one token of both targets with its row <c>[c0, s0, c1, s1, ...]</c>, expanded straight into registers
-    /// (no slots written and read back); <see cref="Fits"/> holds.
+    /// Rotates tokens [<paramref name="firstToken"/>, <paramref name="endToken"/>) of both targets with their rows
+    /// <c>[c0, s0, c1, s1, ...]</c>, each expanded straight into registers (no slots written and read back);
+    /// <see cref="Fits"/> holds for the layout's span. Scratch is taken only where a row is written for the call.
     /// </summary>
-    public static void RotateToken(scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second, int sequence, int token,
-        int span, bool interleaved, bool inverse, ref float row)
+    [SkipLocalsInit]
+    public static void RotateRows<TLayout, TRows, TPositions>(in TRows rows, in TPositions positions, bool inverse,
+        int firstToken, int endToken, int tokensPerSequence, scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second)
+        where TLayout : struct
+        where TRows : IRowSource
+        where TPositions : IPositionSource
     {
-        if (interleaved)
+        int rotaryDim = rows.RotaryDim;
+        int span = typeof(TLayout) == typeof(InterleavedPairs) ? rotaryDim : rotaryDim / 2;
+        bool copyFirst = CopiesPassThrough(first, rotaryDim), copySecond = CopiesPassThrough(second, rotaryDim);
+        int scratchLength = positions.ScratchLength(rows.ScratchLength, rotaryDim);
+        float[]? rented = null;
+        Span<float> scratch = scratchLength == 0 ? default
+            : scratchLength <= Scratch.StackLimit ? Scratch.AlignToCacheLine(stackalloc float[scratchLength + Scratch.CacheLineFloats], scratchLength)
+            : (rented = ArrayPool<float>.Shared.Rent(scratchLength));
+        (int sequence, int token) = Math.DivRem(firstToken, tokensPerSequence);
+        for (int index = firstToken; index < endToken; index++)
         {
-            RotateToken<InterleavedPairs, RowInRegisters>(first, second, sequence, token, span, inverse, ref row, ref row);
+            ref float row = ref positions.Row<TRows, TOps, TVector>(rows, index, sequence, token, scratch);
+            RotateToken<TLayout, RowInRegisters>(first, second, sequence, token, span, inverse, ref row, ref row);
+            if (copyFirst)
+            {
+                CopyPassThrough(first, sequence, token, rotaryDim);
+            }
+
+            if (copySecond)
+            {
+                CopyPassThrough(second, sequence, token, rotaryDim);
+            }
+
+            if (++token == tokensPerSequence)
+            {
+                token = 0;
+                sequence++;
+            }
         }
-        else
+
+        if (rented is not null)
         {
-            RotateToken<HalfSplitPairs, RowInRegisters>(first, second, sequence, token, span, inverse, ref row, ref row);
+            ArrayPool<float>.Shared.Return(rented);
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void RotateToken<TLayout, TSource>(scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second,
         int sequence, int token, int span, bool inverse, ref float cos, ref float sin)
         where TLayout : struct
@@ -268,6 +305,7 @@ internal static class ResidentRotation<TOps, TVector, TKernel, TElement>
     }
 
     /// <summary>Whether <paramref name="target"/> has elements past the rotary dim that <see cref="CopyPassThrough"/> must copy.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool CopiesPassThrough(scoped in RotationTarget<TElement> target, int rotaryDim) =>
         target.Shape.Heads > 0 && target.Shape.HeadDim > rotaryDim && !target.InPlace;
 

@@ -10,6 +10,7 @@ namespace Rope.Simd.Drivers;
 /// <summary>One tensor to rotate: its heads are read from <see cref="Source"/> and written to <see cref="Destination"/> (the same memory in place).</summary>
 internal readonly ref struct RotationTarget<TElement>
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public RotationTarget(ReadOnlySpan<TElement> source, Span<TElement> destination, RopeShape shape)
     {
         Source = source;
@@ -45,11 +46,6 @@ internal static class RotationDriver<TOps, TVector, TKernel, TElement>
     where TKernel : IRotationKernel<TElement, TVector>
     where TElement : unmanaged
 {
-    // Scratch up to this many floats is taken from the stack (about 25 KB: a rotary dim of 1024 with 16-bit caller rows
-    // assembled into a multimodal row), more is rented.
-    private const int StackScratchLimit = 6 * 1024;
-    private const int CacheLineFloats = 64 / sizeof(float);
-
     /// <summary>
     /// Rotates tokens [<paramref name="firstToken"/>, <paramref name="endToken"/>) of both targets, counted over all
     /// sequences (token i is token i mod <paramref name="tokensPerSequence"/> of sequence i / tokensPerSequence); a
@@ -72,14 +68,33 @@ internal static class RotationDriver<TOps, TVector, TKernel, TElement>
         int count = TKernel.Count;
         bool interleaved = layout == RopeLayout.Interleaved;
         int span = interleaved ? rotaryDim : rotaryDim / 2;
+        // Spans of a few whole blocks keep their slots in registers across the token's heads.
+        bool resident = ResidentRotation<TOps, TVector, TKernel, TElement>.Fits(span, interleaved);
+        if (resident && !(TRows.HasHalves && TPositions.IsSingleStream))
+        {
+            // Rows expand straight into registers: no slots, so no scratch beyond what a row needs.
+            if (interleaved)
+            {
+                ResidentRotation<TOps, TVector, TKernel, TElement>.RotateRows<InterleavedPairs, TRows, TPositions>(
+                    rows, positions, inverse, firstToken, endToken, tokensPerSequence, first, second);
+            }
+            else
+            {
+                ResidentRotation<TOps, TVector, TKernel, TElement>.RotateRows<HalfSplitPairs, TRows, TPositions>(
+                    rows, positions, inverse, firstToken, endToken, tokensPerSequence, first, second);
+            }
+
+            return;
+        }
+
         int slotsLength = (span + count - 1) / count * count;
         int rowScratchLength = positions.ScratchLength(rows.ScratchLength, rotaryDim);
         // cos and sin slots, the row and element spills of spans shorter than a block, and the row scratch.
         int scratchLength = 2 * slotsLength + 4 * count + rowScratchLength;
 
         float[]? rented = null;
-        Span<float> scratch = scratchLength <= StackScratchLimit
-            ? AlignToCacheLine(stackalloc float[scratchLength + CacheLineFloats], scratchLength)
+        Span<float> scratch = scratchLength <= Scratch.StackLimit
+            ? Scratch.AlignToCacheLine(stackalloc float[scratchLength + Scratch.CacheLineFloats], scratchLength)
             : (rented = ArrayPool<float>.Shared.Rent(scratchLength));
         ref float cos = ref MemoryMarshal.GetReference(scratch);
         ref float sin = ref Unsafe.Add(ref cos, slotsLength);
@@ -93,8 +108,6 @@ internal static class RotationDriver<TOps, TVector, TKernel, TElement>
         }
 
         // Half-split slots are the runs themselves when whole blocks cover them and the signs stay as given.
-        // Spans of a few whole blocks keep their slots in registers across the token's heads.
-        bool resident = ResidentRotation<TOps, TVector, TKernel, TElement>.Fits(span, interleaved);
         bool copyFirst = resident && ResidentRotation<TOps, TVector, TKernel, TElement>.CopiesPassThrough(first, rotaryDim);
         bool copySecond = resident && ResidentRotation<TOps, TVector, TKernel, TElement>.CopiesPassThrough(second, rotaryDim);
         bool slotsAreRuns = TRows.HasHalves && TPositions.IsSingleStream && !interleaved && !inverse && span % count == 0;
@@ -128,12 +141,7 @@ internal static class RotationDriver<TOps, TVector, TKernel, TElement>
             else
             {
                 ref float row = ref positions.Row<TRows, TOps, TVector>(rows, index, sequence, token, rowScratch);
-                if (resident)
-                {
-                    // The row expands straight into the registers.
-                    ResidentRotation<TOps, TVector, TKernel, TElement>.RotateToken(first, second, sequence, token, span, interleaved, inverse, ref row);
-                }
-                else if (interleaved)
+                if (interleaved)
                 {
                     ExpandInterleaved(ref row, span, inverse, ref cos, ref sin, ref rowSpill);
                 }
@@ -492,13 +500,6 @@ internal static class RotationDriver<TOps, TVector, TKernel, TElement>
         TKernel.RotateHalfSplit(ref tailFirst, ref tailSecond, ref Unsafe.Add(ref cos, lastSlot), ref Unsafe.Add(ref sin, lastSlot));
         TKernel.Store(tailFirst, ref Unsafe.Add(ref destination, last));
         TKernel.Store(tailSecond, ref Unsafe.Add(ref destinationSecond, last));
-    }
-
-    /// <summary>Starts the scratch on a 64-byte boundary so no vector load from it splits a cache line.</summary>
-    private static unsafe Span<float> AlignToCacheLine(Span<float> stackMemory, int length)
-    {
-        int misalignment = (int)((nuint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(stackMemory)) / sizeof(float) % CacheLineFloats);
-        return stackMemory.Slice((CacheLineFloats - misalignment) % CacheLineFloats, length);
     }
 
     private static void Copy<T>(ref T source, ref T destination, int count) =>

@@ -28,7 +28,11 @@ internal readonly struct PackedKernel<TOps, TVector, TCodec, TElement> : IRotati
     public static bool TwoHeadsPerPass => false;
 
     // An interleaved block's slots are one register each; the codec needs about half the registers for itself.
-    public static int ResidentInterleavedBlocks => Math.Clamp((TOps.RegisterCount - 16) / 2, 0, 8);
+    public static int ResidentInterleavedBlocks
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Math.Clamp((TOps.RegisterCount - 16) / 2, 0, 8);
+    }
 
     // A half-split block's slots are two registers each (even and odd elements): loaded per block.
     public static int ResidentHalfSplitBlocks => 0;

@@ -19,7 +19,11 @@ internal readonly struct SingleKernel<TOps, TVector> : IRotationKernel<float, TV
     public static bool TwoHeadsPerPass => true;
 
     // Eight blocks (16 registers) cover a rotary dim of 128 interleaved at 512 bits; loads and results need the rest.
-    public static int ResidentInterleavedBlocks => Math.Clamp((TOps.RegisterCount - 8) / 2, 0, 8);
+    public static int ResidentInterleavedBlocks
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Math.Clamp((TOps.RegisterCount - 8) / 2, 0, 8);
+    }
 
     public static int ResidentHalfSplitBlocks => ResidentInterleavedBlocks;
 
