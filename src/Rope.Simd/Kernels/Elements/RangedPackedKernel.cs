@@ -82,7 +82,7 @@ internal readonly struct RangedPackedKernel<TOps, TVector, TCodec, TElement> : I
         }
         else
         {
-            HalfSplitExactly(ref first, ref second, ref cos, ref sin);
+            (first, second) = HalfSplitExactly(first, second, ref cos, ref sin);
         }
     }
 
@@ -95,7 +95,12 @@ internal readonly struct RangedPackedKernel<TOps, TVector, TCodec, TElement> : I
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static TVector InterleavedExactly(TVector block, TVector cos, TVector sin) => PackedKernel<TOps, TVector, TCodec, TElement>.RotateInterleaved(block, cos, sin);
 
+    // The block goes in and out by value: passing the loop's registers by reference would keep them in memory (address
+    // exposed) on the fast path too.
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void HalfSplitExactly(ref TVector first, ref TVector second, ref float cos, ref float sin) =>
+    private static (TVector First, TVector Second) HalfSplitExactly(TVector first, TVector second, ref float cos, ref float sin)
+    {
         PackedKernel<TOps, TVector, TCodec, TElement>.RotateHalfSplit(ref first, ref second, ref cos, ref sin);
+        return (first, second);
+    }
 }
