@@ -132,7 +132,7 @@ public sealed partial class RopeEngine
     {
         ElementType<TElement>.Check();
         ValidateInPlace(rows, layout, values.Length, shape, positions);
-        Rotation.Run(this, rows, positions, layout, inverse, shape, new RotationTarget<TElement>(values, values, shape), default);
+        Rotation.Run(this, rows, positions, layout, inverse, shape, new RotationTarget<TElement>(values, values, shape), default, new PlainRotation());
     }
 
     /// <summary>
@@ -157,7 +157,7 @@ public sealed partial class RopeEngine
         ElementType<TElement>.Check();
         ValidateInPlace(rows, layout, queries, queryShape, keys, keyShape, positions);
         Rotation.Run(this, rows, positions, layout, inverse, queryShape,
-            new RotationTarget<TElement>(queries, queries, queryShape), new RotationTarget<TElement>(keys, keys, keyShape));
+            new RotationTarget<TElement>(queries, queries, queryShape), new RotationTarget<TElement>(keys, keys, keyShape), new PlainRotation());
     }
 
     /// <summary>Rotates one tensor from <paramref name="source"/> into <paramref name="destination"/> (same shape); pass-through elements are copied.</summary>
@@ -178,7 +178,7 @@ public sealed partial class RopeEngine
     {
         ElementType<TElement>.Check();
         ValidateOutOfPlace(rows, layout, source, destination, shape, positions);
-        Rotation.Run(this, rows, positions, layout, inverse, shape, new RotationTarget<TElement>(source, destination, shape), default);
+        Rotation.Run(this, rows, positions, layout, inverse, shape, new RotationTarget<TElement>(source, destination, shape), default, new PlainRotation());
     }
 
     /// <summary>Rotates queries and keys out of place in one pass (see the in-place overload for the GQA semantics).</summary>
@@ -204,7 +204,7 @@ public sealed partial class RopeEngine
         ElementType<TElement>.Check();
         ValidateOutOfPlace(rows, layout, querySource, queryDestination, queryShape, keySource, keyDestination, keyShape, positions);
         Rotation.Run(this, rows, positions, layout, inverse, queryShape,
-            new RotationTarget<TElement>(querySource, queryDestination, queryShape), new RotationTarget<TElement>(keySource, keyDestination, keyShape));
+            new RotationTarget<TElement>(querySource, queryDestination, queryShape), new RotationTarget<TElement>(keySource, keyDestination, keyShape), new PlainRotation());
     }
 
 #pragma warning restore RS0026

@@ -15,10 +15,14 @@ namespace Rope.Simd.Drivers;
 /// </summary>
 internal static unsafe class Rotation
 {
-    /// <summary>Rotates every token of <paramref name="shape"/>'s sequences (the shape both targets share in batch and tokens).</summary>
-    public static void Run<TElement>(RopeEngine engine, scoped in RopeRows rows, scoped in RopePositions positions, RopeLayout layout,
-        bool inverse, RopeShape shape, scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second)
+    /// <summary>
+    /// Runs <paramref name="operation"/> on every token of <paramref name="shape"/>'s sequences (the shape both targets
+    /// share in batch and tokens).
+    /// </summary>
+    public static void Run<TElement, TOperation>(RopeEngine engine, scoped in RopeRows rows, scoped in RopePositions positions, RopeLayout layout,
+        bool inverse, RopeShape shape, scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second, in TOperation operation)
         where TElement : unmanaged
+        where TOperation : struct, IRotationOperation
     {
         int tokens = shape.TotalTokens;
         var call = new Call(engine.Path, engine.Workers(tokens, first.Shape.Heads + second.Shape.Heads, rows.RotaryDim), layout, inverse,
@@ -32,22 +36,22 @@ internal static unsafe class Rotation
             switch (rows.Format)
             {
                 case RopeRowFormat.Table:
-                    WithRows(call, new TableRows(rows.Table!), pinned, first, second);
+                    WithRows(call, new TableRows(rows.Table!), pinned, first, second, operation);
                     break;
                 case RopeRowFormat.Computed:
-                    WithRows(call, new ComputedRows(rows.Frequencies!), pinned, first, second);
+                    WithRows(call, new ComputedRows(rows.Frequencies!), pinned, first, second, operation);
                     break;
                 default:
                     switch (rows.Value)
                     {
                         case RopeRowValue.Single:
-                            WithCallerRows<TElement, float>(call, rows, firstRows, secondRows, pinned, first, second);
+                            WithCallerRows<TElement, float, TOperation>(call, rows, firstRows, secondRows, pinned, first, second, operation);
                             break;
                         case RopeRowValue.BFloat16:
-                            WithCallerRows<TElement, BFloat16>(call, rows, firstRows, secondRows, pinned, first, second);
+                            WithCallerRows<TElement, BFloat16, TOperation>(call, rows, firstRows, secondRows, pinned, first, second, operation);
                             break;
                         default:
-                            WithCallerRows<TElement, Half>(call, rows, firstRows, secondRows, pinned, first, second);
+                            WithCallerRows<TElement, Half, TOperation>(call, rows, firstRows, secondRows, pinned, first, second, operation);
                             break;
                     }
 
@@ -57,113 +61,94 @@ internal static unsafe class Rotation
     }
 
     /// <summary>The caller's rows of <typeparamref name="TValue"/>: interleaved rows, or cosines and sines as two runs.</summary>
-    private static void WithCallerRows<TElement, TValue>(in Call call, scoped in RopeRows rows, byte* firstRows, byte* secondRows,
-        in PinnedPositions positions, scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second)
+    private static void WithCallerRows<TElement, TValue, TOperation>(in Call call, scoped in RopeRows rows, byte* firstRows, byte* secondRows,
+        in PinnedPositions positions, scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second, in TOperation operation)
         where TElement : unmanaged
         where TValue : unmanaged
+        where TOperation : struct, IRotationOperation
     {
         if (rows.Format == RopeRowFormat.Interleaved)
         {
-            WithRows(call, new InterleavedRows<TValue>(firstRows, rows.RotaryDim, rows.RowStride, rows.LastRowStart), positions, first, second);
+            WithRows(call, new InterleavedRows<TValue>(firstRows, rows.RotaryDim, rows.RowStride, rows.LastRowStart), positions, first, second, operation);
             return;
         }
 
         // [cos | sin] rows are two runs in one span: the sines start half a row in.
         byte* sines = rows.Format == RopeRowFormat.CosThenSin ? firstRows + rows.RotaryDim / 2 * sizeof(TValue) : secondRows;
-        WithRows(call, new SplitRows<TValue>(firstRows, sines, rows.RotaryDim, rows.RowStride, rows.LastRowStart), positions, first, second);
+        WithRows(call, new SplitRows<TValue>(firstRows, sines, rows.RotaryDim, rows.RowStride, rows.LastRowStart), positions, first, second, operation);
     }
 
-    private static void WithRows<TElement, TRows>(in Call call, in TRows rows, in PinnedPositions positions,
-        scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second)
+    private static void WithRows<TElement, TRows, TOperation>(in Call call, in TRows rows, in PinnedPositions positions,
+        scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second, in TOperation operation)
         where TElement : unmanaged
         where TRows : struct, IRowSource
+        where TOperation : struct, IRotationOperation
     {
         switch (positions.Kind)
         {
             case PositionKind.Sequential:
-                WithPositions(call, rows, new SequentialPositions(positions.Start), first, second);
+                WithPositions(call, rows, new SequentialPositions(positions.Start), first, second, operation);
                 break;
             case PositionKind.SequenceStarts:
-                WithPositions(call, rows, new SequenceStartPositions(positions.Starts), first, second);
+                WithPositions(call, rows, new SequenceStartPositions(positions.Starts), first, second, operation);
                 break;
             case PositionKind.Int32:
-                WithPositions(call, rows, new ExplicitPositions<int>(positions.Temporal), first, second);
+                WithPositions(call, rows, new ExplicitPositions<int>(positions.Temporal), first, second, operation);
                 break;
             case PositionKind.Int64:
-                WithPositions(call, rows, new ExplicitPositions<long>(positions.Long), first, second);
+                WithPositions(call, rows, new ExplicitPositions<long>(positions.Long), first, second, operation);
                 break;
             default:
-                WithPositions(call, rows, new MultimodalPositions(positions.Temporal, positions.Height, positions.Width, positions.Sections!), first, second);
+                WithPositions(call, rows, new MultimodalPositions(positions.Temporal, positions.Height, positions.Width, positions.Sections!), first, second, operation);
                 break;
         }
     }
 
-    private static void WithPositions<TElement, TRows, TPositions>(in Call call, in TRows rows, in TPositions positions,
-        scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second)
+    private static void WithPositions<TElement, TRows, TPositions, TOperation>(in Call call, in TRows rows, in TPositions positions,
+        scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second, in TOperation operation)
         where TElement : unmanaged
         where TRows : struct, IRowSource
         where TPositions : struct, IPositionSource
+        where TOperation : struct, IRotationOperation
     {
         if (call.Workers > 1)
         {
-            ParallelRotation<TElement, TRows, TPositions>.Run(call, rows, positions, first, second);
+            ParallelRotation<TElement, TRows, TPositions, TOperation>.Run(call, rows, positions, first, second, operation);
         }
         else
         {
-            OnPath(call.Path, rows, positions, call.Layout, call.Inverse, 0, call.Tokens, call.TokensPerSequence, first, second);
+            OnPath(call.Path, rows, positions, call.Layout, call.Inverse, 0, call.Tokens, call.TokensPerSequence, first, second, operation);
         }
     }
 
-    /// <summary>Tokens [firstToken, endToken) on one path: the instruction set, then the element type's kernel.</summary>
-    public static void OnPath<TElement, TRows, TPositions>(RopePath path, in TRows rows, in TPositions positions, RopeLayout layout, bool inverse,
-        int firstToken, int endToken, int tokensPerSequence, scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second)
+    /// <summary>Tokens [firstToken, endToken) on one path: the instruction set, then the operation on it.</summary>
+    public static void OnPath<TElement, TRows, TPositions, TOperation>(RopePath path, in TRows rows, in TPositions positions, RopeLayout layout,
+        bool inverse, int firstToken, int endToken, int tokensPerSequence, scoped in RotationTarget<TElement> first,
+        scoped in RotationTarget<TElement> second, in TOperation operation)
         where TElement : unmanaged
         where TRows : struct, IRowSource
         where TPositions : struct, IPositionSource
+        where TOperation : struct, IRotationOperation
     {
         switch (path)
         {
             case RopePath.Vector512:
-                OnIsa<Vector512Ops, Vector512<float>, TElement, TRows, TPositions>(rows, positions, layout, inverse, firstToken, endToken, tokensPerSequence, first, second);
+                operation.Run<Vector512Ops, Vector512<float>, TElement, TRows, TPositions>(rows, positions, layout, inverse, firstToken, endToken, tokensPerSequence, first, second);
                 break;
             case RopePath.Vector256:
-                OnIsa<Vector256Ops, Vector256<float>, TElement, TRows, TPositions>(rows, positions, layout, inverse, firstToken, endToken, tokensPerSequence, first, second);
+                operation.Run<Vector256Ops, Vector256<float>, TElement, TRows, TPositions>(rows, positions, layout, inverse, firstToken, endToken, tokensPerSequence, first, second);
                 break;
             case RopePath.Vector128:
-                OnIsa<Vector128Ops, Vector128<float>, TElement, TRows, TPositions>(rows, positions, layout, inverse, firstToken, endToken, tokensPerSequence, first, second);
+                operation.Run<Vector128Ops, Vector128<float>, TElement, TRows, TPositions>(rows, positions, layout, inverse, firstToken, endToken, tokensPerSequence, first, second);
                 break;
             default:
-                OnIsa<ScalarOps, LanePair, TElement, TRows, TPositions>(rows, positions, layout, inverse, firstToken, endToken, tokensPerSequence, first, second);
+                operation.Run<ScalarOps, LanePair, TElement, TRows, TPositions>(rows, positions, layout, inverse, firstToken, endToken, tokensPerSequence, first, second);
                 break;
         }
     }
 
-    /// <summary>The element type's kernel (the type tests fold away): one line per element type.</summary>
-    private static void OnIsa<TOps, TVector, TElement, TRows, TPositions>(in TRows rows, in TPositions positions, RopeLayout layout, bool inverse,
-        int firstToken, int endToken, int tokensPerSequence, scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second)
-        where TOps : IVectorOps<TVector>
-        where TVector : struct
-        where TElement : unmanaged
-        where TRows : struct, IRowSource
-        where TPositions : struct, IPositionSource
-    {
-        if (typeof(TElement) == typeof(float))
-        {
-            RotationDriver<TOps, TVector, SingleKernel<TOps, TVector>, float>.Rotate(rows, positions, layout, inverse, firstToken, endToken, tokensPerSequence, As<TElement, float>(first), As<TElement, float>(second));
-        }
-        else if (typeof(TElement) == typeof(BFloat16))
-        {
-            RotationDriver<TOps, TVector, PackedKernel<TOps, TVector, BFloat16Codec, BFloat16>, BFloat16>.Rotate(
-                rows, positions, layout, inverse, firstToken, endToken, tokensPerSequence, As<TElement, BFloat16>(first), As<TElement, BFloat16>(second));
-        }
-        else
-        {
-            RotationDriver<TOps, TVector, RangedPackedKernel<TOps, TVector, HalfCodec, Half>, Half>.Rotate(
-                rows, positions, layout, inverse, firstToken, endToken, tokensPerSequence, As<TElement, Half>(first), As<TElement, Half>(second));
-        }
-    }
-
-    private static ref readonly RotationTarget<TTo> As<TFrom, TTo>(scoped in RotationTarget<TFrom> target)
+    /// <summary>A target of one element type seen as another; used where a type test has shown they are the same.</summary>
+    internal static ref readonly RotationTarget<TTo> As<TFrom, TTo>(scoped in RotationTarget<TFrom> target)
         where TFrom : unmanaged
         where TTo : unmanaged =>
         ref Unsafe.As<RotationTarget<TFrom>, RotationTarget<TTo>>(ref Unsafe.AsRef(in target));

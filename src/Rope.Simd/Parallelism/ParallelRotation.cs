@@ -235,34 +235,37 @@ internal abstract class ParallelJob
 /// expanded once per token per chunk, so chunks cut tokens first and heads only when there are fewer tokens than chunks.
 /// </summary>
 /// <summary>A rotation cut into token × head chunks; rows and positions arrive pinned, the targets are pinned here.</summary>
-internal sealed unsafe class ParallelRotation<TElement, TRows, TPositions> : ParallelJob
+internal sealed unsafe class ParallelRotation<TElement, TRows, TPositions, TOperation> : ParallelJob
     where TElement : unmanaged
     where TRows : struct, IRowSource
     where TPositions : struct, IPositionSource
+    where TOperation : struct, IRotationOperation
 {
     // Several chunks per worker balance the load when a core is busy with other work.
     private const int ChunksPerWorker = 4;
 
-    private static readonly ParallelRotation<TElement, TRows, TPositions>?[] Pool =
-        new ParallelRotation<TElement, TRows, TPositions>?[Math.Max(4, 2 * Environment.ProcessorCount)];
+    private static readonly ParallelRotation<TElement, TRows, TPositions, TOperation>?[] Pool =
+        new ParallelRotation<TElement, TRows, TPositions, TOperation>?[Math.Max(4, 2 * Environment.ProcessorCount)];
 
     private Rotation.Call call;
     private TRows rows;
     private TPositions positions;
+    private TOperation operation;
     private PinnedTensor first, second;
     private int tokenChunks, headChunks;
 
     /// <summary>Rotates on up to <c>call.Workers</c> threads (the caller included) and returns when all of it is done.</summary>
     public static void Run(in Rotation.Call call, in TRows rows, in TPositions positions,
-        scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second)
+        scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second, in TOperation operation)
     {
         fixed (TElement* firstSource = first.Source, firstDestination = first.Destination)
         fixed (TElement* secondSource = second.Source, secondDestination = second.Destination)
         {
-            ParallelRotation<TElement, TRows, TPositions> job = Rent();
+            ParallelRotation<TElement, TRows, TPositions, TOperation> job = Rent();
             job.call = call;
             job.rows = rows;
             job.positions = positions;
+            job.operation = operation;
             job.first = new PinnedTensor(firstSource, firstDestination, first.Shape);
             job.second = new PinnedTensor(secondSource, secondDestination, second.Shape);
             int totalHeads = first.Shape.Heads + second.Shape.Heads;
@@ -284,13 +287,14 @@ internal sealed unsafe class ParallelRotation<TElement, TRows, TPositions> : Par
         int firstStart = Math.Min(headStart, firstHeads), firstEnd = Math.Min(headEnd, firstHeads);
         int secondStart = Math.Max(headStart, firstHeads) - firstHeads, secondEnd = Math.Max(headEnd, firstHeads) - firstHeads;
         Rotation.OnPath(call.Path, rows, positions, call.Layout, call.Inverse, firstToken, endToken, call.TokensPerSequence,
-            first.Heads<TElement>(firstStart, firstEnd), second.Heads<TElement>(secondStart, secondEnd));
+            first.Heads<TElement>(firstStart, firstEnd), second.Heads<TElement>(secondStart, secondEnd), operation);
     }
 
     protected override void Recycle()
     {
         rows = default;
         positions = default;
+        operation = default;
         first = second = default;
         for (int slot = 0; slot < Pool.Length; slot++)
         {
@@ -304,7 +308,7 @@ internal sealed unsafe class ParallelRotation<TElement, TRows, TPositions> : Par
     /// <summary>Boundary <paramref name="index"/> of <paramref name="parts"/> near-equal parts of <paramref name="total"/>.</summary>
     private static int Cut(int total, int index, int parts) => (int)((long)total * index / parts);
 
-    private static ParallelRotation<TElement, TRows, TPositions> Rent()
+    private static ParallelRotation<TElement, TRows, TPositions, TOperation> Rent()
     {
         for (int slot = 0; slot < Pool.Length; slot++)
         {
@@ -314,7 +318,7 @@ internal sealed unsafe class ParallelRotation<TElement, TRows, TPositions> : Par
             }
         }
 
-        return new ParallelRotation<TElement, TRows, TPositions>();
+        return new ParallelRotation<TElement, TRows, TPositions, TOperation>();
     }
 
     /// <summary>A tensor's pinned source and destination; a part of it is a range of its heads over every token of every sequence.</summary>

@@ -6,11 +6,14 @@ namespace Rope.Simd.Kernels;
 /// float32 rotation in registers of <typeparamref name="TOps"/>: a block is one register.
 /// Interleaved: x' = x·cos + swapPairs(x)·sin with cos = [c0, c0, c1, c1, ...] and sin = [−s0, s0, −s1, s1, ...]
 /// (signs flipped for the inverse). Half-split: a' = a·cos − b·sin, b' = b·cos + a·sin, sin negated for the inverse.
-/// Each product pair is combined by one multiply-add, fused where the ISA has FMA.
+/// Each product pair is combined as <typeparamref name="TProducts"/> says: one multiply-add, fused where the ISA has
+/// FMA (float32 results), or two products and one sum each rounded (results rounded on to 16 bits, the same bits on
+/// every path).
 /// </summary>
-internal readonly struct SingleKernel<TOps, TVector> : IRotationKernel<float, TVector>
+internal readonly struct SingleKernel<TOps, TVector, TProducts> : IRotationKernel<float, TVector>
     where TOps : IVectorOps<TVector>
     where TVector : struct
+    where TProducts : IProductSum
 {
     private const uint SignBit = 0x8000_0000;
 
@@ -109,7 +112,7 @@ internal readonly struct SingleKernel<TOps, TVector> : IRotationKernel<float, TV
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVector RotateInterleaved(TVector block, TVector cos, TVector sin) =>
-        TOps.MultiplyAddEstimate(TOps.SwapPairs(block), sin, TOps.Multiply(block, cos));
+        TProducts.MultiplyAdd<TOps, TVector>(TOps.SwapPairs(block), sin, TOps.Multiply(block, cos));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void RotateHalfSplit(ref TVector first, ref TVector second, ref float cos, ref float sin) =>
@@ -119,7 +122,7 @@ internal readonly struct SingleKernel<TOps, TVector> : IRotationKernel<float, TV
     public static void RotateHalfSplit(ref TVector first, ref TVector second, TVector cos, TVector sin)
     {
         TVector a = first, b = second;
-        first = TOps.MultiplyAddEstimate(TOps.Xor(b, TOps.Broadcast(SignBit)), sin, TOps.Multiply(a, cos));
-        second = TOps.MultiplyAddEstimate(a, sin, TOps.Multiply(b, cos));
+        first = TProducts.MultiplyAdd<TOps, TVector>(TOps.Xor(b, TOps.Broadcast(SignBit)), sin, TOps.Multiply(a, cos));
+        second = TProducts.MultiplyAdd<TOps, TVector>(a, sin, TOps.Multiply(b, cos));
     }
 }

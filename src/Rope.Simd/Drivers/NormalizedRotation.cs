@@ -1,0 +1,243 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Rope.Simd.Kernels;
+using Rope.Simd.Positions;
+using Rope.Simd.Rows;
+
+namespace Rope.Simd.Drivers;
+
+/// <summary>A <see cref="RopeHeadNorm"/> pinned for the call: the weights' address (null without weights), ε and the kind.</summary>
+internal readonly unsafe struct PinnedHeadNorm(float* weights, float epsilon, RopeHeadNormKind kind)
+{
+    public float* Weights => weights;
+
+    public float Epsilon => epsilon;
+
+    public RopeHeadNormKind Kind => kind;
+}
+
+/// <summary>QK norm then rotation, in place: each target's heads get their own norm.</summary>
+internal readonly struct NormalizedRotation(PinnedHeadNorm firstNorm, PinnedHeadNorm secondNorm) : IRotationOperation
+{
+    public void Run<TOps, TVector, TElement, TRows, TPositions>(in TRows rows, in TPositions positions, RopeLayout layout, bool inverse,
+        int firstToken, int endToken, int tokensPerSequence, scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second)
+        where TOps : IVectorOps<TVector>
+        where TVector : struct
+        where TElement : unmanaged
+        where TRows : struct, IRowSource
+        where TPositions : struct, IPositionSource
+    {
+        if (typeof(TElement) == typeof(float))
+        {
+            NormalizedRotationDriver<TOps, TVector>.Single(rows, positions, layout, inverse, firstToken, endToken, tokensPerSequence,
+                Rotation.As<TElement, float>(first), Rotation.As<TElement, float>(second), firstNorm, secondNorm);
+        }
+        else if (typeof(TElement) == typeof(BFloat16))
+        {
+            NormalizedRotationDriver<TOps, TVector>.Widened<BFloat16Codec, BFloat16, TRows, TPositions>(rows, positions, layout, inverse,
+                firstToken, endToken, tokensPerSequence, Rotation.As<TElement, BFloat16>(first), Rotation.As<TElement, BFloat16>(second), firstNorm, secondNorm);
+        }
+        else
+        {
+            NormalizedRotationDriver<TOps, TVector>.Widened<HalfCodec, Half, TRows, TPositions>(rows, positions, layout, inverse,
+                firstToken, endToken, tokensPerSequence, Rotation.As<TElement, Half>(first), Rotation.As<TElement, Half>(second), firstNorm, secondNorm);
+        }
+    }
+}
+
+/// <summary>
+/// The token loop of QK norm + rotation. Per token, every head's scale is computed first (each is a chain of dependent
+/// operations: computed together they overlap), then every head is normalized and the token rotated while its heads
+/// are still in the L1 cache: one pass over the activations in memory.
+/// </summary>
+/// <remarks>
+/// float32 heads are normalized in place and rotated by the float32 kernel (products fused where the ISA has FMA),
+/// so the result is the normalized values rotated exactly as <see cref="RopeEngine.Apply{TElement}(RopeRows, Span{TElement}, RopeShape, RopePositions, RopeLayout, bool)"/>
+/// rotates them. 16-bit heads are widened exactly into float32 scratch, normalized and rotated there with products
+/// and sums each rounded (the same bits on every path), and rounded once into the destination.
+/// </remarks>
+internal static unsafe class NormalizedRotationDriver<TOps, TVector>
+    where TOps : IVectorOps<TVector>
+    where TVector : struct
+{
+    [SkipLocalsInit]
+    public static void Single<TRows, TPositions>(in TRows rows, in TPositions positions, RopeLayout layout, bool inverse,
+        int firstToken, int endToken, int tokensPerSequence, scoped in RotationTarget<float> first, scoped in RotationTarget<float> second,
+        in PinnedHeadNorm firstNorm, in PinnedHeadNorm secondNorm)
+        where TRows : struct, IRowSource
+        where TPositions : struct, IPositionSource
+    {
+        int firstHeads = first.Shape.Heads, heads = firstHeads + second.Shape.Heads;
+        if (heads == 0 || endToken <= firstToken)
+        {
+            return;
+        }
+
+        float[]? rented = null;
+        Span<float> scales = heads <= Scratch.StackLimit ? stackalloc float[heads] : (rented = ArrayPool<float>.Shared.Rent(heads));
+        (int sequence, int token) = Math.DivRem(firstToken, tokensPerSequence);
+        for (int index = firstToken; index < endToken; index++)
+        {
+            nint firstOffset = TokenOffset(first.Shape, sequence, token), secondOffset = TokenOffset(second.Shape, sequence, token);
+            Scales(first.Source, firstOffset, first.Shape, firstNorm, scales);
+            Scales(second.Source, secondOffset, second.Shape, secondNorm, scales[firstHeads..]);
+            Normalize(first.Source, first.Destination, firstOffset, first.Shape, firstNorm, scales);
+            Normalize(second.Source, second.Destination, secondOffset, second.Shape, secondNorm, scales[firstHeads..]);
+            RotationDriver<TOps, TVector, SingleKernel<TOps, TVector, FusedWhereAvailable>, float>.Rotate(rows, positions, layout, inverse,
+                index, index + 1, tokensPerSequence, first, second);
+            if (++token == tokensPerSequence)
+            {
+                token = 0;
+                sequence++;
+            }
+        }
+
+        if (rented is not null)
+        {
+            ArrayPool<float>.Shared.Return(rented);
+        }
+    }
+
+    [SkipLocalsInit]
+    public static void Widened<TCodec, TElement, TRows, TPositions>(in TRows rows, in TPositions positions, RopeLayout layout, bool inverse,
+        int firstToken, int endToken, int tokensPerSequence, scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second,
+        in PinnedHeadNorm firstNorm, in PinnedHeadNorm secondNorm)
+        where TCodec : IPackedCodec<TElement>
+        where TElement : unmanaged
+        where TRows : struct, IRowSource
+        where TPositions : struct, IPositionSource
+    {
+        RopeShape firstShape = first.Shape, secondShape = second.Shape;
+        int firstHeads = firstShape.Heads, heads = firstHeads + secondShape.Heads;
+        if (heads == 0 || endToken <= firstToken)
+        {
+            return;
+        }
+
+        int rotaryDim = rows.RotaryDim;
+        int firstLength = firstHeads * firstShape.HeadDim, secondLength = secondShape.Heads * secondShape.HeadDim;
+        int rowLength = positions.ScratchLength(rows.ScratchLength, rotaryDim);
+        int length = firstLength + secondLength + heads + rowLength;
+        float[]? rented = null;
+        Span<float> scratch = length <= Scratch.StackLimit
+            ? Scratch.AlignToCacheLine(stackalloc float[length + Scratch.CacheLineFloats], length)
+            : (rented = ArrayPool<float>.Shared.Rent(length));
+        // Pinned: the token's row may be written here, and the rotation reads it through a pointer.
+        fixed (float* pinned = scratch)
+        {
+            Span<float> firstValues = scratch[..firstLength], secondValues = scratch.Slice(firstLength, secondLength);
+            Span<float> scales = scratch.Slice(firstLength + secondLength, heads);
+            Span<float> rowScratch = scratch.Slice(firstLength + secondLength + heads, rowLength);
+            RopeShape firstPacked = Packed(firstShape), secondPacked = Packed(secondShape);
+            var firstScratch = new RotationTarget<float>(firstValues, firstValues, firstPacked);
+            var secondScratch = new RotationTarget<float>(secondValues, secondValues, secondPacked);
+            (int sequence, int token) = Math.DivRem(firstToken, tokensPerSequence);
+            for (int index = firstToken; index < endToken; index++)
+            {
+                nint firstOffset = TokenOffset(firstShape, sequence, token), secondOffset = TokenOffset(secondShape, sequence, token);
+                Widen<TCodec, TElement>(first.Source, firstOffset, firstShape, firstValues);
+                Widen<TCodec, TElement>(second.Source, secondOffset, secondShape, secondValues);
+                Scales(firstValues, 0, firstPacked, firstNorm, scales);
+                Scales(secondValues, 0, secondPacked, secondNorm, scales[firstHeads..]);
+                Normalize(firstValues, firstValues, 0, firstPacked, firstNorm, scales);
+                Normalize(secondValues, secondValues, 0, secondPacked, secondNorm, scales[firstHeads..]);
+
+                // The token's row, as a one-row cache of its own, rotates the scratch heads.
+                ref float row = ref positions.Row<TRows, TOps, TVector>(rows, index, sequence, token, rowScratch);
+                var tokenRow = new InterleavedRows<float>((byte*)Unsafe.AsPointer(ref row), rotaryDim, rotaryDim, 0);
+                RotationDriver<TOps, TVector, SingleKernel<TOps, TVector, RoundedTwice>, float>.Rotate(tokenRow, new SequentialPositions(0),
+                    layout, inverse, 0, 1, 1, firstScratch, secondScratch);
+
+                Narrow<TCodec, TElement>(firstValues, first.Destination, firstOffset, firstShape);
+                Narrow<TCodec, TElement>(secondValues, second.Destination, secondOffset, secondShape);
+                if (++token == tokensPerSequence)
+                {
+                    token = 0;
+                    sequence++;
+                }
+            }
+        }
+
+        if (rented is not null)
+        {
+            ArrayPool<float>.Shared.Return(rented);
+        }
+    }
+
+    private static nint TokenOffset(RopeShape shape, int sequence, int token) => (nint)sequence * shape.BatchStride + (nint)token * shape.TokenStride;
+
+    /// <summary>One token of <paramref name="shape"/>'s heads, packed one after another (no heads: an empty shape).</summary>
+    private static RopeShape Packed(RopeShape shape) => shape.Heads == 0 ? default : new RopeShape(1, shape.Heads, shape.HeadDim);
+
+    /// <summary>Each head's 1 / sqrt(mean(x²) + ε), for the heads of one token starting at <paramref name="tokenOffset"/>.</summary>
+    private static void Scales(ReadOnlySpan<float> values, nint tokenOffset, RopeShape shape, in PinnedHeadNorm norm, Span<float> scales)
+    {
+        if (norm.Kind == RopeHeadNormKind.None)
+        {
+            return;
+        }
+
+        ref float token = ref Unsafe.Add(ref MemoryMarshal.GetReference(values), tokenOffset);
+        for (int head = 0; head < shape.Heads; head++)
+        {
+            scales[head] = RmsNorm<TOps, TVector>.InverseRms(ref Unsafe.Add(ref token, (nint)head * shape.HeadStride), shape.HeadDim, norm.Epsilon);
+        }
+    }
+
+    /// <summary>Every head of one token normalized with its scale, from <paramref name="source"/> into <paramref name="destination"/>.</summary>
+    private static void Normalize(ReadOnlySpan<float> source, Span<float> destination, nint tokenOffset, RopeShape shape, in PinnedHeadNorm norm,
+        ReadOnlySpan<float> scales)
+    {
+        switch (norm.Kind)
+        {
+            case RopeHeadNormKind.Weight:
+                Normalize<TimesWeight>(source, destination, tokenOffset, shape, norm.Weights, scales);
+                break;
+            case RopeHeadNormKind.OnePlusWeight:
+                Normalize<TimesOnePlusWeight>(source, destination, tokenOffset, shape, norm.Weights, scales);
+                break;
+            case RopeHeadNormKind.Unweighted:
+                Normalize<Unweighted>(source, destination, tokenOffset, shape, norm.Weights, scales);
+                break;
+        }
+    }
+
+    private static void Normalize<TWeighting>(ReadOnlySpan<float> source, Span<float> destination, nint tokenOffset, RopeShape shape, float* weights,
+        ReadOnlySpan<float> scales)
+        where TWeighting : IWeighting
+    {
+        ref float from = ref Unsafe.Add(ref MemoryMarshal.GetReference(source), tokenOffset);
+        ref float to = ref Unsafe.Add(ref MemoryMarshal.GetReference(destination), tokenOffset);
+        for (int head = 0; head < shape.Heads; head++)
+        {
+            nint offset = (nint)head * shape.HeadStride;
+            RmsNorm<TOps, TVector>.Scale<TWeighting>(ref Unsafe.Add(ref from, offset), ref Unsafe.Add(ref to, offset), shape.HeadDim, scales[head],
+                ref Unsafe.AsRef<float>(weights));
+        }
+    }
+
+    private static void Widen<TCodec, TElement>(ReadOnlySpan<TElement> source, nint tokenOffset, RopeShape shape, Span<float> values)
+        where TCodec : IPackedCodec<TElement>
+        where TElement : unmanaged
+    {
+        int headDim = shape.HeadDim;
+        for (int head = 0; head < shape.Heads; head++)
+        {
+            ConversionDriver<TOps, TVector, TCodec, TElement>.Widen(source.Slice((int)(tokenOffset + (nint)head * shape.HeadStride), headDim),
+                values.Slice(head * headDim, headDim));
+        }
+    }
+
+    private static void Narrow<TCodec, TElement>(ReadOnlySpan<float> values, Span<TElement> destination, nint tokenOffset, RopeShape shape)
+        where TCodec : IPackedCodec<TElement>
+        where TElement : unmanaged
+    {
+        int headDim = shape.HeadDim;
+        for (int head = 0; head < shape.Heads; head++)
+        {
+            ConversionDriver<TOps, TVector, TCodec, TElement>.Narrow(values.Slice(head * headDim, headDim),
+                destination.Slice((int)(tokenOffset + (nint)head * shape.HeadStride), headDim));
+        }
+    }
+}
