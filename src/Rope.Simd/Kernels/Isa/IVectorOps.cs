@@ -111,4 +111,10 @@ internal interface IVectorOps<TVector>
 
     /// <summary>Lanes of <paramref name="whenTrue"/> where <paramref name="mask"/> is all ones, of <paramref name="whenFalse"/> where it is zero.</summary>
     static abstract TVector Select(TVector mask, TVector whenTrue, TVector whenFalse);
+
+    /// <summary>
+    /// The lanes summed by folding halves: lane j plus lane j + Count/2 for the first half, then the same on that half,
+    /// down to one lane, each addition rounded (an order every width shares, so sums are the same bits on every path).
+    /// </summary>
+    static abstract float FoldHalves(TVector value);
 }

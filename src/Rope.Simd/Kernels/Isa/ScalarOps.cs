@@ -142,4 +142,6 @@ internal readonly struct ScalarOps : IVectorOps<LanePair>
     // All ones or zero, without a branch.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static uint Mask(bool condition) => (uint)-(int)Unsafe.BitCast<bool, byte>(condition);
+
+    public static float FoldHalves(LanePair value) => Single(value.Low) + Single(value.High);
 }

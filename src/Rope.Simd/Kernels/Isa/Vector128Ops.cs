@@ -125,4 +125,11 @@ internal readonly struct Vector128Ops : IVectorOps<Vector128<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Select(Vector128<float> mask, Vector128<float> whenTrue, Vector128<float> whenFalse) =>
         Vector128.ConditionalSelect(mask, whenTrue, whenFalse);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float FoldHalves(Vector128<float> value)
+    {
+        Vector128<float> pairs = value + Vector128.Shuffle(value, Vector128.Create(2, 3, 0, 1));
+        return pairs.ToScalar() + pairs.GetElement(1);
+    }
 }

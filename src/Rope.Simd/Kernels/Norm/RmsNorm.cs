@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
@@ -10,8 +11,8 @@ namespace Rope.Simd.Kernels;
 /// <remarks>
 /// The sum of squares keeps <see cref="Partials"/> partial sums: element i's square (rounded) is added to partial
 /// i mod 16, in order of i; the partials are then folded by halves (p[j] += p[j + 8] for j &lt; 8, then + 4, + 2,
-/// + 1). A 512-bit register holds the 16 partials, narrower paths hold them in 2, 4 or 8 registers, and the fold runs
-/// on scalars. The scale is 1 / sqrt(sum / n + ε), each step one rounded float32 operation; a value becomes
+/// + 1). A 512-bit register holds the 16 partials, narrower paths hold them in 2, 4 or 8 registers and fold those
+/// into one first. The scale is 1 / sqrt(sum / n + ε), each step one rounded float32 operation; a value becomes
 /// (x·scale)·w, two roundings, w being the weight, 1 + w (rounded) or absent.
 /// </remarks>
 internal static class RmsNorm<TOps, TVector>
@@ -22,76 +23,90 @@ internal static class RmsNorm<TOps, TVector>
     public const int Partials = 16;
 
     /// <summary>1 / sqrt(mean(x²) + ε) over the <paramref name="length"/> values at <paramref name="head"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float InverseRms(ref float head, int length, float epsilon) =>
         1f / MathF.Sqrt(SumOfSquares(ref head, length) / length + epsilon);
 
     /// <summary>Σ x² in the canonical order (see the type's remarks).</summary>
-    [SkipLocalsInit]
-    public static float SumOfSquares(ref float head, int length)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float SumOfSquares(ref float head, int length) =>
+        length % Partials == 0 ? SumOfChunks(ref head, length) : SumOfPaddedSquares(ref head, length);
+
+    /// <summary>The canonical sum over whole chunks of 16 values, the partials in registers.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float SumOfChunks(ref float head, int length)
     {
-        int count = TOps.Count, registers = Partials / count;
+        int registers = Partials / TOps.Count;
+        nuint count = (nuint)TOps.Count;
         TVector sum0 = default, sum1 = default, sum2 = default, sum3 = default, sum4 = default, sum5 = default, sum6 = default, sum7 = default;
-        int whole = length - length % Partials;
-        for (nuint i = 0; i < (nuint)whole; i += Partials)
+        for (nuint i = 0; i < (nuint)length; i += Partials)
         {
             sum0 = AddSquares(sum0, ref head, i);
             if (registers > 1)
             {
-                sum1 = AddSquares(sum1, ref head, i + (nuint)count);
+                sum1 = AddSquares(sum1, ref head, i + count);
             }
 
             if (registers > 2)
             {
-                sum2 = AddSquares(sum2, ref head, i + 2 * (nuint)count);
-                sum3 = AddSquares(sum3, ref head, i + 3 * (nuint)count);
+                sum2 = AddSquares(sum2, ref head, i + 2 * count);
+                sum3 = AddSquares(sum3, ref head, i + 3 * count);
             }
 
             if (registers > 4)
             {
-                sum4 = AddSquares(sum4, ref head, i + 4 * (nuint)count);
-                sum5 = AddSquares(sum5, ref head, i + 5 * (nuint)count);
-                sum6 = AddSquares(sum6, ref head, i + 6 * (nuint)count);
-                sum7 = AddSquares(sum7, ref head, i + 7 * (nuint)count);
+                sum4 = AddSquares(sum4, ref head, i + 4 * count);
+                sum5 = AddSquares(sum5, ref head, i + 5 * count);
+                sum6 = AddSquares(sum6, ref head, i + 6 * count);
+                sum7 = AddSquares(sum7, ref head, i + 7 * count);
             }
         }
 
-        Span<float> partials = stackalloc float[Partials];
-        ref float partial = ref MemoryMarshal.GetReference(partials);
-        TOps.Store(sum0, ref partial);
-        if (registers > 1)
+        // Fold the registers by halves (partial j plus partial j + 8, then + 4, ...) until one register holds them.
+        if (registers > 4)
         {
-            TOps.Store(sum1, ref Unsafe.Add(ref partial, count));
+            sum0 = TOps.Add(sum0, sum4);
+            sum1 = TOps.Add(sum1, sum5);
+            sum2 = TOps.Add(sum2, sum6);
+            sum3 = TOps.Add(sum3, sum7);
         }
 
         if (registers > 2)
         {
-            TOps.Store(sum2, ref Unsafe.Add(ref partial, 2 * count));
-            TOps.Store(sum3, ref Unsafe.Add(ref partial, 3 * count));
+            sum0 = TOps.Add(sum0, sum2);
+            sum1 = TOps.Add(sum1, sum3);
         }
 
-        if (registers > 4)
+        if (registers > 1)
         {
-            TOps.Store(sum4, ref Unsafe.Add(ref partial, 4 * count));
-            TOps.Store(sum5, ref Unsafe.Add(ref partial, 5 * count));
-            TOps.Store(sum6, ref Unsafe.Add(ref partial, 6 * count));
-            TOps.Store(sum7, ref Unsafe.Add(ref partial, 7 * count));
+            sum0 = TOps.Add(sum0, sum1);
         }
 
-        for (int i = whole; i < length; i++)
+        return TOps.FoldHalves(sum0);
+    }
+
+    /// <summary>
+    /// A head dim that is no multiple of 16: the values copied, zero-padded to whole chunks, so each lands in its own
+    /// partial and the padding adds +0 to partials that are sums of squares (exact). Out of line, so the registers of
+    /// the common case never have their address taken.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    [SkipLocalsInit]
+    private static float SumOfPaddedSquares(ref float head, int length)
+    {
+        int padded = (length + Partials - 1) / Partials * Partials;
+        float[]? rented = null;
+        Span<float> values = padded <= Drivers.Scratch.StackLimit ? stackalloc float[padded] : (rented = ArrayPool<float>.Shared.Rent(padded));
+        values = values[..padded];
+        MemoryMarshal.CreateReadOnlySpan(ref head, length).CopyTo(values);
+        values[length..].Clear();
+        float sum = SumOfChunks(ref MemoryMarshal.GetReference(values), padded);
+        if (rented is not null)
         {
-            float value = Unsafe.Add(ref head, i);
-            partials[i - whole] += value * value;
+            ArrayPool<float>.Shared.Return(rented);
         }
 
-        for (int width = Partials / 2; width > 0; width /= 2)
-        {
-            for (int j = 0; j < width; j++)
-            {
-                partials[j] += partials[j + width];
-            }
-        }
-
-        return partials[0];
+        return sum;
     }
 
     /// <summary>
