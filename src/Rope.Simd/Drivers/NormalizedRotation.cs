@@ -52,6 +52,8 @@ internal readonly struct NormalizedRotation(PinnedHeadNorm firstNorm, PinnedHead
 /// are still in the L1 cache: one pass over the activations in memory.
 /// </summary>
 /// <remarks>
+/// Where the rotated span is whole register blocks, each block is normalized as the register-resident rotation loads
+/// it (<see cref="NormalizedHeads{TOps, TVector}"/>); elsewhere the heads are normalized, then rotated.
 /// float32 heads are normalized in place and rotated by the float32 kernel (products fused where the ISA has FMA),
 /// so the result is the normalized values rotated exactly as <see cref="RopeEngine.Apply{TElement}(RopeRows, Span{TElement}, RopeShape, RopePositions, RopeLayout, bool)"/>
 /// rotates them. 16-bit heads are widened exactly into float32 scratch, normalized and rotated there with products
@@ -70,6 +72,11 @@ internal static unsafe class NormalizedRotationDriver<TOps, TVector>
     {
         int firstHeads = first.Shape.Heads, heads = firstHeads + second.Shape.Heads;
         if (heads == 0 || endToken <= firstToken)
+        {
+            return;
+        }
+
+        if (Resident<FusedWhereAvailable, TRows, TPositions>(rows, positions, layout, inverse, firstToken, endToken, tokensPerSequence, first, second, firstNorm, secondNorm))
         {
             return;
         }
@@ -138,16 +145,19 @@ internal static unsafe class NormalizedRotationDriver<TOps, TVector>
                 nint firstOffset = TokenOffset(firstShape, sequence, token), secondOffset = TokenOffset(secondShape, sequence, token);
                 Widen<TCodec, TElement>(first.Source, firstOffset, firstShape, firstValues);
                 Widen<TCodec, TElement>(second.Source, secondOffset, secondShape, secondValues);
-                Scales(firstValues, 0, firstPacked, firstNorm, scales);
-                Scales(secondValues, 0, secondPacked, secondNorm, scales[firstHeads..]);
-                Normalize(firstValues, firstValues, 0, firstPacked, firstNorm, scales);
-                Normalize(secondValues, secondValues, 0, secondPacked, secondNorm, scales[firstHeads..]);
 
                 // The token's row, as a one-row cache of its own, rotates the scratch heads.
                 ref float row = ref positions.Row<TRows, TOps, TVector>(rows, index, sequence, token, rowScratch);
                 var tokenRow = new InterleavedRows<float>((byte*)Unsafe.AsPointer(ref row), rotaryDim, rotaryDim, 0);
-                RotationDriver<TOps, TVector, SingleKernel<TOps, TVector, RoundedTwice>, float>.Rotate(tokenRow, new SequentialPositions(0),
-                    layout, inverse, 0, 1, 1, firstScratch, secondScratch);
+                if (!Resident<RoundedTwice, InterleavedRows<float>, SequentialPositions>(tokenRow, new SequentialPositions(0), layout, inverse, 0, 1, 1, firstScratch, secondScratch, firstNorm, secondNorm))
+                {
+                    Scales(firstValues, 0, firstPacked, firstNorm, scales);
+                    Scales(secondValues, 0, secondPacked, secondNorm, scales[firstHeads..]);
+                    Normalize(firstValues, firstValues, 0, firstPacked, firstNorm, scales);
+                    Normalize(secondValues, secondValues, 0, secondPacked, secondNorm, scales[firstHeads..]);
+                    RotationDriver<TOps, TVector, SingleKernel<TOps, TVector, RoundedTwice>, float>.Rotate(tokenRow, new SequentialPositions(0),
+                        layout, inverse, 0, 1, 1, firstScratch, secondScratch);
+                }
 
                 Narrow<TCodec, TElement>(firstValues, first.Destination, firstOffset, firstShape);
                 Narrow<TCodec, TElement>(secondValues, second.Destination, secondOffset, secondShape);
@@ -162,6 +172,76 @@ internal static unsafe class NormalizedRotationDriver<TOps, TVector>
         if (rented is not null)
         {
             ArrayPool<float>.Shared.Return(rented);
+        }
+    }
+
+    /// <summary>
+    /// Where the rotated span is whole register blocks: the norm applied to each block as the register-resident
+    /// rotation loads it, one pass over the token's heads after their scales (false: the span does not fit).
+    /// </summary>
+    [SkipLocalsInit]
+    private static bool Resident<TProducts, TRows, TPositions>(in TRows rows, in TPositions positions, RopeLayout layout, bool inverse,
+        int firstToken, int endToken, int tokensPerSequence, scoped in RotationTarget<float> first, scoped in RotationTarget<float> second,
+        in PinnedHeadNorm firstNorm, in PinnedHeadNorm secondNorm)
+        where TProducts : IProductSum
+        where TRows : struct, IRowSource
+        where TPositions : struct, IPositionSource
+    {
+        bool interleaved = layout == RopeLayout.Interleaved;
+        int rotaryDim = rows.RotaryDim;
+        if (!ResidentRotation<TOps, TVector, SingleKernel<TOps, TVector, TProducts>, float>.Fits(interleaved ? rotaryDim : rotaryDim / 2, interleaved))
+        {
+            return false;
+        }
+
+        int firstHeads = first.Shape.Heads, heads = firstHeads + second.Shape.Heads;
+        int firstDim = first.Shape.HeadDim, secondDim = second.Shape.HeadDim;
+        int length = heads + firstDim + secondDim;
+        float[]? rented = null;
+        Span<float> scratch = length <= Scratch.StackLimit ? stackalloc float[length] : (rented = ArrayPool<float>.Shared.Rent(length));
+        fixed (float* pinned = scratch)
+        {
+            float* firstWeights = EffectiveWeights(firstNorm, firstDim, pinned + heads);
+            float* secondWeights = EffectiveWeights(secondNorm, secondDim, pinned + heads + firstDim);
+            var transform = new NormalizedHeads<TOps, TVector>(pinned, firstHeads, firstWeights, secondWeights, firstNorm.Epsilon, secondNorm.Epsilon,
+                firstNorm.Kind != RopeHeadNormKind.None, secondNorm.Kind != RopeHeadNormKind.None);
+            if (interleaved)
+            {
+                ResidentRotation<TOps, TVector, SingleKernel<TOps, TVector, TProducts>, float>.RotateRows<InterleavedPairs, TRows, TPositions, NormalizedHeads<TOps, TVector>>(
+                    rows, positions, inverse, firstToken, endToken, tokensPerSequence, first, second, transform);
+            }
+            else
+            {
+                ResidentRotation<TOps, TVector, SingleKernel<TOps, TVector, TProducts>, float>.RotateRows<HalfSplitPairs, TRows, TPositions, NormalizedHeads<TOps, TVector>>(
+                    rows, positions, inverse, firstToken, endToken, tokensPerSequence, first, second, transform);
+            }
+        }
+
+        if (rented is not null)
+        {
+            ArrayPool<float>.Shared.Return(rented);
+        }
+
+        return true;
+    }
+
+    /// <summary>The weights every normalized value is multiplied by: the caller's, 1 + w (rounded) or 1 written into <paramref name="scratch"/>.</summary>
+    private static float* EffectiveWeights(in PinnedHeadNorm norm, int headDim, float* scratch)
+    {
+        switch (norm.Kind)
+        {
+            case RopeHeadNormKind.Weight:
+                return norm.Weights;
+            case RopeHeadNormKind.OnePlusWeight:
+                for (int i = 0; i < headDim; i++)
+                {
+                    scratch[i] = 1f + norm.Weights[i];
+                }
+
+                return scratch;
+            default:
+                new Span<float>(scratch, headDim).Fill(1f);
+                return scratch;
         }
     }
 
@@ -181,8 +261,10 @@ internal static unsafe class NormalizedRotationDriver<TOps, TVector>
         ref float token = ref Unsafe.Add(ref MemoryMarshal.GetReference(values), tokenOffset);
         for (int head = 0; head < shape.Heads; head++)
         {
-            scales[head] = RmsNorm<TOps, TVector>.InverseRms(ref Unsafe.Add(ref token, (nint)head * shape.HeadStride), shape.HeadDim, norm.Epsilon);
+            scales[head] = RmsNorm<TOps, TVector>.SumOfSquares(ref Unsafe.Add(ref token, (nint)head * shape.HeadStride), shape.HeadDim);
         }
+
+        RmsNorm<TOps, TVector>.InverseRoots(scales[..shape.Heads], shape.HeadDim, norm.Epsilon);
     }
 
     /// <summary>Every head of one token normalized with its scale, from <paramref name="source"/> into <paramref name="destination"/>.</summary>

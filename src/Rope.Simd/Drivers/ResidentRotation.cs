@@ -48,11 +48,11 @@ internal static class ResidentRotation<TOps, TVector, TKernel, TElement>
     {
         if (interleaved)
         {
-            RotateToken<InterleavedPairs, SlotsInMemory>(first, second, sequence, token, span, false, ref cos, ref sin);
+            RotateToken<InterleavedPairs, SlotsInMemory, PlainHeads<TVector>>(first, second, sequence, token, span, false, ref cos, ref sin, default);
         }
         else
         {
-            RotateToken<HalfSplitPairs, SlotsInMemory>(first, second, sequence, token, span, false, ref cos, ref sin);
+            RotateToken<HalfSplitPairs, SlotsInMemory, PlainHeads<TVector>>(first, second, sequence, token, span, false, ref cos, ref sin, default);
         }
     }
 
@@ -60,13 +60,16 @@ internal static class ResidentRotation<TOps, TVector, TKernel, TElement>
     /// Rotates tokens [<paramref name="firstToken"/>, <paramref name="endToken"/>) of both targets with their rows
     /// <c>[c0, s0, c1, s1, ...]</c>, each expanded straight into registers (no slots written and read back);
     /// <see cref="Fits"/> holds for the layout's span. Scratch is taken only where a row is written for the call.
+    /// <paramref name="heads"/> may transform each block before it is rotated (<see cref="PlainHeads{TVector}"/>: none).
     /// </summary>
     [SkipLocalsInit]
-    public static void RotateRows<TLayout, TRows, TPositions>(in TRows rows, in TPositions positions, bool inverse,
-        int firstToken, int endToken, int tokensPerSequence, scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second)
+    public static void RotateRows<TLayout, TRows, TPositions, THeads>(in TRows rows, in TPositions positions, bool inverse,
+        int firstToken, int endToken, int tokensPerSequence, scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second,
+        in THeads heads)
         where TLayout : struct
         where TRows : IRowSource
         where TPositions : IPositionSource
+        where THeads : struct, IHeadTransform<TVector>
     {
         int rotaryDim = rows.RotaryDim;
         int span = typeof(TLayout) == typeof(InterleavedPairs) ? rotaryDim : rotaryDim / 2;
@@ -80,7 +83,17 @@ internal static class ResidentRotation<TOps, TVector, TKernel, TElement>
         for (int index = firstToken; index < endToken; index++)
         {
             ref float row = ref positions.Row<TRows, TOps, TVector>(rows, index, sequence, token, scratch);
-            RotateToken<TLayout, RowInRegisters>(first, second, sequence, token, span, inverse, ref row, ref row);
+            if (THeads.Transforms)
+            {
+                heads.BeginToken(first, second, sequence, token);
+            }
+
+            RotateToken<TLayout, RowInRegisters, THeads>(first, second, sequence, token, span, inverse, ref row, ref row, heads);
+            if (THeads.Transforms)
+            {
+                heads.EndToken(first, second, sequence, token, rotaryDim);
+            }
+
             if (copyFirst)
             {
                 CopyPassThrough(first, sequence, token, rotaryDim);
@@ -105,10 +118,11 @@ internal static class ResidentRotation<TOps, TVector, TKernel, TElement>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void RotateToken<TLayout, TSource>(scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second,
-        int sequence, int token, int span, bool inverse, ref float cos, ref float sin)
+    private static void RotateToken<TLayout, TSource, THeads>(scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second,
+        int sequence, int token, int span, bool inverse, ref float cos, ref float sin, in THeads heads)
         where TLayout : struct
         where TSource : ISlotSource
+        where THeads : struct, IHeadTransform<TVector>
     {
         int blocks = span / TKernel.Count, group = Group(typeof(TLayout) == typeof(InterleavedPairs));
         for (int start = 0; start < blocks; start += group)
@@ -117,28 +131,28 @@ internal static class ResidentRotation<TOps, TVector, TKernel, TElement>
             switch (Math.Min(group, blocks - start))
             {
                 case 1:
-                    RotateGroup<TLayout, Blocks1, TSource>(first, second, sequence, token, span, offset, inverse, ref cos, ref sin);
+                    RotateGroup<TLayout, Blocks1, TSource, THeads>(first, second, sequence, token, span, offset, inverse, ref cos, ref sin, heads);
                     break;
                 case 2:
-                    RotateGroup<TLayout, Blocks2, TSource>(first, second, sequence, token, span, offset, inverse, ref cos, ref sin);
+                    RotateGroup<TLayout, Blocks2, TSource, THeads>(first, second, sequence, token, span, offset, inverse, ref cos, ref sin, heads);
                     break;
                 case 3:
-                    RotateGroup<TLayout, Blocks3, TSource>(first, second, sequence, token, span, offset, inverse, ref cos, ref sin);
+                    RotateGroup<TLayout, Blocks3, TSource, THeads>(first, second, sequence, token, span, offset, inverse, ref cos, ref sin, heads);
                     break;
                 case 4:
-                    RotateGroup<TLayout, Blocks4, TSource>(first, second, sequence, token, span, offset, inverse, ref cos, ref sin);
+                    RotateGroup<TLayout, Blocks4, TSource, THeads>(first, second, sequence, token, span, offset, inverse, ref cos, ref sin, heads);
                     break;
                 case 5:
-                    RotateGroup<TLayout, Blocks5, TSource>(first, second, sequence, token, span, offset, inverse, ref cos, ref sin);
+                    RotateGroup<TLayout, Blocks5, TSource, THeads>(first, second, sequence, token, span, offset, inverse, ref cos, ref sin, heads);
                     break;
                 case 6:
-                    RotateGroup<TLayout, Blocks6, TSource>(first, second, sequence, token, span, offset, inverse, ref cos, ref sin);
+                    RotateGroup<TLayout, Blocks6, TSource, THeads>(first, second, sequence, token, span, offset, inverse, ref cos, ref sin, heads);
                     break;
                 case 7:
-                    RotateGroup<TLayout, Blocks7, TSource>(first, second, sequence, token, span, offset, inverse, ref cos, ref sin);
+                    RotateGroup<TLayout, Blocks7, TSource, THeads>(first, second, sequence, token, span, offset, inverse, ref cos, ref sin, heads);
                     break;
                 default:
-                    RotateGroup<TLayout, Blocks8, TSource>(first, second, sequence, token, span, offset, inverse, ref cos, ref sin);
+                    RotateGroup<TLayout, Blocks8, TSource, THeads>(first, second, sequence, token, span, offset, inverse, ref cos, ref sin, heads);
                     break;
             }
         }
@@ -149,11 +163,12 @@ internal static class ResidentRotation<TOps, TVector, TKernel, TElement>
     /// the span, into registers once and rotates those blocks of every head of both targets with them.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void RotateGroup<TLayout, TBlocks, TSource>(scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second,
-        int sequence, int token, int span, nuint offset, bool inverse, ref float cos, ref float sin)
+    private static void RotateGroup<TLayout, TBlocks, TSource, THeads>(scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second,
+        int sequence, int token, int span, nuint offset, bool inverse, ref float cos, ref float sin, in THeads heads)
         where TLayout : struct
         where TBlocks : IBlockCount
         where TSource : ISlotSource
+        where THeads : struct, IHeadTransform<TVector>
     {
         int blocks = TBlocks.Value;
         nuint count = (nuint)TKernel.Count;
@@ -195,18 +210,20 @@ internal static class ResidentRotation<TOps, TVector, TKernel, TElement>
             TSource.Load<TLayout>(ref cos, ref sin, offset + 7 * count, inverse, out cos7, out sin7);
         }
 
-        RotateHeads<TLayout, TBlocks>(first, sequence, token, span, offset,
+        RotateHeads<TLayout, TBlocks, THeads>(first, 0, sequence, token, span, offset, heads,
             cos0, cos1, cos2, cos3, cos4, cos5, cos6, cos7, sin0, sin1, sin2, sin3, sin4, sin5, sin6, sin7);
-        RotateHeads<TLayout, TBlocks>(second, sequence, token, span, offset,
+        RotateHeads<TLayout, TBlocks, THeads>(second, 1, sequence, token, span, offset, heads,
             cos0, cos1, cos2, cos3, cos4, cos5, cos6, cos7, sin0, sin1, sin2, sin3, sin4, sin5, sin6, sin7);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void RotateHeads<TLayout, TBlocks>(scoped in RotationTarget<TElement> target, int sequence, int token, int span, nuint offset,
+    private static void RotateHeads<TLayout, TBlocks, THeads>(scoped in RotationTarget<TElement> target, int targetIndex, int sequence, int token,
+        int span, nuint offset, in THeads heads,
         TVector cos0, TVector cos1, TVector cos2, TVector cos3, TVector cos4, TVector cos5, TVector cos6, TVector cos7,
         TVector sin0, TVector sin1, TVector sin2, TVector sin3, TVector sin4, TVector sin5, TVector sin6, TVector sin7)
         where TLayout : struct
         where TBlocks : IBlockCount
+        where THeads : struct, IHeadTransform<TVector>
     {
         RopeShape shape = target.Shape;
         if (shape.Heads == 0)
@@ -223,81 +240,82 @@ internal static class ResidentRotation<TOps, TVector, TKernel, TElement>
         {
             ref TElement from = ref Unsafe.Add(ref source, (nint)head * shape.HeadStride);
             ref TElement to = ref Unsafe.Add(ref destination, (nint)head * shape.HeadStride);
+            var block = new BlockTransform<THeads>(heads, THeads.Transforms ? heads.Factor(targetIndex, head) : default, targetIndex, offset);
             if (typeof(TLayout) == typeof(InterleavedPairs))
             {
-                Interleaved(ref from, ref to, 0, cos0, sin0);
+                Interleaved(ref from, ref to, 0, cos0, sin0, block);
                 if (blocks > 1)
                 {
-                    Interleaved(ref from, ref to, count, cos1, sin1);
+                    Interleaved(ref from, ref to, count, cos1, sin1, block);
                 }
 
                 if (blocks > 2)
                 {
-                    Interleaved(ref from, ref to, 2 * count, cos2, sin2);
+                    Interleaved(ref from, ref to, 2 * count, cos2, sin2, block);
                 }
 
                 if (blocks > 3)
                 {
-                    Interleaved(ref from, ref to, 3 * count, cos3, sin3);
+                    Interleaved(ref from, ref to, 3 * count, cos3, sin3, block);
                 }
 
                 if (blocks > 4)
                 {
-                    Interleaved(ref from, ref to, 4 * count, cos4, sin4);
+                    Interleaved(ref from, ref to, 4 * count, cos4, sin4, block);
                 }
 
                 if (blocks > 5)
                 {
-                    Interleaved(ref from, ref to, 5 * count, cos5, sin5);
+                    Interleaved(ref from, ref to, 5 * count, cos5, sin5, block);
                 }
 
                 if (blocks > 6)
                 {
-                    Interleaved(ref from, ref to, 6 * count, cos6, sin6);
+                    Interleaved(ref from, ref to, 6 * count, cos6, sin6, block);
                 }
 
                 if (blocks > 7)
                 {
-                    Interleaved(ref from, ref to, 7 * count, cos7, sin7);
+                    Interleaved(ref from, ref to, 7 * count, cos7, sin7, block);
                 }
             }
             else
             {
                 nuint half = (nuint)span;
-                HalfSplit(ref from, ref to, 0, half, cos0, sin0);
+                HalfSplit(ref from, ref to, 0, half, cos0, sin0, block);
                 if (blocks > 1)
                 {
-                    HalfSplit(ref from, ref to, count, half, cos1, sin1);
+                    HalfSplit(ref from, ref to, count, half, cos1, sin1, block);
                 }
 
                 if (blocks > 2)
                 {
-                    HalfSplit(ref from, ref to, 2 * count, half, cos2, sin2);
+                    HalfSplit(ref from, ref to, 2 * count, half, cos2, sin2, block);
                 }
 
                 if (blocks > 3)
                 {
-                    HalfSplit(ref from, ref to, 3 * count, half, cos3, sin3);
+                    HalfSplit(ref from, ref to, 3 * count, half, cos3, sin3, block);
                 }
 
                 if (blocks > 4)
                 {
-                    HalfSplit(ref from, ref to, 4 * count, half, cos4, sin4);
+                    HalfSplit(ref from, ref to, 4 * count, half, cos4, sin4, block);
                 }
 
                 if (blocks > 5)
                 {
-                    HalfSplit(ref from, ref to, 5 * count, half, cos5, sin5);
+                    HalfSplit(ref from, ref to, 5 * count, half, cos5, sin5, block);
                 }
 
                 if (blocks > 6)
                 {
-                    HalfSplit(ref from, ref to, 6 * count, half, cos6, sin6);
+                    HalfSplit(ref from, ref to, 6 * count, half, cos6, sin6, block);
                 }
 
                 if (blocks > 7)
                 {
-                    HalfSplit(ref from, ref to, 7 * count, half, cos7, sin7);
+                    HalfSplit(ref from, ref to, 7 * count, half, cos7, sin7, block);
                 }
             }
 
@@ -329,19 +347,32 @@ internal static class ResidentRotation<TOps, TVector, TKernel, TElement>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Interleaved(ref TElement from, ref TElement to, nuint offset, TVector cos, TVector sin)
+    private static void Interleaved<THeads>(ref TElement from, ref TElement to, nuint offset, TVector cos, TVector sin, in BlockTransform<THeads> block)
+        where THeads : struct, IHeadTransform<TVector>
     {
-        TKernel.Store(TKernel.RotateInterleaved(TKernel.Load(ref Unsafe.Add(ref from, offset)), cos, sin), ref Unsafe.Add(ref to, offset));
+        TVector values = block.Apply(TKernel.Load(ref Unsafe.Add(ref from, offset)), offset);
+        TKernel.Store(TKernel.RotateInterleaved(values, cos, sin), ref Unsafe.Add(ref to, offset));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void HalfSplit(ref TElement from, ref TElement to, nuint offset, nuint half, TVector cos, TVector sin)
+    private static void HalfSplit<THeads>(ref TElement from, ref TElement to, nuint offset, nuint half, TVector cos, TVector sin,
+        in BlockTransform<THeads> block)
+        where THeads : struct, IHeadTransform<TVector>
     {
-
-        TVector first = TKernel.Load(ref Unsafe.Add(ref from, offset)), second = TKernel.Load(ref Unsafe.Add(ref from, half + offset));
+        TVector first = block.Apply(TKernel.Load(ref Unsafe.Add(ref from, offset)), offset);
+        TVector second = block.Apply(TKernel.Load(ref Unsafe.Add(ref from, half + offset)), half + offset);
         TKernel.RotateHalfSplit(ref first, ref second, cos, sin);
         TKernel.Store(first, ref Unsafe.Add(ref to, offset));
         TKernel.Store(second, ref Unsafe.Add(ref to, half + offset));
+    }
+
+    /// <summary>What <typeparamref name="THeads"/> does to the blocks of one head: its factor, and where the group starts in the head.</summary>
+    private readonly struct BlockTransform<THeads>(THeads heads, TVector factor, int target, nuint groupOffset)
+        where THeads : struct, IHeadTransform<TVector>
+    {
+        /// <summary>The block at element <paramref name="offset"/> of the group, as it is to be rotated.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public TVector Apply(TVector values, nuint offset) => THeads.Transforms ? heads.Apply(values, factor, target, groupOffset + offset) : values;
     }
 
     /// <summary>Where a block's cos and sin registers come from: slots in memory, or the token's row itself.</summary>

@@ -75,13 +75,13 @@ internal static class RotationDriver<TOps, TVector, TKernel, TElement>
             // Rows expand straight into registers: no slots, so no scratch beyond what a row needs.
             if (interleaved)
             {
-                ResidentRotation<TOps, TVector, TKernel, TElement>.RotateRows<InterleavedPairs, TRows, TPositions>(
-                    rows, positions, inverse, firstToken, endToken, tokensPerSequence, first, second);
+                ResidentRotation<TOps, TVector, TKernel, TElement>.RotateRows<InterleavedPairs, TRows, TPositions, PlainHeads<TVector>>(
+                    rows, positions, inverse, firstToken, endToken, tokensPerSequence, first, second, default);
             }
             else
             {
-                ResidentRotation<TOps, TVector, TKernel, TElement>.RotateRows<HalfSplitPairs, TRows, TPositions>(
-                    rows, positions, inverse, firstToken, endToken, tokensPerSequence, first, second);
+                ResidentRotation<TOps, TVector, TKernel, TElement>.RotateRows<HalfSplitPairs, TRows, TPositions, PlainHeads<TVector>>(
+                    rows, positions, inverse, firstToken, endToken, tokensPerSequence, first, second, default);
             }
 
             return;

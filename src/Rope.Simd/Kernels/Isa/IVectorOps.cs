@@ -47,6 +47,11 @@ internal interface IVectorOps<TVector>
 
     static abstract TVector Multiply(TVector left, TVector right);
 
+    static abstract TVector Divide(TVector left, TVector right);
+
+    /// <summary>The square root of each lane, correctly rounded (as the scalar square root).</summary>
+    static abstract TVector SquareRoot(TVector value);
+
     /// <summary>left·right + addend, fused (one rounding) where the ISA has FMA, two roundings otherwise.</summary>
     static abstract TVector MultiplyAddEstimate(TVector left, TVector right, TVector addend);
 

@@ -144,4 +144,9 @@ internal readonly struct ScalarOps : IVectorOps<LanePair>
     private static uint Mask(bool condition) => (uint)-(int)Unsafe.BitCast<bool, byte>(condition);
 
     public static float FoldHalves(LanePair value) => Single(value.Low) + Single(value.High);
+
+    public static LanePair Divide(LanePair left, LanePair right) =>
+        FromSingles(Single(left.Low) / Single(right.Low), Single(left.High) / Single(right.High));
+
+    public static LanePair SquareRoot(LanePair value) => FromSingles(MathF.Sqrt(Single(value.Low)), MathF.Sqrt(Single(value.High)));
 }

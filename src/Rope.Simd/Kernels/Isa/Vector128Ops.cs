@@ -132,4 +132,10 @@ internal readonly struct Vector128Ops : IVectorOps<Vector128<float>>
         Vector128<float> pairs = value + Vector128.Shuffle(value, Vector128.Create(2, 3, 0, 1));
         return pairs.ToScalar() + pairs.GetElement(1);
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Divide(Vector128<float> left, Vector128<float> right) => left / right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> SquareRoot(Vector128<float> value) => Vector128.Sqrt(value);
 }

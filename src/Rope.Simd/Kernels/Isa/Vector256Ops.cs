@@ -125,4 +125,10 @@ internal readonly struct Vector256Ops : IVectorOps<Vector256<float>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float FoldHalves(Vector256<float> value) => Vector128Ops.FoldHalves(value.GetLower() + value.GetUpper());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Divide(Vector256<float> left, Vector256<float> right) => left / right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> SquareRoot(Vector256<float> value) => Vector256.Sqrt(value);
 }

@@ -122,4 +122,10 @@ internal readonly struct Vector512Ops : IVectorOps<Vector512<float>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float FoldHalves(Vector512<float> value) => Vector256Ops.FoldHalves(value.GetLower() + value.GetUpper());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Divide(Vector512<float> left, Vector512<float> right) => left / right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> SquareRoot(Vector512<float> value) => Vector512.Sqrt(value);
 }

@@ -22,10 +22,32 @@ internal static class RmsNorm<TOps, TVector>
     /// <summary>Partial sums of the canonical order.</summary>
     public const int Partials = 16;
 
-    /// <summary>1 / sqrt(mean(x²) + ε) over the <paramref name="length"/> values at <paramref name="head"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float InverseRms(ref float head, int length, float epsilon) =>
-        1f / MathF.Sqrt(SumOfSquares(ref head, length) / length + epsilon);
+    /// <summary>
+    /// Turns each head's sum of squares into its scale, 1 / sqrt(sum / <paramref name="headDim"/> + ε), a register of
+    /// heads at a time (each operation correctly rounded, so the same bits as one head at a time): the division and the
+    /// square root are the slow steps, and this way a token's heads share them.
+    /// </summary>
+    public static void InverseRoots(Span<float> sums, int headDim, float epsilon)
+    {
+        int count = TOps.Count, whole = sums.Length - sums.Length % count;
+        float divisor = headDim;
+        ref float sum = ref MemoryMarshal.GetReference(sums);
+        if (whole > 0)
+        {
+            TVector one = TOps.Broadcast(0x3F80_0000), heads = TOps.Broadcast(BitConverter.SingleToUInt32Bits(divisor));
+            TVector shift = TOps.Broadcast(BitConverter.SingleToUInt32Bits(epsilon));
+            for (nuint i = 0; i < (nuint)whole; i += (nuint)count)
+            {
+                TVector mean = TOps.Divide(TOps.Load(ref Unsafe.Add(ref sum, i)), heads);
+                TOps.Store(TOps.Divide(one, TOps.SquareRoot(TOps.Add(mean, shift))), ref Unsafe.Add(ref sum, i));
+            }
+        }
+
+        for (int i = whole; i < sums.Length; i++)
+        {
+            sums[i] = 1f / MathF.Sqrt(sums[i] / divisor + epsilon);
+        }
+    }
 
     /// <summary>Σ x² in the canonical order (see the type's remarks).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
