@@ -36,6 +36,11 @@ static int Exercise()
                 engine.Apply(table, singles.AsSpan(), shape, 0, layout);
                 engine.Apply(table, bfloat16s.AsSpan(), shape, 0, layout);
                 engine.Apply(table, halves.AsSpan(), shape, 0, layout);
+                // QK norm + rotation: the norm is applied inside the same register-resident loops.
+                var weights = new float[rotaryDim];
+                engine.ApplyWithNorm(table, singles.AsSpan(), shape, RopeHeadNorm.Rms(weights, 1e-6f), 0, layout);
+                engine.ApplyWithNorm(table, bfloat16s.AsSpan(), shape, RopeHeadNorm.Rms(weights, 1e-6f), 0, layout);
+                engine.ApplyWithNorm(table, halves.AsSpan(), shape, RopeHeadNorm.Rms(weights, 1e-6f), 0, layout);
             }
 
             engine.ConvertToBFloat16(singles, bfloat16s);

@@ -83,13 +83,13 @@ internal static class ResidentRotation<TOps, TVector, TKernel, TElement>
         for (int index = firstToken; index < endToken; index++)
         {
             ref float row = ref positions.Row<TRows, TOps, TVector>(rows, index, sequence, token, scratch);
-            if (THeads.Transforms)
+            if (typeof(THeads) != typeof(PlainHeads<TVector>))
             {
                 heads.BeginToken(first, second, sequence, token);
             }
 
             RotateToken<TLayout, RowInRegisters, THeads>(first, second, sequence, token, span, inverse, ref row, ref row, heads);
-            if (THeads.Transforms)
+            if (typeof(THeads) != typeof(PlainHeads<TVector>))
             {
                 heads.EndToken(first, second, sequence, token, rotaryDim);
             }
@@ -210,10 +210,12 @@ internal static class ResidentRotation<TOps, TVector, TKernel, TElement>
             TSource.Load<TLayout>(ref cos, ref sin, offset + 7 * count, inverse, out cos7, out sin7);
         }
 
-        RotateHeads<TLayout, TBlocks, THeads>(first, 0, sequence, token, span, offset, heads,
-            cos0, cos1, cos2, cos3, cos4, cos5, cos6, cos7, sin0, sin1, sin2, sin3, sin4, sin5, sin6, sin7);
-        RotateHeads<TLayout, TBlocks, THeads>(second, 1, sequence, token, span, offset, heads,
-            cos0, cos1, cos2, cos3, cos4, cos5, cos6, cos7, sin0, sin1, sin2, sin3, sin4, sin5, sin6, sin7);
+        // One copy of the head loop for both targets: two would spend the JIT's inlining budget of the 16-bit loops.
+        for (int targetIndex = 0; targetIndex < 2; targetIndex++)
+        {
+            RotateHeads<TLayout, TBlocks, THeads>(targetIndex == 0 ? first : second, targetIndex, sequence, token, span, offset, heads,
+                cos0, cos1, cos2, cos3, cos4, cos5, cos6, cos7, sin0, sin1, sin2, sin3, sin4, sin5, sin6, sin7);
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -240,82 +242,83 @@ internal static class ResidentRotation<TOps, TVector, TKernel, TElement>
         {
             ref TElement from = ref Unsafe.Add(ref source, (nint)head * shape.HeadStride);
             ref TElement to = ref Unsafe.Add(ref destination, (nint)head * shape.HeadStride);
-            var block = new BlockTransform<THeads>(heads, THeads.Transforms ? heads.Factor(targetIndex, head) : default, targetIndex, offset);
+            TVector factor = heads.Factor(targetIndex, head);
+            ref float weights = ref heads.Weights(targetIndex, offset);
             if (typeof(TLayout) == typeof(InterleavedPairs))
             {
-                Interleaved(ref from, ref to, 0, cos0, sin0, block);
+                heads.Interleaved<TKernel, TElement>(ref from, ref to, 0, cos0, sin0, factor, ref weights);
                 if (blocks > 1)
                 {
-                    Interleaved(ref from, ref to, count, cos1, sin1, block);
+                    heads.Interleaved<TKernel, TElement>(ref from, ref to, count, cos1, sin1, factor, ref weights);
                 }
 
                 if (blocks > 2)
                 {
-                    Interleaved(ref from, ref to, 2 * count, cos2, sin2, block);
+                    heads.Interleaved<TKernel, TElement>(ref from, ref to, 2 * count, cos2, sin2, factor, ref weights);
                 }
 
                 if (blocks > 3)
                 {
-                    Interleaved(ref from, ref to, 3 * count, cos3, sin3, block);
+                    heads.Interleaved<TKernel, TElement>(ref from, ref to, 3 * count, cos3, sin3, factor, ref weights);
                 }
 
                 if (blocks > 4)
                 {
-                    Interleaved(ref from, ref to, 4 * count, cos4, sin4, block);
+                    heads.Interleaved<TKernel, TElement>(ref from, ref to, 4 * count, cos4, sin4, factor, ref weights);
                 }
 
                 if (blocks > 5)
                 {
-                    Interleaved(ref from, ref to, 5 * count, cos5, sin5, block);
+                    heads.Interleaved<TKernel, TElement>(ref from, ref to, 5 * count, cos5, sin5, factor, ref weights);
                 }
 
                 if (blocks > 6)
                 {
-                    Interleaved(ref from, ref to, 6 * count, cos6, sin6, block);
+                    heads.Interleaved<TKernel, TElement>(ref from, ref to, 6 * count, cos6, sin6, factor, ref weights);
                 }
 
                 if (blocks > 7)
                 {
-                    Interleaved(ref from, ref to, 7 * count, cos7, sin7, block);
+                    heads.Interleaved<TKernel, TElement>(ref from, ref to, 7 * count, cos7, sin7, factor, ref weights);
                 }
             }
             else
             {
                 nuint half = (nuint)span;
-                HalfSplit(ref from, ref to, 0, half, cos0, sin0, block);
+                heads.HalfSplit<TKernel, TElement>(ref from, ref to, 0, half, cos0, sin0, factor, ref weights);
                 if (blocks > 1)
                 {
-                    HalfSplit(ref from, ref to, count, half, cos1, sin1, block);
+                    heads.HalfSplit<TKernel, TElement>(ref from, ref to, count, half, cos1, sin1, factor, ref weights);
                 }
 
                 if (blocks > 2)
                 {
-                    HalfSplit(ref from, ref to, 2 * count, half, cos2, sin2, block);
+                    heads.HalfSplit<TKernel, TElement>(ref from, ref to, 2 * count, half, cos2, sin2, factor, ref weights);
                 }
 
                 if (blocks > 3)
                 {
-                    HalfSplit(ref from, ref to, 3 * count, half, cos3, sin3, block);
+                    heads.HalfSplit<TKernel, TElement>(ref from, ref to, 3 * count, half, cos3, sin3, factor, ref weights);
                 }
 
                 if (blocks > 4)
                 {
-                    HalfSplit(ref from, ref to, 4 * count, half, cos4, sin4, block);
+                    heads.HalfSplit<TKernel, TElement>(ref from, ref to, 4 * count, half, cos4, sin4, factor, ref weights);
                 }
 
                 if (blocks > 5)
                 {
-                    HalfSplit(ref from, ref to, 5 * count, half, cos5, sin5, block);
+                    heads.HalfSplit<TKernel, TElement>(ref from, ref to, 5 * count, half, cos5, sin5, factor, ref weights);
                 }
 
                 if (blocks > 6)
                 {
-                    HalfSplit(ref from, ref to, 6 * count, half, cos6, sin6, block);
+                    heads.HalfSplit<TKernel, TElement>(ref from, ref to, 6 * count, half, cos6, sin6, factor, ref weights);
                 }
 
                 if (blocks > 7)
                 {
-                    HalfSplit(ref from, ref to, 7 * count, half, cos7, sin7, block);
+                    heads.HalfSplit<TKernel, TElement>(ref from, ref to, 7 * count, half, cos7, sin7, factor, ref weights);
                 }
             }
 
@@ -344,35 +347,6 @@ internal static class ResidentRotation<TOps, TVector, TKernel, TElement>
             MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref source, offset), shape.HeadDim - rotaryDim)
                 .CopyTo(MemoryMarshal.CreateSpan(ref Unsafe.Add(ref destination, offset), shape.HeadDim - rotaryDim));
         }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Interleaved<THeads>(ref TElement from, ref TElement to, nuint offset, TVector cos, TVector sin, in BlockTransform<THeads> block)
-        where THeads : struct, IHeadTransform<TVector>
-    {
-        TVector values = block.Apply(TKernel.Load(ref Unsafe.Add(ref from, offset)), offset);
-        TKernel.Store(TKernel.RotateInterleaved(values, cos, sin), ref Unsafe.Add(ref to, offset));
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void HalfSplit<THeads>(ref TElement from, ref TElement to, nuint offset, nuint half, TVector cos, TVector sin,
-        in BlockTransform<THeads> block)
-        where THeads : struct, IHeadTransform<TVector>
-    {
-        TVector first = block.Apply(TKernel.Load(ref Unsafe.Add(ref from, offset)), offset);
-        TVector second = block.Apply(TKernel.Load(ref Unsafe.Add(ref from, half + offset)), half + offset);
-        TKernel.RotateHalfSplit(ref first, ref second, cos, sin);
-        TKernel.Store(first, ref Unsafe.Add(ref to, offset));
-        TKernel.Store(second, ref Unsafe.Add(ref to, half + offset));
-    }
-
-    /// <summary>What <typeparamref name="THeads"/> does to the blocks of one head: its factor, and where the group starts in the head.</summary>
-    private readonly struct BlockTransform<THeads>(THeads heads, TVector factor, int target, nuint groupOffset)
-        where THeads : struct, IHeadTransform<TVector>
-    {
-        /// <summary>The block at element <paramref name="offset"/> of the group, as it is to be rotated.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public TVector Apply(TVector values, nuint offset) => THeads.Transforms ? heads.Apply(values, factor, target, groupOffset + offset) : values;
     }
 
     /// <summary>Where a block's cos and sin registers come from: slots in memory, or the token's row itself.</summary>
