@@ -28,6 +28,8 @@ internal static partial class QuickRun
         rows.AddRange(RowsComputedPerCall(table, 1, DecodePosition).Run(output));
         rows.AddRange(CallerRowsAndBatches(table, PrefillTokens, 0).Run(output));
         rows.AddRange(CallerRowsAndBatches(table, 1, DecodePosition).Run(output));
+        rows.AddRange(QkNorm(table, PrefillTokens, 0).Run(output));
+        rows.AddRange(QkNorm(table, 1, DecodePosition).Run(output));
         rows.AddRange(TableBuilding.Run(output));
         return rows;
     }

@@ -6,7 +6,8 @@ namespace Rope.Simd.Bench.Peers;
 /// <summary>
 /// llama.cpp's ggml, through the native libraries that NuGet <c>LLamaSharp.Backend.Cpu</c> ships: <c>ggml_rope_ext_inplace</c>
 /// on a [tokens][heads][headDim] tensor (ne0 = headDim), mode 0 (interleaved) or 2 (NEOX, half-split), float32 or
-/// float16, computed through the CPU backend, which keeps its work buffer between calls.
+/// float16, computed through the CPU backend, which keeps its work buffer between calls; or, for QK norm, the graph
+/// <c>ggml_rms_norm</c> → <c>ggml_mul</c> by the weights → <c>ggml_rope_ext</c> that llama.cpp builds for Qwen3.
 /// </summary>
 internal sealed unsafe class Ggml : IDisposable
 {
@@ -14,14 +15,16 @@ internal sealed unsafe class Ggml : IDisposable
     private const int TypeI32 = 26;
     private const string Base = "ggml-base", Cpu = "ggml-cpu";
 
-    private readonly nint context, backend, graph, values;
+    private readonly nint context, backend, graph, values, output;
     private readonly int elements;
 
-    private Ggml(int tokens, int start, int heads, int headDim, int type, RopeLayout layout, double @base, int threads)
+    private Ggml(int tokens, int start, int heads, int headDim, int type, RopeLayout layout, double @base, int threads, ReadOnlySpan<float> normWeights = default,
+        float epsilon = 0)
     {
         int elementSize = type == TypeF32 ? 4 : 2;
         elements = tokens * heads * headDim;
-        var parameters = new InitParams { MemorySize = (nuint)(elements * elementSize + tokens * 4 + (1 << 20)) };
+        // Room for the values, the positions and, with a norm, the weights, two intermediate tensors and the output.
+        var parameters = new InitParams { MemorySize = (nuint)(4 * elements * elementSize + tokens * 4 + headDim * 4 + (1 << 20)) };
         context = ggml_init(parameters);
         values = ggml_new_tensor_3d(context, type, headDim, heads, tokens);
         nint positions = ggml_new_tensor_1d(context, TypeI32, tokens);
@@ -32,9 +35,20 @@ internal sealed unsafe class Ggml : IDisposable
         }
 
         int mode = layout == RopeLayout.Interleaved ? 0 : 2;
-        nint rotated = ggml_rope_ext_inplace(context, values, positions, 0, headDim, mode, 0, (float)@base, 1, 0, 1, 0, 0);
+        if (normWeights.IsEmpty)
+        {
+            output = ggml_rope_ext_inplace(context, values, positions, 0, headDim, mode, 0, (float)@base, 1, 0, 1, 0, 0);
+        }
+        else
+        {
+            nint weights = ggml_new_tensor_1d(context, TypeF32, headDim);
+            normWeights.CopyTo(new Span<float>((void*)ggml_get_data(weights), headDim));
+            nint normalized = ggml_mul(context, ggml_rms_norm(context, values, epsilon), weights);
+            output = ggml_rope_ext(context, normalized, positions, 0, headDim, mode, 0, (float)@base, 1, 0, 1, 0, 0);
+        }
+
         graph = ggml_new_graph(context);
-        ggml_build_forward_expand(graph, rotated);
+        ggml_build_forward_expand(graph, output);
         backend = ggml_backend_cpu_init();
         ggml_backend_cpu_set_n_threads(backend, threads);
     }
@@ -46,8 +60,17 @@ internal sealed unsafe class Ggml : IDisposable
     public Span<T> Values<T>()
         where T : unmanaged => new((void*)ggml_get_data(values), elements);
 
+    /// <summary>The result's memory: the values themselves when rotated in place, the graph's output tensor after a norm.</summary>
+    public Span<T> Output<T>()
+        where T : unmanaged => new((void*)ggml_get_data(output), elements);
+
     public static Ggml? TryCreate(int tokens, int start, int heads, int headDim, int type, RopeLayout layout, double @base, int threads) =>
         LoadError is null ? new Ggml(tokens, start, heads, headDim, type, layout, @base, threads) : null;
+
+    /// <summary>float32 RMS norm of each head by <paramref name="weights"/>, then rotation, as one graph.</summary>
+    public static Ggml? TryCreateNormalized(int tokens, int start, int heads, int headDim, RopeLayout layout, double @base, ReadOnlySpan<float> weights,
+        float epsilon) =>
+        LoadError is null ? new Ggml(tokens, start, heads, headDim, TypeF32, layout, @base, threads: 1, weights, epsilon) : null;
 
     /// <summary>Rotates the tensor in place once, at positions start..start+tokens-1.</summary>
     public void Rotate()
@@ -128,6 +151,16 @@ internal sealed unsafe class Ggml : IDisposable
     [DllImport(Base)]
     private static extern nint ggml_rope_ext_inplace(nint context, nint a, nint positions, nint frequencyFactors, int dimensions, int mode,
         int originalContext, float frequencyBase, float frequencyScale, float extensionFactor, float attentionFactor, float betaFast, float betaSlow);
+
+    [DllImport(Base)]
+    private static extern nint ggml_rope_ext(nint context, nint a, nint positions, nint frequencyFactors, int dimensions, int mode,
+        int originalContext, float frequencyBase, float frequencyScale, float extensionFactor, float attentionFactor, float betaFast, float betaSlow);
+
+    [DllImport(Base)]
+    private static extern nint ggml_rms_norm(nint context, nint a, float epsilon);
+
+    [DllImport(Base)]
+    private static extern nint ggml_mul(nint context, nint a, nint b);
 
     [DllImport(Base)]
     private static extern nint ggml_new_graph(nint context);
