@@ -54,6 +54,27 @@ public partial class DocumentationSampleTests
     private static partial Regex CSharpBlock();
 
     [Fact]
+    public void UsageQkNormNormalizesAndRotatesInOnePass()
+    {
+        var table = RopeTable.Create(rotaryDim: 128, positionCount: 4096, @base: 1000000);   // Qwen3-8B: theta 1e6, NEOX pairs
+        var queryShape = new RopeShape(tokens: 16, heads: 32, headDim: 128);
+        var keyShape = new RopeShape(tokens: 16, heads: 8, headDim: 128);
+        float[] queries = new float[queryShape.RequiredLength], keys = new float[keyShape.RequiredLength];
+        float[] qNormWeight = new float[128], kNormWeight = new float[128];   // the model's q_norm.weight and k_norm.weight
+        Array.Fill(qNormWeight, 1f);
+        Array.Fill(kNormWeight, 1f);
+
+        RopeEngine.Default.ApplyWithNorm(table, queries, queryShape, RopeHeadNorm.Rms(qNormWeight, epsilon: 1e-6f),
+            keys, keyShape, RopeHeadNorm.Rms(kNormWeight, epsilon: 1e-6f), positions: 0, RopeLayout.HalfSplit);
+
+        // Zero heads stay zero; a head of threes has RMS 3, so at position 0 it becomes ones.
+        Assert.All(queries, value => Assert.Equal(0f, value));
+        queries.AsSpan().Fill(3f);
+        RopeEngine.Default.ApplyWithNorm(table, queries, queryShape, RopeHeadNorm.Rms(qNormWeight, epsilon: 1e-6f), 0, RopeLayout.HalfSplit);
+        Assert.All(queries.AsSpan(0, 128).ToArray(), value => Assert.Equal(1f, value, 1e-5f));
+    }
+
+    [Fact]
     public void QuickStartPrintsScoresThatDependOnlyOnTheDistance()
     {
         // LLaMA-3-8B's rotary settings: head dim 128, base 500000, half-split pairs (Hugging Face weights).
