@@ -12,7 +12,7 @@ namespace Rope.Simd.Native;
 internal static unsafe class Exports
 {
     /// <summary>Bumped when a signature or struct of rope_simd.h changes; the loader refuses a variant that differs.</summary>
-    private const int AbiVersion = 2;
+    private const int AbiVersion = 3;
 
     private const int InverseFlag = 1;
 
@@ -181,6 +181,109 @@ internal static unsafe class Exports
         {
             return Fail("rope_simd_rotate_ex", exception);
         }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "rope_simd_impl_rotate_norm")]
+    public static int RotateNorm(NativeRows* rows, int elementType, int layout, NativeBatchPositions* positions,
+        NativeBatchTensor* queries, NativeHeadNorm* queryNorm, NativeBatchTensor* keys, NativeHeadNorm* keyNorm)
+    {
+        try
+        {
+            NotNull(rows, "rows");
+            NotNull(positions, "positions");
+            NotNull(queries, "queries");
+            CheckCall(elementType, layout, 0);
+            // Each struct is copied once, as above; a norm's weights are read where they lie.
+            NativeRows rowsCopy = *rows;
+            NativeBatchPositions positionsCopy = *positions;
+            NativeBatchTensor queryTensor = *queries, keyTensor = keys is null ? default : *keys;
+            NativeHeadNorm queryNormCopy = queryNorm is null ? default : *queryNorm, keyNormCopy = keyNorm is null ? default : *keyNorm;
+            RopeRows ropeRows = Rows(rowsCopy);
+            RopeShape queryShape = BatchShape(queryTensor, "queries");
+            RopeShape keyShape = keys is not null ? BatchShape(keyTensor, "keys") : default;
+            InPlace(queryTensor, "queries");
+            InPlace(keyTensor, "keys");
+            RopePositions ropePositions = Positions(positionsCopy);
+            switch ((NativeElementType)elementType)
+            {
+                case NativeElementType.Float32:
+                    RunNorm<float>(ropeRows, ropePositions, (RopeLayout)layout, queryTensor, queryShape, queryNormCopy, keyTensor, keyShape, keyNormCopy, keys is not null);
+                    break;
+                case NativeElementType.BFloat16:
+                    RunNorm<BFloat16>(ropeRows, ropePositions, (RopeLayout)layout, queryTensor, queryShape, queryNormCopy, keyTensor, keyShape, keyNormCopy, keys is not null);
+                    break;
+                default:
+                    RunNorm<Half>(ropeRows, ropePositions, (RopeLayout)layout, queryTensor, queryShape, queryNormCopy, keyTensor, keyShape, keyNormCopy, keys is not null);
+                    break;
+            }
+
+            return 0;
+        }
+        catch (Exception exception)
+        {
+            return Fail("rope_simd_rotate_norm", exception);
+        }
+    }
+
+    private static void InPlace(in NativeBatchTensor tensor, string name)
+    {
+        if (tensor.Source is not null)
+        {
+            throw new NativeException(NativeStatus.InvalidArgument, $"{name}.source must be NULL: rope_simd_rotate_norm works in place.");
+        }
+    }
+
+    private static void RunNorm<T>(scoped in RopeRows rows, scoped in RopePositions positions, RopeLayout layout,
+        in NativeBatchTensor queryTensor, RopeShape queryShape, in NativeHeadNorm queryNorm,
+        in NativeBatchTensor keyTensor, RopeShape keyShape, in NativeHeadNorm keyNorm, bool withKeys)
+        where T : unmanaged
+    {
+        RopeHeadNorm queries = HeadNorm(queryNorm, "query_norm"), keys = HeadNorm(keyNorm, "key_norm");
+        if (withKeys)
+        {
+            RopeEngine.Default.ApplyWithNorm(rows, Data<T>(queryTensor, queryShape), queryShape, queries, Data<T>(keyTensor, keyShape), keyShape, keys,
+                positions, layout);
+        }
+        else
+        {
+            RopeEngine.Default.ApplyWithNorm(rows, Data<T>(queryTensor, queryShape), queryShape, queries, positions, layout);
+        }
+    }
+
+    /// <summary>A C norm as <see cref="RopeHeadNorm"/>; its weights must be one per element of a head (checked by the engine).</summary>
+    private static RopeHeadNorm HeadNorm(in NativeHeadNorm norm, string name)
+    {
+        if (norm.Kind is < 0 or > (int)NativeNormKind.RmsUnweighted)
+        {
+            throw new NativeException(NativeStatus.InvalidArgument, $"{name}.kind {norm.Kind} is not a rope_simd_norm_kind (0 none, 1 RMS, 2 RMS with 1 + w, 3 RMS unweighted).");
+        }
+
+        if (norm.Kind != (int)NativeNormKind.None && (!float.IsFinite(norm.Epsilon) || norm.Epsilon < 0))
+        {
+            throw new NativeException(NativeStatus.OutOfRange, $"{name}.epsilon {norm.Epsilon} must be finite and not negative.");
+        }
+
+        if (norm.Kind is (int)NativeNormKind.Rms or (int)NativeNormKind.RmsOnePlus)
+        {
+            if (norm.Weight is null)
+            {
+                throw new NativeException(NativeStatus.NullPointer, $"{name}.weight is NULL; RMS norms with weights need head_dim of them.");
+            }
+
+            if (norm.Length is < 0 or > int.MaxValue)
+            {
+                throw new NativeException(NativeStatus.OutOfRange, $"{name}.length {norm.Length} is negative or above 2^31 - 1.");
+            }
+        }
+
+        var weights = new ReadOnlySpan<float>(norm.Weight, (int)Math.Clamp(norm.Length, 0, int.MaxValue));
+        return (NativeNormKind)norm.Kind switch
+        {
+            NativeNormKind.Rms => RopeHeadNorm.Rms(weights, norm.Epsilon),
+            NativeNormKind.RmsOnePlus => RopeHeadNorm.RmsOnePlusWeight(weights, norm.Epsilon),
+            NativeNormKind.RmsUnweighted => RopeHeadNorm.RmsUnweighted(norm.Epsilon),
+            _ => RopeHeadNorm.None,
+        };
     }
 
     private static void CheckCall(int elementType, int layout, int flags)
@@ -459,6 +562,8 @@ internal static unsafe class Exports
         {
             "values" or "queries" or "queryShape" or "shape" or "source" or "destination" or "querySource" or "queryDestination" => "queries",
             "keys" or "keyShape" or "keySource" or "keyDestination" => "keys",
+            "norm" or "queryNorm" => "query_norm",
+            "keyNorm" => "key_norm",
             "rows" or "cos" => "rows->cos",
             "sin" => "rows->sin",
             "rowStride" => "rows->row_stride",

@@ -21,6 +21,15 @@ internal enum NativeElementType
     Float16 = 2,
 }
 
+/// <summary>rope_simd_norm_kind.</summary>
+internal enum NativeNormKind
+{
+    None = 0,
+    Rms = 1,
+    RmsOnePlus = 2,
+    RmsUnweighted = 3,
+}
+
 internal enum NativeRowsFormat
 {
     Table = 0,
@@ -95,6 +104,15 @@ internal unsafe struct NativeBatchPositions
     public long Start;
     public void* Values;
     public long Count;
+}
+
+/// <summary>rope_simd_head_norm.</summary>
+internal unsafe struct NativeHeadNorm
+{
+    public int Kind;
+    public float Epsilon;
+    public float* Weight;
+    public long Length;
 }
 
 #pragma warning restore CS0649

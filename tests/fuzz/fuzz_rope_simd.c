@@ -2,7 +2,7 @@
  * libFuzzer harness for the C ABI (rope_simd.h), built with clang -fsanitize=fuzzer,address by tests/fuzz/run.sh.
  *
  * Each input is a little program: a header picks a table (stored rows or computed ones, built from a base or from
- * explicit frequencies, possibly hostile), then the rest drives rope_simd_rotate and rope_simd_rotate_ex (caller rows,
+ * explicit frequencies, possibly hostile), then the rest drives rope_simd_rotate, rope_simd_rotate_ex and rope_simd_rotate_norm (caller rows,
  * batches, positions of every kind) with fuzzed dtypes, layouts, flags,
  * counts, strides, lengths and positions, and also table_info, table_rows and forged or freed handles.
  * AddressSanitizer cannot see into the NativeAOT code, so every buffer the library may touch is placed flush against
@@ -191,7 +191,7 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
         /* Half the calls go through rope_simd_rotate_ex: fuzzed caller rows (or the table), a batch, and positions of
            every kind, each buffer exactly as long as the call says it is. */
-        guarded rows_buffer = {0}, sin_buffer = {0}, ex_positions_buffer = {0};
+        guarded rows_buffer = {0}, sin_buffer = {0}, ex_positions_buffer = {0}, weight_buffers[2] = {{0}, {0}};
         if (take(&r, 1) % 2) {
             int row_element = dtype == ROPE_SIMD_FLOAT32 ? 4 : 2;
             rope_simd_rows rows_arg = {0};
@@ -230,8 +230,26 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             }
             ex_positions.values = ex_count == 0 && take(&r, 1) % 2 ? NULL : ex_positions_buffer.data;
             ex_positions.count = take(&r, 1) % 8 == 0 ? -(int64_t)take(&r, 1) : ex_count;
-            status = rope_simd_rotate_ex(take(&r, 1) % 32 == 0 ? NULL : &rows_arg, dtype, layout, flags, &ex_positions, &q,
-                                         key_kind == 0 || key_kind == 3 ? NULL : &k);
+            if (take(&r, 1) % 3 == 0) {
+                /* A third of these go through rope_simd_rotate_norm: fuzzed norms, weights exactly as long as they say. */
+                rope_simd_head_norm norms[2];
+                for (int n = 0; n < 2; n++) {
+                    norms[n].kind = take(&r, 1) % 8 == 0 ? (int32_t)take(&r, 4) : (int32_t)(take(&r, 1) % 4);
+                    uint32_t epsilon_bits = take(&r, 1) % 8 == 0 ? (uint32_t)take(&r, 4) : 0x358637BDu; /* 1e-6f */
+                    memcpy(&norms[n].epsilon, &epsilon_bits, sizeof epsilon_bits);
+                    size_t weights = (size_t)(take(&r, 1) % 140);
+                    weight_buffers[n] = guarded_alloc(weights * sizeof(float));
+                    for (size_t i = 0; i < weight_buffers[n].bytes; i++) weight_buffers[n].data[i] = (uint8_t)take(&r, 1);
+                    norms[n].weight = weights == 0 && take(&r, 1) % 2 ? NULL : (const float*)weight_buffers[n].data;
+                    norms[n].length = take(&r, 1) % 8 == 0 ? -(int64_t)take(&r, 1) : (int64_t)weights;
+                }
+                status = rope_simd_rotate_norm(take(&r, 1) % 32 == 0 ? NULL : &rows_arg, dtype, layout, &ex_positions, &q,
+                                               take(&r, 1) % 8 == 0 ? NULL : &norms[0], key_kind == 0 || key_kind == 3 ? NULL : &k,
+                                               take(&r, 1) % 8 == 0 ? NULL : &norms[1]);
+            } else {
+                status = rope_simd_rotate_ex(take(&r, 1) % 32 == 0 ? NULL : &rows_arg, dtype, layout, flags, &ex_positions, &q,
+                                             key_kind == 0 || key_kind == 3 ? NULL : &k);
+            }
         } else {
             status = rope_simd_rotate(table, dtype, layout, flags, positions, &queries, key_kind == 0 || key_kind == 3 ? NULL : &keys);
         }
@@ -255,6 +273,8 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (rows_buffer.mapping) guarded_free(&rows_buffer);
         if (sin_buffer.mapping) guarded_free(&sin_buffer);
         if (ex_positions_buffer.mapping) guarded_free(&ex_positions_buffer);
+        for (int n = 0; n < 2; n++)
+            if (weight_buffers[n].mapping) guarded_free(&weight_buffers[n]);
     }
 
     rope_simd_table_free(table);

@@ -826,6 +826,89 @@ static void test_rotate_ex_rejects_bad_input_before_writing(void) {
     }
 }
 
+/* ---- rope_simd_rotate_norm: QK norm and rotation in one pass ---- */
+
+static void test_rotate_norm_matches_the_oracle_and_rejects_bad_norms(void) {
+    enum { TOKENS = 3, QH = 4, KH = 2, HEAD = 80, ROTARY = 64, QUERIES = TOKENS * QH * HEAD, KEYS = TOKENS * KH * HEAD };
+    rope_simd_table table;
+    CHECK_OK(rope_simd_table_create(ROTARY, 10000, 0, 64, &table));
+    static float queries[QUERIES], keys[KEYS], original[QUERIES + KEYS], query_weight[HEAD], key_weight[HEAD];
+    for (int i = 0; i < QUERIES; i++) original[i] = queries[i] = activation();
+    for (int i = 0; i < KEYS; i++) original[QUERIES + i] = keys[i] = activation();
+    for (int i = 0; i < HEAD; i++) query_weight[i] = (float)(0.5 + uniform()), key_weight[i] = (float)(uniform() * 0.2 - 0.1);
+    rope_simd_rows rows = {.format = ROPE_SIMD_ROWS_TABLE, .table = table};
+    rope_simd_batch_positions positions = {.kind = ROPE_SIMD_POSITIONS_SEQUENTIAL, .start = 7};
+    rope_simd_batch_tensor q = {.data = queries, .length = QUERIES, .tokens = TOKENS, .heads = QH, .head_dim = HEAD};
+    rope_simd_batch_tensor k = {.data = keys, .length = KEYS, .tokens = TOKENS, .heads = KH, .head_dim = HEAD};
+    rope_simd_head_norm query_norm = {.kind = ROPE_SIMD_NORM_RMS, .epsilon = 1e-6f, .weight = query_weight, .length = HEAD};
+    rope_simd_head_norm key_norm = {.kind = ROPE_SIMD_NORM_RMS_ONE_PLUS, .epsilon = 1e-6f, .weight = key_weight, .length = HEAD};
+    CHECK_OK(rope_simd_rotate_norm(&rows, ROPE_SIMD_FLOAT32, ROPE_SIMD_HALF_SPLIT, &positions, &q, &query_norm, &k, &key_norm));
+
+    /* The oracle: the norm in long double, then the exact rotation; the documented bound is (ceil(80/16) + 21)/2 = 13. */
+    for (int head = 0; head < TOKENS * (QH + KH); head++) {
+        int is_query = head < TOKENS * QH;
+        const float* input = original + head * HEAD;
+        const float* actual = is_query ? queries + head * HEAD : keys + (head - TOKENS * QH) * HEAD;
+        int token = is_query ? head / QH : (head - TOKENS * QH) / KH;
+        long double sum = 0, normalized[HEAD];
+        for (int i = 0; i < HEAD; i++) sum += (long double)input[i] * input[i];
+        long double scale = 1 / sqrtl(sum / HEAD + 1e-6L);
+        for (int i = 0; i < HEAD; i++) normalized[i] = input[i] * scale * (is_query ? (long double)query_weight[i] : 1 + (long double)key_weight[i]);
+        for (int i = ROTARY; i < HEAD; i++)
+            CHECK(fabsl(actual[i] - normalized[i]) <= 13 * 0x1p-23 * fabsl(normalized[i]) + 0x1p-140, "head %d element %d: %.9g vs %.9Lg", head, i, actual[i], normalized[i]);
+        for (int pair = 0; pair < ROTARY / 2; pair++) {
+            int first, second;
+            pair_members(ROPE_SIMD_HALF_SPLIT, ROTARY, pair, &first, &second);
+            long double a, b;
+            rotate_exactly((double)normalized[first], (double)normalized[second], 7 + token, inverse_frequency(pair, ROTARY, 10000), 0, &a, &b);
+            double bound = 13 * 0x1p-23 * (double)fmaxl(fabsl(normalized[first]), fabsl(normalized[second])) + 0x1p-140;
+            CHECK(fabsl(actual[first] - a) <= bound && fabsl(actual[second] - b) <= bound, "head %d pair %d: (%.9g, %.9g) vs (%.9Lg, %.9Lg)", head, pair,
+                  actual[first], actual[second], a, b);
+        }
+    }
+
+    /* Bad norms are reported, naming the argument, and nothing is written. */
+    memcpy(queries, original, sizeof queries);
+    memcpy(keys, original + QUERIES, sizeof keys);
+    rope_simd_head_norm short_weights = key_norm, no_weights = key_norm, bad_kind = key_norm, bad_epsilon = key_norm;
+    short_weights.length = HEAD - 1;
+    no_weights.weight = NULL;
+    bad_kind.kind = 9;
+    bad_epsilon.epsilon = -1;
+    struct {
+        const rope_simd_head_norm* norm;
+        int expected_status;
+        const char* named;
+    } cases[] = {
+        {&short_weights, ROPE_SIMD_ERROR_INVALID_ARGUMENT, "key_norm"},
+        {&no_weights, ROPE_SIMD_ERROR_NULL_POINTER, "key_norm.weight"},
+        {&bad_kind, ROPE_SIMD_ERROR_INVALID_ARGUMENT, "key_norm.kind"},
+        {&bad_epsilon, ROPE_SIMD_ERROR_OUT_OF_RANGE, "key_norm.epsilon"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int status = rope_simd_rotate_norm(&rows, ROPE_SIMD_FLOAT32, ROPE_SIMD_HALF_SPLIT, &positions, &q, &query_norm, &k, cases[c].norm);
+        CHECK(status == cases[c].expected_status, "case %zu: status %d, expected %d (%s)", c, status, cases[c].expected_status, rope_simd_last_error());
+        CHECK(strstr(rope_simd_last_error(), cases[c].named) != NULL, "case %zu: message does not name %s: %s", c, cases[c].named, rope_simd_last_error());
+    }
+    rope_simd_batch_tensor out_of_place = q;
+    out_of_place.source = original;
+    CHECK(rope_simd_rotate_norm(&rows, ROPE_SIMD_FLOAT32, ROPE_SIMD_HALF_SPLIT, &positions, &out_of_place, &query_norm, NULL, NULL) ==
+              ROPE_SIMD_ERROR_INVALID_ARGUMENT, "out of place accepted");
+    CHECK(memcmp(queries, original, sizeof queries) == 0 && memcmp(keys, original + QUERIES, sizeof keys) == 0, "a rejected call wrote");
+
+    /* bfloat16 with no norm on the keys: the keys are rotated exactly as rope_simd_rotate_ex rotates them. */
+    static uint16_t packed_queries[QUERIES], packed_keys[KEYS], expected_keys[KEYS];
+    for (int i = 0; i < QUERIES; i++) packed_queries[i] = float_to_bfloat16(original[i]);
+    for (int i = 0; i < KEYS; i++) expected_keys[i] = packed_keys[i] = float_to_bfloat16(original[QUERIES + i]);
+    rope_simd_batch_tensor packed_q = {.data = packed_queries, .length = QUERIES, .tokens = TOKENS, .heads = QH, .head_dim = HEAD};
+    rope_simd_batch_tensor packed_k = {.data = packed_keys, .length = KEYS, .tokens = TOKENS, .heads = KH, .head_dim = HEAD};
+    rope_simd_batch_tensor expected_k = {.data = expected_keys, .length = KEYS, .tokens = TOKENS, .heads = KH, .head_dim = HEAD};
+    CHECK_OK(rope_simd_rotate_norm(&rows, ROPE_SIMD_BFLOAT16, ROPE_SIMD_INTERLEAVED, &positions, &packed_q, &query_norm, &packed_k, NULL));
+    CHECK_OK(rope_simd_rotate_ex(&rows, ROPE_SIMD_BFLOAT16, ROPE_SIMD_INTERLEAVED, 0, &positions, &expected_k, NULL));
+    CHECK(memcmp(packed_keys, expected_keys, sizeof packed_keys) == 0, "bfloat16 keys without a norm differ from rope_simd_rotate_ex");
+    CHECK_OK(rope_simd_table_free(table));
+}
+
 int main(int argc, char** argv) {
     golden_directory = argc > 1 ? argv[1] : "tests/Rope.Simd.Tests/Golden";
     run("engine_loads_and_reports_its_path", test_engine_loads_and_reports_its_path);
@@ -849,6 +932,7 @@ int main(int argc, char** argv) {
     run("rotate_ex_caller_rows_batches_and_int64_positions", test_rotate_ex_caller_rows_batches_and_int64_positions);
     run("rotate_ex_rejects_bad_input_before_writing", test_rotate_ex_rejects_bad_input_before_writing);
     run("rotate_ex_int64_ids_changed_during_a_call_never_read_outside_the_rows", test_rotate_ex_int64_ids_changed_during_a_call_never_read_outside_the_rows);
+    run("rotate_norm_matches_the_oracle_and_rejects_bad_norms", test_rotate_norm_matches_the_oracle_and_rejects_bad_norms);
     printf("total: %d, failed: %d, succeeded: %d, skipped: 0\n", tests_run, tests_failed, tests_run - tests_failed);
     return tests_failed == 0 ? 0 : 1;
 }

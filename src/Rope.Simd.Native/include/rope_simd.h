@@ -34,7 +34,7 @@
 extern "C" {
 #endif
 
-#define ROPE_SIMD_ABI_VERSION 2
+#define ROPE_SIMD_ABI_VERSION 3
 
 typedef enum rope_simd_status {
     ROPE_SIMD_OK = 0,
@@ -139,6 +139,22 @@ typedef struct rope_simd_batch_positions {
     int64_t count;      /* elements in values: the batch (STARTS) or batch*tokens (INT32, INT64) */
 } rope_simd_batch_positions;
 
+/* What rope_simd_rotate_norm does to each head before rotating it. */
+typedef enum rope_simd_norm_kind {
+    ROPE_SIMD_NORM_NONE = 0,           /* nothing: the heads are only rotated */
+    ROPE_SIMD_NORM_RMS = 1,            /* x / sqrt(mean(x^2) + eps) * w (Llama-style RMSNorm: Qwen3, OLMo 2) */
+    ROPE_SIMD_NORM_RMS_ONE_PLUS = 2,   /* x / sqrt(mean(x^2) + eps) * (1 + w) (Gemma) */
+    ROPE_SIMD_NORM_RMS_UNWEIGHTED = 3  /* x / sqrt(mean(x^2) + eps) */
+} rope_simd_norm_kind;
+
+/* The RMS norm of each head of one tensor, over its whole head_dim (the rotation covers the rotary part). */
+typedef struct rope_simd_head_norm {
+    int32_t kind;        /* rope_simd_norm_kind */
+    float epsilon;       /* finite, not negative (models use 1e-6 or 1e-5) */
+    const float* weight; /* RMS and RMS_ONE_PLUS: head_dim float32 weights, read where they lie on every call */
+    int64_t length;      /* floats in weight: the tensor's head_dim */
+} rope_simd_head_norm;
+
 /* ROPE_SIMD_ABI_VERSION of the loaded engine. */
 int32_t rope_simd_abi_version(void);
 
@@ -184,6 +200,17 @@ int rope_simd_rotate(rope_simd_table table, rope_simd_dtype dtype, rope_simd_lay
 int rope_simd_rotate_ex(const rope_simd_rows* rows, rope_simd_dtype dtype, rope_simd_layout layout, int32_t flags,
                         const rope_simd_batch_positions* positions, const rope_simd_batch_tensor* queries,
                         const rope_simd_batch_tensor* keys);
+
+/* QK norm and rotation in place in one pass (Qwen3, Gemma 3, OLMo 2): every head of the queries, and of the keys when
+ * not NULL, normalized with its tensor's norm (a NULL norm is ROPE_SIMD_NORM_NONE), then rotated. Rows, dtype,
+ * layout, positions and shapes as rope_simd_rotate_ex; both tensors in place (source NULL). The norm is float32
+ * arithmetic in a fixed order, the same bits on every CPU; float32 results are within (ceil(head_dim/16) + 21)/2 *
+ * 2^-23 * M of the exact normalization and rotation (M the pair's largest normalized magnitude), 16-bit results are
+ * rotated in float32 and rounded once, with identical bits on every CPU. */
+int rope_simd_rotate_norm(const rope_simd_rows* rows, rope_simd_dtype dtype, rope_simd_layout layout,
+                          const rope_simd_batch_positions* positions, const rope_simd_batch_tensor* queries,
+                          const rope_simd_head_norm* query_norm, const rope_simd_batch_tensor* keys,
+                          const rope_simd_head_norm* key_norm);
 
 #ifdef __cplusplus
 }

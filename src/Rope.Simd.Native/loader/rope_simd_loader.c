@@ -33,7 +33,12 @@
     X(rotate_ex, (const rope_simd_rows* rows, rope_simd_dtype dtype, rope_simd_layout layout, int32_t flags,       \
                   const rope_simd_batch_positions* positions, const rope_simd_batch_tensor* queries,               \
                   const rope_simd_batch_tensor* keys),                                                              \
-      (rows, dtype, layout, flags, positions, queries, keys))
+      (rows, dtype, layout, flags, positions, queries, keys))                                                     \
+    X(rotate_norm, (const rope_simd_rows* rows, rope_simd_dtype dtype, rope_simd_layout layout,                    \
+                    const rope_simd_batch_positions* positions, const rope_simd_batch_tensor* queries,             \
+                    const rope_simd_head_norm* query_norm, const rope_simd_batch_tensor* keys,                     \
+                    const rope_simd_head_norm* key_norm),                                                           \
+      (rows, dtype, layout, positions, queries, query_norm, keys, key_norm))
 
 static struct {
 #define DECLARE_POINTER(name, params, args) int (*name) params;
