@@ -46,6 +46,12 @@ internal static class Report
         ("q+k prefill, int64 position ids, half-split", "float32 prefill q+k 512 x (32 + 8) x 128: the caller's", "Rope.Simd {path} HalfSplit, table, int64 position ids"),
         ("q+k prefill, a batch of 4 x 128, half-split", "float32 prefill q+k 512 x (32 + 8) x 128: the caller's", "Rope.Simd {path} HalfSplit, table, a batch of 4 x 128 in one call"),
         ("q+k decode, caller vLLM cos-sin rows, half-split", "float32 decode q+k 1 x (32 + 8) x 128 at position 511: the caller's", "Rope.Simd {path} HalfSplit, caller vLLM cos-sin rows"),
+        ("QK norm + RoPE q+k prefill, one pass", "QK norm + RoPE, float32 prefill", "Rope.Simd {path} ApplyWithNorm, one pass"),
+        ("QK norm + RoPE q+k prefill, norm pass then rotation", "QK norm + RoPE, float32 prefill", "two passes: TensorPrimitives RMS norm per head, then Rope.Simd Apply"),
+        ("ggml QK norm + RoPE q+k prefill", "QK norm + RoPE, float32 prefill", "ggml rms_norm + mul + rope_ext mode 2 (HalfSplit), one graph per tensor"),
+        ("QK norm + RoPE q+k decode, one pass", "QK norm + RoPE, float32 decode", "Rope.Simd {path} ApplyWithNorm, one pass"),
+        ("QK norm + RoPE q+k decode, norm pass then rotation", "QK norm + RoPE, float32 decode", "two passes: TensorPrimitives RMS norm per head, then Rope.Simd Apply"),
+        ("ggml QK norm + RoPE q+k decode", "QK norm + RoPE, float32 decode", "ggml rms_norm + mul + rope_ext mode 2 (HalfSplit), one graph per tensor"),
         ("table building vs a MathF.SinCos loop", "table building", "MathF.SinCos loop on float32 angles"),
     ];
 
@@ -79,6 +85,13 @@ internal static class Report
              ("Rope.Simd decode, table", "q+k decode 32+8 heads, table, half-split"),
              ("Rope.Simd decode, rows per call", "q+k decode 32+8 heads, rows computed per call"),
              ("Rope.Simd decode, caller vLLM rows", "q+k decode, caller vLLM cos-sin rows, half-split")]),
+        ("QK norm + RoPE, queries and keys, 32 + 8 heads, half-split pairs",
+            [("Rope.Simd prefill, one pass", "QK norm + RoPE q+k prefill, one pass"),
+             ("prefill, norm pass then Rope.Simd", "QK norm + RoPE q+k prefill, norm pass then rotation"),
+             ("ggml (llama.cpp) prefill", "ggml QK norm + RoPE q+k prefill"),
+             ("Rope.Simd decode, one pass", "QK norm + RoPE q+k decode, one pass"),
+             ("decode, norm pass then Rope.Simd", "QK norm + RoPE q+k decode, norm pass then rotation"),
+             ("ggml (llama.cpp) decode", "ggml QK norm + RoPE q+k decode")]),
     ];
 
     /// <summary>
