@@ -86,13 +86,8 @@ internal static unsafe class NormalizedRotationDriver<TOps, TVector>
         (int sequence, int token) = Math.DivRem(firstToken, tokensPerSequence);
         for (int index = firstToken; index < endToken; index++)
         {
-            nint firstOffset = TokenOffset(first.Shape, sequence, token), secondOffset = TokenOffset(second.Shape, sequence, token);
-            Scales(first.Source, firstOffset, first.Shape, firstNorm, scales);
-            Scales(second.Source, secondOffset, second.Shape, secondNorm, scales[firstHeads..]);
-            Normalize(first.Source, first.Destination, firstOffset, first.Shape, firstNorm, scales);
-            Normalize(second.Source, second.Destination, secondOffset, second.Shape, secondNorm, scales[firstHeads..]);
-            RotationDriver<TOps, TVector, SingleKernel<TOps, TVector, FusedWhereAvailable>, float>.Rotate(rows, positions, layout, inverse,
-                index, index + 1, tokensPerSequence, first, second);
+            NormalizeThenRotate<FusedWhereAvailable, TRows, TPositions>(rows, positions, layout, inverse, index, tokensPerSequence,
+                first, TokenOffset(first.Shape, sequence, token), second, TokenOffset(second.Shape, sequence, token), firstNorm, secondNorm, scales);
             if (++token == tokensPerSequence)
             {
                 token = 0;
@@ -151,12 +146,8 @@ internal static unsafe class NormalizedRotationDriver<TOps, TVector>
                 var tokenRow = new InterleavedRows<float>((byte*)Unsafe.AsPointer(ref row), rotaryDim, rotaryDim, 0);
                 if (!Resident<RoundedTwice, InterleavedRows<float>, SequentialPositions>(tokenRow, new SequentialPositions(0), layout, inverse, 0, 1, 1, firstScratch, secondScratch, firstNorm, secondNorm))
                 {
-                    Scales(firstValues, 0, firstPacked, firstNorm, scales);
-                    Scales(secondValues, 0, secondPacked, secondNorm, scales[firstHeads..]);
-                    Normalize(firstValues, firstValues, 0, firstPacked, firstNorm, scales);
-                    Normalize(secondValues, secondValues, 0, secondPacked, secondNorm, scales[firstHeads..]);
-                    RotationDriver<TOps, TVector, SingleKernel<TOps, TVector, RoundedTwice>, float>.Rotate(tokenRow, new SequentialPositions(0),
-                        layout, inverse, 0, 1, 1, firstScratch, secondScratch);
+                    NormalizeThenRotate<RoundedTwice, InterleavedRows<float>, SequentialPositions>(tokenRow, new SequentialPositions(0), layout, inverse,
+                        0, 1, firstScratch, 0, secondScratch, 0, firstNorm, secondNorm, scales);
                 }
 
                 Narrow<TCodec, TElement>(firstValues, first.Destination, firstOffset, firstShape);
@@ -243,6 +234,26 @@ internal static unsafe class NormalizedRotationDriver<TOps, TVector>
                 new Span<float>(scratch, headDim).Fill(1f);
                 return scratch;
         }
+    }
+
+    /// <summary>
+    /// One token where the span is no whole register blocks: every head's scale, every head normalized in place, then
+    /// the token rotated by the float32 kernel with <typeparamref name="TProducts"/>.
+    /// </summary>
+    private static void NormalizeThenRotate<TProducts, TRows, TPositions>(in TRows rows, in TPositions positions, RopeLayout layout, bool inverse,
+        int index, int tokensPerSequence, scoped in RotationTarget<float> first, nint firstOffset, scoped in RotationTarget<float> second,
+        nint secondOffset, in PinnedHeadNorm firstNorm, in PinnedHeadNorm secondNorm, Span<float> scales)
+        where TProducts : IProductSum
+        where TRows : struct, IRowSource
+        where TPositions : struct, IPositionSource
+    {
+        int firstHeads = first.Shape.Heads;
+        Scales(first.Source, firstOffset, first.Shape, firstNorm, scales);
+        Scales(second.Source, secondOffset, second.Shape, secondNorm, scales[firstHeads..]);
+        Normalize(first.Source, first.Destination, firstOffset, first.Shape, firstNorm, scales);
+        Normalize(second.Source, second.Destination, secondOffset, second.Shape, secondNorm, scales[firstHeads..]);
+        RotationDriver<TOps, TVector, SingleKernel<TOps, TVector, TProducts>, float>.Rotate(rows, positions, layout, inverse,
+            index, index + 1, tokensPerSequence, first, second);
     }
 
     private static nint TokenOffset(RopeShape shape, int sequence, int token) => (nint)sequence * shape.BatchStride + (nint)token * shape.TokenStride;
