@@ -315,6 +315,13 @@ internal static unsafe class NormalizedRotationDriver<TOps, TVector>
         where TElement : unmanaged
     {
         int headDim = shape.HeadDim;
+        if (shape.HeadStride == headDim)
+        {
+            // Heads one after another: the token's heads are one run.
+            ConversionDriver<TOps, TVector, TCodec, TElement>.Widen(source.Slice((int)tokenOffset, values.Length), values);
+            return;
+        }
+
         for (int head = 0; head < shape.Heads; head++)
         {
             ConversionDriver<TOps, TVector, TCodec, TElement>.Widen(source.Slice((int)(tokenOffset + (nint)head * shape.HeadStride), headDim),
@@ -327,6 +334,12 @@ internal static unsafe class NormalizedRotationDriver<TOps, TVector>
         where TElement : unmanaged
     {
         int headDim = shape.HeadDim;
+        if (shape.HeadStride == headDim)
+        {
+            ConversionDriver<TOps, TVector, TCodec, TElement>.Narrow(values, destination.Slice((int)tokenOffset, values.Length));
+            return;
+        }
+
         for (int head = 0; head < shape.Heads; head++)
         {
             ConversionDriver<TOps, TVector, TCodec, TElement>.Narrow(values.Slice(head * headDim, headDim),
