@@ -130,6 +130,18 @@ public readonly ref struct RopePositions
 
     internal ReadOnlySpan<int> WidthValues => widthPositions;
 
+    /// <summary>
+    /// The position of token <paramref name="token"/> of sequence <paramref name="sequence"/> (one read of caller
+    /// memory); one position per token only, not <see cref="PositionKind.Multimodal"/>.
+    /// </summary>
+    internal long PositionOf(int sequence, int token, int tokensPerSequence) => kind switch
+    {
+        PositionKind.Sequential => (long)start + token,
+        PositionKind.SequenceStarts => (long)sequenceStarts[sequence] + token,
+        PositionKind.Int32 => explicitPositions[sequence * tokensPerSequence + token],
+        _ => longPositions[sequence * tokensPerSequence + token],
+    };
+
     /// <summary>Checks every position against the rows, and the counts against the shape, before anything is written.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void Validate(scoped in RopeRows rows, RopeShape shape)

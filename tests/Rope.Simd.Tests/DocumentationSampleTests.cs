@@ -75,6 +75,29 @@ public partial class DocumentationSampleTests
     }
 
     [Fact]
+    public void UsageKvCacheAppendWritesTheCachesPlaces()
+    {
+        var table = RopeTable.Create(rotaryDim: 128, positionCount: 4096, @base: 500000);
+        var queryShape = new RopeShape(tokens: 4, heads: 32, headDim: 128);
+        var keyShape = new RopeShape(tokens: 4, heads: 8, headDim: 128);             // values share the keys' shape
+        float[] queries = new float[queryShape.RequiredLength];
+        float[] keys = new float[keyShape.RequiredLength], values = new float[keyShape.RequiredLength];
+
+        // A bfloat16 cache of 4096 positions, [position][kvHead][headDim]; the 4 tokens go to positions 100..103.
+        var keyCache = new BFloat16[4096 * 8 * 128];
+        var valueCache = new BFloat16[4096 * 8 * 128];
+        var cache = RopeKvCache<BFloat16>.PositionMajor(keyCache, valueCache, batch: 1, capacity: 4096, heads: 8, headDim: 128);
+        RopeEngine.Default.ApplyAndAppend(table, queries, queryShape, keys, values, keyShape, cache, positions: 100, RopeLayout.HalfSplit);
+
+        // Zero keys and values land as zeros at positions 100..103; a one lands as a one.
+        Assert.All(keyCache.AsSpan(100 * 8 * 128, 4 * 8 * 128).ToArray(), value => Assert.Equal(0f, (float)value));
+        values[0] = 1f;
+        cache = RopeKvCache<BFloat16>.PositionMajor(keyCache, valueCache, batch: 1, capacity: 4096, heads: 8, headDim: 128);
+        RopeEngine.Default.ApplyAndAppend(table, queries, queryShape, keys, values, keyShape, cache, positions: 100, RopeLayout.HalfSplit);
+        Assert.Equal(1f, (float)valueCache[100 * 8 * 128]);
+    }
+
+    [Fact]
     public void QuickStartPrintsScoresThatDependOnlyOnTheDistance()
     {
         // LLaMA-3-8B's rotary settings: head dim 128, base 500000, half-split pairs (Hugging Face weights).

@@ -1,0 +1,141 @@
+using Rope.Simd.Drivers;
+
+namespace Rope.Simd;
+
+// Rotation fused with the KV-cache append: keys go from the projection's output to the cache, rotated and converted,
+// in one pass.
+public sealed partial class RopeEngine
+{
+    /// <summary>
+    /// Rotates the queries in place, and writes the keys rotated and the values as they are into
+    /// <paramref name="cache"/> at each token's position, in the cache's element type: one pass over the keys and the
+    /// values, from the projection's output to the cache.
+    /// </summary>
+    /// <typeparam name="TElement">The activations' type: <see cref="float"/>, <see cref="BFloat16"/> or <see cref="Half"/>.</typeparam>
+    /// <typeparam name="TCache">The cache's type, any of the three, independent of <typeparamref name="TElement"/>.</typeparam>
+    /// <param name="rows">cos/sin rows.</param>
+    /// <param name="queries">Query activations, rotated in place.</param>
+    /// <param name="queryShape">Shape of the queries.</param>
+    /// <param name="keys">Key activations: read, not written.</param>
+    /// <param name="values">Value activations, laid out as the keys: read, not written.</param>
+    /// <param name="keyShape">Shape of the keys and of the values: the cache's heads and head dim, the queries' batch and tokens.</param>
+    /// <param name="cache">Where token t of sequence b at position p writes its heads: position p of sequence b.</param>
+    /// <param name="positions">A start position or one position per token (not multimodal): each selects the token's row and its place in the cache.</param>
+    /// <param name="layout">Where each rotated pair lies in a head.</param>
+    /// <remarks>
+    /// Queries are rotated exactly as <see cref="Apply{TElement}(RopeRows, Span{TElement}, RopeShape, RopePositions, RopeLayout, bool)"/>
+    /// rotates them. Keys are widened exactly to float32 and rotated: into a float32 cache exactly as <c>Apply</c>
+    /// rotates float32 values; into a 16-bit cache with each product and sum rounded to float32 (no fused
+    /// multiply-add), then rounded once, to nearest even: the same bits on every path and CPU, within the bounds of
+    /// docs/accuracy.md for the rotation. Values are converted exactly as the span conversions do (a copy for the same
+    /// type). Cache elements of other positions are not touched; a position written twice in one call keeps its last
+    /// token's heads.
+    /// </remarks>
+    /// <exception cref="ArgumentException">A span is too short, the shapes do not match each other or the cache, spans
+    /// share memory, a position has no row or no place in the cache, or a block-table entry names no block.</exception>
+    /// <exception cref="NotSupportedException">A type argument is not one of the three types.</exception>
+    public void ApplyAndAppend<TElement, TCache>(RopeRows rows, Span<TElement> queries, RopeShape queryShape, ReadOnlySpan<TElement> keys,
+        ReadOnlySpan<TElement> values, RopeShape keyShape, RopeKvCache<TCache> cache, RopePositions positions, RopeLayout layout)
+        where TElement : unmanaged
+        where TCache : unmanaged
+    {
+        ElementType<TElement>.Check();
+        ElementType<TCache>.Check();
+        ValidateInPlace(rows, layout, queries.Length, queryShape, positions);
+        Validate(rows, layout, keys.Length, keyShape, nameof(keys), nameof(keyShape));
+        Guard.Length(values.Length, keyShape, nameof(values));
+        SameTokens(queryShape, keyShape);
+        ValidateCache(queries, queryShape, keys, values, keyShape, cache, positions);
+
+        Rotation.Run(this, rows, positions, layout, false, queryShape, new RotationTarget<TElement>(queries, queries, queryShape), default, new PlainRotation());
+        unsafe
+        {
+            fixed (TCache* keyCache = cache.Keys, valueCache = cache.Values)
+            fixed (int* blockTable = cache.BlockTable)
+            {
+                var append = new KvAppend<TCache>(keyCache, valueCache, cache.Addressing, blockTable, cache.BlockTable.Length);
+                // One thread: the append's writes go to cache places that positions, not head ranges, decide.
+                Rotation.Run(Get(Path), rows, positions, layout, false, keyShape,
+                    new RotationTarget<TElement>(keys, default, keyShape), new RotationTarget<TElement>(values, default, keyShape), append);
+            }
+        }
+    }
+
+    private static void ValidateCache<TElement, TCache>(Span<TElement> queries, RopeShape queryShape, ReadOnlySpan<TElement> keys,
+        ReadOnlySpan<TElement> values, RopeShape keyShape, scoped in RopeKvCache<TCache> cache, RopePositions positions)
+        where TElement : unmanaged
+        where TCache : unmanaged
+    {
+        if (cache.Heads == 0)
+        {
+            throw new ArgumentException("The cache is uninitialized; create it with RopeKvCache's PositionMajor, HeadMajor or Paged.", nameof(cache));
+        }
+
+        if (keyShape.Heads != cache.Heads || keyShape.HeadDim != cache.HeadDim || keyShape.Batch != cache.Batch)
+        {
+            throw new ArgumentException(
+                $"The keys have {keyShape.Batch} sequences of {keyShape.Heads} heads of {keyShape.HeadDim} but the cache holds {cache.Batch} of " +
+                $"{cache.Heads} heads of {cache.HeadDim}; they must match.", nameof(cache));
+        }
+
+        if (positions.Kind == PositionKind.Multimodal)
+        {
+            throw new ArgumentException("Multimodal positions give no single place in the cache; append with one position per token.", nameof(positions));
+        }
+
+        // Queries are written: they must share no memory with the keys, the values or the cache.
+        Disjoint(queries, queryShape, queryShape.HeadDim, keys, keyShape, keyShape.HeadDim, nameof(queries), "the keys");
+        Disjoint(queries, queryShape, queryShape.HeadDim, values, keyShape, keyShape.HeadDim, nameof(queries), "the values");
+        if (Overlaps(queries, cache.Keys) || Overlaps(queries, cache.Values))
+        {
+            throw new ArgumentException("The queries share memory with the cache; they are rotated in place and must lie apart from it.", nameof(queries));
+        }
+
+        if (Overlaps(cache.Keys, cache.Values))
+        {
+            throw new ArgumentException("The key and value caches share memory.", nameof(cache));
+        }
+
+        // Keys and values may already lie in the cache when its type is theirs (a token's keys are read before any is
+        // written; values are moved as memory); converted, they must lie apart from it.
+        if (typeof(TElement) != typeof(TCache)
+            && (Overlaps(keys, cache.Keys) || Overlaps(keys, cache.Values) || Overlaps(values, cache.Keys) || Overlaps(values, cache.Values)))
+        {
+            throw new ArgumentException("The keys or values share memory with a cache of another element type; converted, they must lie apart from it.",
+                nameof(cache));
+        }
+
+        KvCacheAddressing addressing = cache.Addressing;
+        for (int sequence = 0; sequence < keyShape.Batch; sequence++)
+        {
+            for (int token = 0; token < keyShape.Tokens; token++)
+            {
+                long position = positions.PositionOf(sequence, token, keyShape.Tokens);
+                if (position < 0 || position >= addressing.Capacity)
+                {
+                    throw new ArgumentOutOfRangeException(nameof(positions), position,
+                        $"Position {position} of sequence {sequence} is outside the cache's [0, {addressing.Capacity}).");
+                }
+
+                if (addressing.IsPaged && addressing.Block(cache.BlockTable, sequence, position) < 0)
+                {
+                    throw new ArgumentException(
+                        $"The block-table entry for position {position} of sequence {sequence} names no block of the cache's {cache.Blocks}.", nameof(cache));
+                }
+            }
+        }
+    }
+
+    /// <summary>Whether two spans share any byte (at one instant: spans of different objects never do).</summary>
+    private static bool Overlaps<TFirst, TSecond>(ReadOnlySpan<TFirst> first, ReadOnlySpan<TSecond> second)
+        where TFirst : unmanaged
+        where TSecond : unmanaged
+    {
+        long start = System.Runtime.CompilerServices.Unsafe.ByteOffset(
+            ref System.Runtime.CompilerServices.Unsafe.As<TFirst, byte>(ref System.Runtime.InteropServices.MemoryMarshal.GetReference(first)),
+            ref System.Runtime.CompilerServices.Unsafe.As<TSecond, byte>(ref System.Runtime.InteropServices.MemoryMarshal.GetReference(second)));
+        long firstBytes = (long)first.Length * System.Runtime.CompilerServices.Unsafe.SizeOf<TFirst>();
+        long secondBytes = (long)second.Length * System.Runtime.CompilerServices.Unsafe.SizeOf<TSecond>();
+        return firstBytes > 0 && secondBytes > 0 && start < firstBytes && start + secondBytes > 0;
+    }
+}
