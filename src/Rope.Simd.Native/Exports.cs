@@ -12,7 +12,7 @@ namespace Rope.Simd.Native;
 internal static unsafe class Exports
 {
     /// <summary>Bumped when a signature or struct of rope_simd.h changes; the loader refuses a variant that differs.</summary>
-    private const int AbiVersion = 3;
+    private const int AbiVersion = 4;
 
     private const int InverseFlag = 1;
 
@@ -222,6 +222,128 @@ internal static unsafe class Exports
         catch (Exception exception)
         {
             return Fail("rope_simd_rotate_norm", exception);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "rope_simd_impl_rotate_append")]
+    public static int RotateAppend(NativeRows* rows, int elementType, int layout, NativeBatchPositions* positions,
+        NativeBatchTensor* queries, NativeBatchTensor* keys, NativeBatchTensor* values, NativeKvCache* cache)
+    {
+        try
+        {
+            NotNull(rows, "rows");
+            NotNull(positions, "positions");
+            NotNull(queries, "queries");
+            NotNull(keys, "keys");
+            NotNull(values, "values");
+            NotNull(cache, "cache");
+            CheckCall(elementType, layout, 0);
+            // Each struct is copied once, as above; the block table is read where it lies.
+            NativeRows rowsCopy = *rows;
+            NativeBatchPositions positionsCopy = *positions;
+            NativeBatchTensor queryTensor = *queries, keyTensor = *keys, valueTensor = *values;
+            NativeKvCache cacheCopy = *cache;
+            CheckDtype(cacheCopy.Dtype, "cache->dtype");
+            RopeRows ropeRows = Rows(rowsCopy);
+            RopeShape queryShape = BatchShape(queryTensor, "queries"), keyShape = BatchShape(keyTensor, "keys"), valueShape = BatchShape(valueTensor, "values");
+            if (valueShape != keyShape)
+            {
+                throw new NativeException(NativeStatus.InvalidArgument, "values must have the keys' batch, tokens, heads, head_dim and strides.");
+            }
+
+            InPlace(queryTensor, "queries");
+            InPlace(keyTensor, "keys");
+            InPlace(valueTensor, "values");
+            RopePositions ropePositions = Positions(positionsCopy);
+            var call = new AppendCall(ropeRows, ropePositions, (RopeLayout)layout, queryTensor, queryShape, keyTensor, valueTensor, keyShape, cacheCopy);
+            switch ((NativeElementType)elementType)
+            {
+                case NativeElementType.Float32:
+                    call.WithActivations<float>();
+                    break;
+                case NativeElementType.BFloat16:
+                    call.WithActivations<BFloat16>();
+                    break;
+                default:
+                    call.WithActivations<Half>();
+                    break;
+            }
+
+            return 0;
+        }
+        catch (Exception exception)
+        {
+            return Fail("rope_simd_rotate_append", exception);
+        }
+    }
+
+    /// <summary>One rope_simd_rotate_append: the activations' type, then the cache's, each chosen once.</summary>
+    private readonly ref struct AppendCall(RopeRows rows, RopePositions positions, RopeLayout layout, in NativeBatchTensor queries, RopeShape queryShape,
+        in NativeBatchTensor keys, in NativeBatchTensor values, RopeShape keyShape, in NativeKvCache cache)
+    {
+        private readonly RopeRows rows = rows;
+        private readonly RopePositions positions = positions;
+        private readonly NativeBatchTensor queries = queries, keys = keys, values = values;
+        private readonly NativeKvCache cache = cache;
+
+        public void WithActivations<T>()
+            where T : unmanaged
+        {
+            switch ((NativeElementType)cache.Dtype)
+            {
+                case NativeElementType.Float32:
+                    Run<T, float>();
+                    break;
+                case NativeElementType.BFloat16:
+                    Run<T, BFloat16>();
+                    break;
+                default:
+                    Run<T, Half>();
+                    break;
+            }
+        }
+
+        private void Run<T, TCache>()
+            where T : unmanaged
+            where TCache : unmanaged
+        {
+            RopeEngine.Default.ApplyAndAppend(rows, Data<T>(queries, queryShape), queryShape, Data<T>(keys, keyShape), Data<T>(values, keyShape), keyShape,
+                KvCache<TCache>(cache), positions, layout);
+        }
+    }
+
+    /// <summary>A C cache as <see cref="RopeKvCache{TCache}"/>: counts checked here, shapes and the table by the engine.</summary>
+    private static RopeKvCache<TCache> KvCache<TCache>(in NativeKvCache cache)
+        where TCache : unmanaged
+    {
+        if (cache.Keys is null || cache.Values is null)
+        {
+            throw new NativeException(NativeStatus.NullPointer, $"cache->{(cache.Keys is null ? "keys" : "values")} is NULL.");
+        }
+
+        int length = Count(cache.Length, "cache", "length"), heads = Count(cache.Heads, "cache", "heads"), headDim = Count(cache.HeadDim, "cache", "head_dim");
+        var keyCache = new Span<TCache>(cache.Keys, length);
+        var valueCache = new Span<TCache>(cache.Values, length);
+        switch ((NativeKvLayout)cache.Layout)
+        {
+            case NativeKvLayout.PositionMajor:
+                return RopeKvCache<TCache>.PositionMajor(keyCache, valueCache, Count(cache.Batch, "cache", "batch"), Count(cache.Capacity, "cache", "capacity"),
+                    heads, headDim);
+            case NativeKvLayout.HeadMajor:
+                return RopeKvCache<TCache>.HeadMajor(keyCache, valueCache, Count(cache.Batch, "cache", "batch"), heads, Count(cache.Capacity, "cache", "capacity"),
+                    headDim);
+            case NativeKvLayout.Paged:
+                int entries = Count(cache.BlockTableLength, "cache", "block_table_length");
+                if (cache.BlockTable is null && entries > 0)
+                {
+                    throw new NativeException(NativeStatus.NullPointer, $"cache->block_table is NULL but cache->block_table_length is {entries}.");
+                }
+
+                return RopeKvCache<TCache>.Paged(keyCache, valueCache, Count(cache.BlockSize, "cache", "block_size"), heads, headDim,
+                    new ReadOnlySpan<int>(cache.BlockTable, entries), Count(cache.BlocksPerSequence, "cache", "blocks_per_sequence"));
+            default:
+                throw new NativeException(NativeStatus.InvalidArgument,
+                    $"cache->layout {cache.Layout} is not a rope_simd_kv_layout (0 position-major, 1 head-major, 2 paged).");
         }
     }
 
@@ -563,6 +685,7 @@ internal static unsafe class Exports
             "values" or "queries" or "queryShape" or "shape" or "source" or "destination" or "querySource" or "queryDestination" => "queries",
             "keys" or "keyShape" or "keySource" or "keyDestination" => "keys",
             "norm" or "queryNorm" => "query_norm",
+            "cache" or "keyBlocks" or "valueBlocks" or "blockTable" or "blocksPerSequence" or "blockSize" or "capacity" => "cache",
             "keyNorm" => "key_norm",
             "rows" or "cos" => "rows->cos",
             "sin" => "rows->sin",

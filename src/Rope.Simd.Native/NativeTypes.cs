@@ -21,6 +21,14 @@ internal enum NativeElementType
     Float16 = 2,
 }
 
+/// <summary>rope_simd_kv_layout.</summary>
+internal enum NativeKvLayout
+{
+    PositionMajor = 0,
+    HeadMajor = 1,
+    Paged = 2,
+}
+
 /// <summary>rope_simd_norm_kind.</summary>
 internal enum NativeNormKind
 {
@@ -113,6 +121,24 @@ internal unsafe struct NativeHeadNorm
     public float Epsilon;
     public float* Weight;
     public long Length;
+}
+
+/// <summary>rope_simd_kv_cache.</summary>
+internal unsafe struct NativeKvCache
+{
+    public int Layout;
+    public int Dtype;
+    public void* Keys;
+    public void* Values;
+    public long Length;
+    public long Batch;
+    public long Capacity;
+    public long Heads;
+    public long HeadDim;
+    public long BlockSize;
+    public int* BlockTable;
+    public long BlockTableLength;
+    public long BlocksPerSequence;
 }
 
 #pragma warning restore CS0649

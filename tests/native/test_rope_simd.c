@@ -909,6 +909,88 @@ static void test_rotate_norm_matches_the_oracle_and_rejects_bad_norms(void) {
     CHECK_OK(rope_simd_table_free(table));
 }
 
+/* ---- rope_simd_rotate_append: rotation into the KV cache ---- */
+
+static void test_rotate_append_writes_the_cache_and_rejects_bad_input(void) {
+    enum { TOKENS = 3, QH = 4, KH = 2, HEAD = 64, ROTARY = 64, BLOCK = 4, BLOCKS = 8, PER_SEQUENCE = 4,
+           QUERIES = TOKENS * QH * HEAD, KEYS = TOKENS * KH * HEAD, CACHE = BLOCKS * BLOCK * KH * HEAD };
+    rope_simd_table table;
+    CHECK_OK(rope_simd_table_create(ROTARY, 10000, 0, 64, &table));
+    static float queries[QUERIES], keys[KEYS], values[KEYS], original_keys[KEYS], expected_queries[QUERIES], rotated_keys[KEYS];
+    static float key_cache[CACHE], value_cache[CACHE];
+    for (int i = 0; i < QUERIES; i++) expected_queries[i] = queries[i] = activation();
+    for (int i = 0; i < KEYS; i++) original_keys[i] = keys[i] = activation(), values[i] = activation();
+    for (int i = 0; i < CACHE; i++) key_cache[i] = value_cache[i] = -7.0f;
+    int32_t block_table[PER_SEQUENCE] = {5, 2, 7, 0};
+    int32_t ids[TOKENS] = {13, 2, 6}; /* blocks 3 -> 0, 0 -> 5, 1 -> 2 */
+    rope_simd_rows rows = {.format = ROPE_SIMD_ROWS_TABLE, .table = table};
+    rope_simd_batch_positions positions = {.kind = ROPE_SIMD_POSITIONS_INT32, .values = ids, .count = TOKENS};
+    rope_simd_batch_tensor q = {.data = queries, .length = QUERIES, .tokens = TOKENS, .heads = QH, .head_dim = HEAD};
+    rope_simd_batch_tensor k = {.data = keys, .length = KEYS, .tokens = TOKENS, .heads = KH, .head_dim = HEAD};
+    rope_simd_batch_tensor v = {.data = values, .length = KEYS, .tokens = TOKENS, .heads = KH, .head_dim = HEAD};
+    rope_simd_kv_cache cache = {.layout = ROPE_SIMD_KV_PAGED, .dtype = ROPE_SIMD_FLOAT32, .keys = key_cache, .values = value_cache, .length = CACHE,
+                                .heads = KH, .head_dim = HEAD, .block_size = BLOCK, .block_table = block_table,
+                                .block_table_length = PER_SEQUENCE, .blocks_per_sequence = PER_SEQUENCE};
+    CHECK_OK(rope_simd_rotate_append(&rows, ROPE_SIMD_FLOAT32, ROPE_SIMD_HALF_SPLIT, &positions, &q, &k, &v, &cache));
+
+    /* Expected: rope_simd_rotate_ex on the queries, and on the keys out of place, then placed by hand. */
+    rope_simd_batch_tensor eq = {.data = expected_queries, .length = QUERIES, .tokens = TOKENS, .heads = QH, .head_dim = HEAD};
+    rope_simd_batch_tensor ek = {.data = rotated_keys, .source = original_keys, .length = KEYS, .tokens = TOKENS, .heads = KH, .head_dim = HEAD};
+    CHECK_OK(rope_simd_rotate_ex(&rows, ROPE_SIMD_FLOAT32, ROPE_SIMD_HALF_SPLIT, 0, &positions, &eq, NULL));
+    CHECK_OK(rope_simd_rotate_ex(&rows, ROPE_SIMD_FLOAT32, ROPE_SIMD_HALF_SPLIT, 0, &positions, &ek, NULL));
+    CHECK(memcmp(queries, expected_queries, sizeof queries) == 0, "queries differ from rope_simd_rotate_ex");
+    CHECK(memcmp(keys, original_keys, sizeof keys) == 0, "the keys given were written");
+    int written = 0;
+    for (int t = 0; t < TOKENS; t++) {
+        int place = (block_table[ids[t] / BLOCK] * BLOCK + ids[t] % BLOCK) * KH * HEAD;
+        CHECK(memcmp(key_cache + place, rotated_keys + t * KH * HEAD, KH * HEAD * sizeof(float)) == 0, "token %d: keys not in their place", t);
+        CHECK(memcmp(value_cache + place, values + t * KH * HEAD, KH * HEAD * sizeof(float)) == 0, "token %d: values not in their place", t);
+        written += KH * HEAD;
+    }
+    int untouched = 0;
+    for (int i = 0; i < CACHE; i++) untouched += key_cache[i] == -7.0f;
+    CHECK(untouched == CACHE - written, "%d cache elements kept their value, expected %d", untouched, CACHE - written);
+
+    /* Bad input is reported naming the argument, and nothing is written. */
+    static float cache_before[CACHE];
+    memcpy(cache_before, key_cache, sizeof key_cache);
+    memcpy(queries, expected_queries, sizeof queries);
+    int32_t bad_table[PER_SEQUENCE] = {5, 70, 7, 0}; /* position 6 reads entry 1 */
+    rope_simd_kv_cache bad_blocks = cache, bad_layout = cache, no_keys = cache;
+    bad_blocks.block_table = bad_table;
+    bad_layout.layout = 9;
+    no_keys.keys = NULL;
+    int32_t beyond[TOKENS] = {13, 2, 16};
+    rope_simd_batch_positions beyond_positions = {.kind = ROPE_SIMD_POSITIONS_INT32, .values = beyond, .count = TOKENS};
+    struct {
+        const rope_simd_kv_cache* cache;
+        const rope_simd_batch_positions* positions;
+        int expected_status;
+        const char* named;
+    } cases[] = {
+        {&bad_blocks, &positions, ROPE_SIMD_ERROR_INVALID_ARGUMENT, "cache"},
+        {&bad_layout, &positions, ROPE_SIMD_ERROR_INVALID_ARGUMENT, "cache->layout"},
+        {&no_keys, &positions, ROPE_SIMD_ERROR_NULL_POINTER, "cache->keys"},
+        {&cache, &beyond_positions, ROPE_SIMD_ERROR_OUT_OF_RANGE, "positions"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int status = rope_simd_rotate_append(&rows, ROPE_SIMD_FLOAT32, ROPE_SIMD_HALF_SPLIT, cases[c].positions, &q, &k, &v, cases[c].cache);
+        CHECK(status == cases[c].expected_status, "case %zu: status %d, expected %d (%s)", c, status, cases[c].expected_status, rope_simd_last_error());
+        CHECK(strstr(rope_simd_last_error(), cases[c].named) != NULL, "case %zu: message does not name %s: %s", c, cases[c].named, rope_simd_last_error());
+    }
+    CHECK(memcmp(key_cache, cache_before, sizeof key_cache) == 0 && memcmp(queries, expected_queries, sizeof queries) == 0, "a rejected call wrote");
+
+    /* float32 activations into a bfloat16 position-major cache: the values land rounded to bfloat16. */
+    static uint16_t packed_keys[TOKENS * 16 * KH * HEAD], packed_values[TOKENS * 16 * KH * HEAD];
+    rope_simd_kv_cache packed = {.layout = ROPE_SIMD_KV_POSITION_MAJOR, .dtype = ROPE_SIMD_BFLOAT16, .keys = packed_keys, .values = packed_values,
+                                 .length = 16 * KH * HEAD, .batch = 1, .capacity = 16, .heads = KH, .head_dim = HEAD};
+    CHECK_OK(rope_simd_rotate_append(&rows, ROPE_SIMD_FLOAT32, ROPE_SIMD_HALF_SPLIT, &positions, &q, &k, &v, &packed));
+    for (int t = 0; t < TOKENS; t++)
+        for (int i = 0; i < KH * HEAD; i++)
+            CHECK(packed_values[ids[t] * KH * HEAD + i] == float_to_bfloat16(values[t * KH * HEAD + i]), "token %d value %d", t, i);
+    CHECK_OK(rope_simd_table_free(table));
+}
+
 int main(int argc, char** argv) {
     golden_directory = argc > 1 ? argv[1] : "tests/Rope.Simd.Tests/Golden";
     run("engine_loads_and_reports_its_path", test_engine_loads_and_reports_its_path);
@@ -933,6 +1015,7 @@ int main(int argc, char** argv) {
     run("rotate_ex_rejects_bad_input_before_writing", test_rotate_ex_rejects_bad_input_before_writing);
     run("rotate_ex_int64_ids_changed_during_a_call_never_read_outside_the_rows", test_rotate_ex_int64_ids_changed_during_a_call_never_read_outside_the_rows);
     run("rotate_norm_matches_the_oracle_and_rejects_bad_norms", test_rotate_norm_matches_the_oracle_and_rejects_bad_norms);
+    run("rotate_append_writes_the_cache_and_rejects_bad_input", test_rotate_append_writes_the_cache_and_rejects_bad_input);
     printf("total: %d, failed: %d, succeeded: %d, skipped: 0\n", tests_run, tests_failed, tests_run - tests_failed);
     return tests_failed == 0 ? 0 : 1;
 }

@@ -34,7 +34,7 @@
 extern "C" {
 #endif
 
-#define ROPE_SIMD_ABI_VERSION 3
+#define ROPE_SIMD_ABI_VERSION 4
 
 typedef enum rope_simd_status {
     ROPE_SIMD_OK = 0,
@@ -155,6 +155,30 @@ typedef struct rope_simd_head_norm {
     int64_t length;      /* floats in weight: the tensor's head_dim */
 } rope_simd_head_norm;
 
+/* How a rope_simd_kv_cache lays out position p of sequence b, head h. */
+typedef enum rope_simd_kv_layout {
+    ROPE_SIMD_KV_POSITION_MAJOR = 0, /* [batch][capacity][heads][head_dim] (llama.cpp) */
+    ROPE_SIMD_KV_HEAD_MAJOR = 1,     /* [batch][heads][capacity][head_dim] (Hugging Face StaticCache) */
+    ROPE_SIMD_KV_PAGED = 2           /* blocks [block][block_size][heads][head_dim]; block_table[b][p / block_size] (vLLM) */
+} rope_simd_kv_layout;
+
+/* The attention's key/value cache rope_simd_rotate_append writes into, in its own dtype. */
+typedef struct rope_simd_kv_cache {
+    int32_t layout;              /* rope_simd_kv_layout */
+    int32_t dtype;               /* rope_simd_dtype of the cache's elements */
+    void* keys;                  /* the key cache (or key blocks) */
+    void* values;                /* the value cache, laid out as the keys */
+    int64_t length;              /* elements in keys (and in values) */
+    int64_t batch;               /* POSITION_MAJOR and HEAD_MAJOR: sequences */
+    int64_t capacity;            /* POSITION_MAJOR and HEAD_MAJOR: positions per sequence */
+    int64_t heads;
+    int64_t head_dim;
+    int64_t block_size;          /* PAGED: positions per block */
+    const int32_t* block_table;  /* PAGED: [batch][blocks_per_sequence] block indices, read where they lie */
+    int64_t block_table_length;  /* PAGED: entries in block_table (batch = length / blocks_per_sequence) */
+    int64_t blocks_per_sequence; /* PAGED */
+} rope_simd_kv_cache;
+
 /* ROPE_SIMD_ABI_VERSION of the loaded engine. */
 int32_t rope_simd_abi_version(void);
 
@@ -211,6 +235,18 @@ int rope_simd_rotate_norm(const rope_simd_rows* rows, rope_simd_dtype dtype, rop
                           const rope_simd_batch_positions* positions, const rope_simd_batch_tensor* queries,
                           const rope_simd_head_norm* query_norm, const rope_simd_batch_tensor* keys,
                           const rope_simd_head_norm* key_norm);
+
+/* Rotates the queries in place and writes the keys, rotated, and the values into the cache at each token's position,
+ * in the cache's dtype (independent of the activations' dtype). Keys and values are rope_simd_batch_tensors of the
+ * same shape (their data is read, not written; source must be NULL), with the cache's heads and head_dim and the
+ * queries' batch and tokens. Positions: as rope_simd_rotate_ex (not multimodal); each must lie in the cache, and for a
+ * paged cache its block-table entry must name a block of it; both are checked before anything is written and again
+ * where used. Keys into a float32 cache are rotated as rope_simd_rotate_ex rotates float32; into a 16-bit cache with
+ * each product and sum rounded, then rounded once (the same bits on every CPU). */
+int rope_simd_rotate_append(const rope_simd_rows* rows, rope_simd_dtype dtype, rope_simd_layout layout,
+                            const rope_simd_batch_positions* positions, const rope_simd_batch_tensor* queries,
+                            const rope_simd_batch_tensor* keys, const rope_simd_batch_tensor* values,
+                            const rope_simd_kv_cache* cache);
 
 #ifdef __cplusplus
 }

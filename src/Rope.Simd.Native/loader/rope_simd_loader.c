@@ -38,7 +38,12 @@
                     const rope_simd_batch_positions* positions, const rope_simd_batch_tensor* queries,             \
                     const rope_simd_head_norm* query_norm, const rope_simd_batch_tensor* keys,                     \
                     const rope_simd_head_norm* key_norm),                                                           \
-      (rows, dtype, layout, positions, queries, query_norm, keys, key_norm))
+      (rows, dtype, layout, positions, queries, query_norm, keys, key_norm))                                      \
+    X(rotate_append, (const rope_simd_rows* rows, rope_simd_dtype dtype, rope_simd_layout layout,                  \
+                      const rope_simd_batch_positions* positions, const rope_simd_batch_tensor* queries,           \
+                      const rope_simd_batch_tensor* keys, const rope_simd_batch_tensor* values,                    \
+                      const rope_simd_kv_cache* cache),                                                             \
+      (rows, dtype, layout, positions, queries, keys, values, cache))
 
 static struct {
 #define DECLARE_POINTER(name, params, args) int (*name) params;
