@@ -2,7 +2,8 @@
  * libFuzzer harness for the C ABI (rope_simd.h), built with clang -fsanitize=fuzzer,address by tests/fuzz/run.sh.
  *
  * Each input is a little program: a header picks a table (stored rows or computed ones, built from a base or from
- * explicit frequencies, possibly hostile), then the rest drives rope_simd_rotate, rope_simd_rotate_ex and rope_simd_rotate_norm (caller rows,
+ * explicit frequencies, possibly hostile), then the rest drives rope_simd_rotate, rope_simd_rotate_ex, rope_simd_rotate_norm and
+ * rope_simd_rotate_append (caller rows,
  * batches, positions of every kind) with fuzzed dtypes, layouts, flags,
  * counts, strides, lengths and positions, and also table_info, table_rows and forged or freed handles.
  * AddressSanitizer cannot see into the NativeAOT code, so every buffer the library may touch is placed flush against
@@ -191,7 +192,8 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
         /* Half the calls go through rope_simd_rotate_ex: fuzzed caller rows (or the table), a batch, and positions of
            every kind, each buffer exactly as long as the call says it is. */
-        guarded rows_buffer = {0}, sin_buffer = {0}, ex_positions_buffer = {0}, weight_buffers[2] = {{0}, {0}};
+        guarded rows_buffer = {0}, sin_buffer = {0}, ex_positions_buffer = {0}, weight_buffers[2] = {{0}, {0}}, cache_buffers[2] = {{0}, {0}};
+        guarded table_buffer = {0};
         if (take(&r, 1) % 2) {
             int row_element = dtype == ROPE_SIMD_FLOAT32 ? 4 : 2;
             rope_simd_rows rows_arg = {0};
@@ -230,8 +232,38 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             }
             ex_positions.values = ex_count == 0 && take(&r, 1) % 2 ? NULL : ex_positions_buffer.data;
             ex_positions.count = take(&r, 1) % 8 == 0 ? -(int64_t)take(&r, 1) : ex_count;
-            if (take(&r, 1) % 3 == 0) {
-                /* A third of these go through rope_simd_rotate_norm: fuzzed norms, weights exactly as long as they say. */
+            uint8_t which = (uint8_t)(take(&r, 1) % 4);
+            if (which == 0) {
+                /* A quarter go through rope_simd_rotate_append: a fuzzed cache (layout, dtype, counts), its spans and its
+                   block table exactly as long as they say, entries fuzzed; the keys are read as keys and as values. */
+                rope_simd_kv_cache cache = {0};
+                cache.layout = take(&r, 1) % 8 == 0 ? (int32_t)take(&r, 4) : (int32_t)(take(&r, 1) % 3);
+                cache.dtype = take(&r, 1) % 16 == 15 ? (int32_t)take(&r, 4) : (int32_t)(take(&r, 1) % 3);
+                int cache_element = cache.dtype == ROPE_SIMD_FLOAT32 ? 4 : 2;
+                size_t cache_values = (size_t)(take(&r, 2) % 20000);
+                cache_buffers[0] = guarded_alloc(cache_values * (size_t)cache_element);
+                cache_buffers[1] = guarded_alloc(cache_values * (size_t)cache_element);
+                cache.keys = take(&r, 1) % 16 == 0 ? NULL : cache_buffers[0].data;
+                cache.values = take(&r, 1) % 16 == 0 ? NULL : cache_buffers[1].data;
+                cache.length = take(&r, 1) % 8 == 0 ? -(int64_t)take(&r, 1) : (int64_t)cache_values;
+                cache.batch = count(&r, 4);
+                cache.capacity = take(&r, 1) % 8 == 0 ? (int64_t)take(&r, 8) : count(&r, 300);
+                cache.heads = take(&r, 1) % 4 == 0 ? count(&r, 8) : keys.heads;
+                cache.head_dim = take(&r, 1) % 4 == 0 ? count(&r, 200) : keys.head_dim;
+                cache.block_size = take(&r, 1) % 8 == 0 ? (int64_t)take(&r, 8) : count(&r, 32);
+                size_t entries = (size_t)(take(&r, 1) % 64);
+                table_buffer = guarded_alloc(entries * sizeof(int32_t));
+                for (size_t i = 0; i < entries; i++) {
+                    int32_t entry = take(&r, 1) % 8 == 0 ? (int32_t)take(&r, 4) : (int32_t)(take(&r, 1) % 40);
+                    memcpy(table_buffer.data + 4 * i, &entry, 4);
+                }
+                cache.block_table = entries == 0 && take(&r, 1) % 2 ? NULL : (const int32_t*)table_buffer.data;
+                cache.block_table_length = take(&r, 1) % 8 == 0 ? -(int64_t)take(&r, 1) : (int64_t)entries;
+                cache.blocks_per_sequence = count(&r, 16);
+                status = rope_simd_rotate_append(take(&r, 1) % 32 == 0 ? NULL : &rows_arg, dtype, layout, &ex_positions, &q,
+                                                 &k, &k, take(&r, 1) % 32 == 0 ? NULL : &cache);
+            } else if (which == 1) {
+                /* A quarter go through rope_simd_rotate_norm: fuzzed norms, weights exactly as long as they say. */
                 rope_simd_head_norm norms[2];
                 for (int n = 0; n < 2; n++) {
                     norms[n].kind = take(&r, 1) % 8 == 0 ? (int32_t)take(&r, 4) : (int32_t)(take(&r, 1) % 4);
@@ -273,8 +305,11 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (rows_buffer.mapping) guarded_free(&rows_buffer);
         if (sin_buffer.mapping) guarded_free(&sin_buffer);
         if (ex_positions_buffer.mapping) guarded_free(&ex_positions_buffer);
-        for (int n = 0; n < 2; n++)
+        for (int n = 0; n < 2; n++) {
             if (weight_buffers[n].mapping) guarded_free(&weight_buffers[n]);
+            if (cache_buffers[n].mapping) guarded_free(&cache_buffers[n]);
+        }
+        if (table_buffer.mapping) guarded_free(&table_buffer);
     }
 
     rope_simd_table_free(table);
