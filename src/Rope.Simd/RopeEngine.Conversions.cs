@@ -50,16 +50,16 @@ public sealed partial class RopeEngine
         switch (Path)
         {
             case RopePath.Vector512:
-                OnIsa<Vector512Ops, Vector512<float>>.Narrow(source, destination);
+                ElementConversion<Vector512Ops, Vector512<float>>.Narrow(source, destination);
                 break;
             case RopePath.Vector256:
-                OnIsa<Vector256Ops, Vector256<float>>.Narrow(source, destination);
+                ElementConversion<Vector256Ops, Vector256<float>>.Narrow(source, destination);
                 break;
             case RopePath.Vector128:
-                OnIsa<Vector128Ops, Vector128<float>>.Narrow(source, destination);
+                ElementConversion<Vector128Ops, Vector128<float>>.Narrow(source, destination);
                 break;
             default:
-                OnIsa<ScalarOps, LanePair>.Narrow(source, destination);
+                ElementConversion<ScalarOps, LanePair>.Narrow(source, destination);
                 break;
         }
     }
@@ -70,49 +70,17 @@ public sealed partial class RopeEngine
         switch (Path)
         {
             case RopePath.Vector512:
-                OnIsa<Vector512Ops, Vector512<float>>.Widen(source, destination);
+                ElementConversion<Vector512Ops, Vector512<float>>.Widen(source, destination);
                 break;
             case RopePath.Vector256:
-                OnIsa<Vector256Ops, Vector256<float>>.Widen(source, destination);
+                ElementConversion<Vector256Ops, Vector256<float>>.Widen(source, destination);
                 break;
             case RopePath.Vector128:
-                OnIsa<Vector128Ops, Vector128<float>>.Widen(source, destination);
+                ElementConversion<Vector128Ops, Vector128<float>>.Widen(source, destination);
                 break;
             default:
-                OnIsa<ScalarOps, LanePair>.Widen(source, destination);
+                ElementConversion<ScalarOps, LanePair>.Widen(source, destination);
                 break;
-        }
-    }
-
-    /// <summary>The element type's codec on one instruction set (the type tests fold away): one line per 16-bit type.</summary>
-    private static class OnIsa<TOps, TVector>
-        where TOps : IVectorOps<TVector>
-        where TVector : struct
-    {
-        public static void Narrow<TElement>(ReadOnlySpan<float> source, Span<TElement> destination)
-            where TElement : unmanaged
-        {
-            if (typeof(TElement) == typeof(BFloat16))
-            {
-                ConversionDriver<TOps, TVector, BFloat16Codec, BFloat16>.Narrow(source, MemoryMarshal.Cast<TElement, BFloat16>(destination));
-            }
-            else
-            {
-                ConversionDriver<TOps, TVector, HalfCodec, Half>.Narrow(source, MemoryMarshal.Cast<TElement, Half>(destination));
-            }
-        }
-
-        public static void Widen<TElement>(ReadOnlySpan<TElement> source, Span<float> destination)
-            where TElement : unmanaged
-        {
-            if (typeof(TElement) == typeof(BFloat16))
-            {
-                ConversionDriver<TOps, TVector, BFloat16Codec, BFloat16>.Widen(MemoryMarshal.Cast<TElement, BFloat16>(source), destination);
-            }
-            else
-            {
-                ConversionDriver<TOps, TVector, HalfCodec, Half>.Widen(MemoryMarshal.Cast<TElement, Half>(source), destination);
-            }
         }
     }
 

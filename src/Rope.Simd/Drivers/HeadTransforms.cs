@@ -135,20 +135,8 @@ internal readonly unsafe struct NormalizedHeads<TOps, TVector>(float* scales, in
     private static void Scales(scoped in RotationTarget<float> target, int sequence, int token, bool normalizes, float epsilon, float* scales)
     {
         RopeShape shape = target.Shape;
-        var heads = new Span<float>(scales, shape.Heads);
-        if (!normalizes)
-        {
-            heads.Fill(1f);
-            return;
-        }
-
-        ref float values = ref Unsafe.Add(ref MemoryMarshal.GetReference(target.Source), (nint)sequence * shape.BatchStride + (nint)token * shape.TokenStride);
-        for (int head = 0; head < shape.Heads; head++)
-        {
-            heads[head] = RmsNorm<TOps, TVector>.SumOfSquares(ref Unsafe.Add(ref values, (nint)head * shape.HeadStride), shape.HeadDim);
-        }
-
-        RmsNorm<TOps, TVector>.InverseRoots(heads, shape.HeadDim, epsilon);
+        NormalizedRotationDriver<TOps, TVector>.Scales(target.Source, (nint)sequence * shape.BatchStride + (nint)token * shape.TokenStride, shape,
+            normalizes, epsilon, new Span<float>(scales, shape.Heads));
     }
 
     private static void PassThrough(scoped in RotationTarget<float> target, int sequence, int token, int rotaryDim, float* weights, float* scales)

@@ -66,19 +66,7 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
                 nint tokenOffset = (nint)sequence * shape.BatchStride + (nint)token * shape.TokenStride;
                 ref float row = ref positions.Row<TRows, TOps, TVector>(rows, index, sequence, token, rowScratch);
                 var tokenRow = new InterleavedRows<float>((byte*)Unsafe.AsPointer(ref row), rotaryDim, rotaryDim, 0);
-                if (shape.HeadStride == headDim)
-                {
-                    // Heads one after another: the token's keys are one run.
-                    Convert<TOps, TVector, TElement, float>(first.Source.Slice((int)tokenOffset, tokenLength), values, default);
-                }
-                else
-                {
-                    for (int head = 0; head < shape.Heads; head++)
-                    {
-                        Convert<TOps, TVector, TElement, float>(first.Source.Slice((int)(tokenOffset + (nint)head * shape.HeadStride), headDim),
-                            values.Slice(head * headDim, headDim), default);
-                    }
-                }
+                ElementConversion<TOps, TVector>.WidenHeads(first.Source, tokenOffset, shape, values);
 
                 if (typeof(TCache) == typeof(float))
                 {
@@ -137,8 +125,8 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
     }
 
     /// <summary>
-    /// Elements of one type into another: a copy for the same type, exact widening into float32, rounding to nearest
-    /// even out of it, and between the two 16-bit types through <paramref name="bridge"/> (float32 scratch).
+    /// Elements of one type into another: a copy for the same type, and otherwise through float32 (exact widening,
+    /// rounding to nearest even), between the two 16-bit types by way of <paramref name="bridge"/>.
     /// </summary>
     private static void Convert<TOps, TVector, TFrom, TTo>(ReadOnlySpan<TFrom> source, Span<TTo> destination, Span<float> bridge)
         where TOps : IVectorOps<TVector>
@@ -152,47 +140,17 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
         }
         else if (typeof(TFrom) == typeof(float))
         {
-            Narrow<TOps, TVector, TTo>(MemoryMarshal.Cast<TFrom, float>(source), destination);
+            ElementConversion<TOps, TVector>.Narrow(MemoryMarshal.Cast<TFrom, float>(source), destination);
         }
         else if (typeof(TTo) == typeof(float))
         {
-            Widen<TOps, TVector, TFrom>(source, MemoryMarshal.Cast<TTo, float>(destination));
+            ElementConversion<TOps, TVector>.Widen(source, MemoryMarshal.Cast<TTo, float>(destination));
         }
         else
         {
             Span<float> widened = bridge[..source.Length];
-            Widen<TOps, TVector, TFrom>(source, widened);
-            Narrow<TOps, TVector, TTo>(widened, destination);
-        }
-    }
-
-    private static void Widen<TOps, TVector, TFrom>(ReadOnlySpan<TFrom> source, Span<float> destination)
-        where TOps : IVectorOps<TVector>
-        where TVector : struct
-        where TFrom : unmanaged
-    {
-        if (typeof(TFrom) == typeof(BFloat16))
-        {
-            ConversionDriver<TOps, TVector, BFloat16Codec, BFloat16>.Widen(MemoryMarshal.Cast<TFrom, BFloat16>(source), destination);
-        }
-        else
-        {
-            ConversionDriver<TOps, TVector, HalfCodec, Half>.Widen(MemoryMarshal.Cast<TFrom, Half>(source), destination);
-        }
-    }
-
-    private static void Narrow<TOps, TVector, TTo>(ReadOnlySpan<float> source, Span<TTo> destination)
-        where TOps : IVectorOps<TVector>
-        where TVector : struct
-        where TTo : unmanaged
-    {
-        if (typeof(TTo) == typeof(BFloat16))
-        {
-            ConversionDriver<TOps, TVector, BFloat16Codec, BFloat16>.Narrow(source, MemoryMarshal.Cast<TTo, BFloat16>(destination));
-        }
-        else
-        {
-            ConversionDriver<TOps, TVector, HalfCodec, Half>.Narrow(source, MemoryMarshal.Cast<TTo, Half>(destination));
+            ElementConversion<TOps, TVector>.Widen(source, widened);
+            ElementConversion<TOps, TVector>.Narrow(widened, destination);
         }
     }
 

@@ -33,15 +33,10 @@ internal readonly struct NormalizedRotation(PinnedHeadNorm firstNorm, PinnedHead
             NormalizedRotationDriver<TOps, TVector>.Single(rows, positions, layout, inverse, firstToken, endToken, tokensPerSequence,
                 Rotation.As<TElement, float>(first), Rotation.As<TElement, float>(second), firstNorm, secondNorm);
         }
-        else if (typeof(TElement) == typeof(BFloat16))
-        {
-            NormalizedRotationDriver<TOps, TVector>.Widened<BFloat16Codec, BFloat16, TRows, TPositions>(rows, positions, layout, inverse,
-                firstToken, endToken, tokensPerSequence, Rotation.As<TElement, BFloat16>(first), Rotation.As<TElement, BFloat16>(second), firstNorm, secondNorm);
-        }
         else
         {
-            NormalizedRotationDriver<TOps, TVector>.Widened<HalfCodec, Half, TRows, TPositions>(rows, positions, layout, inverse,
-                firstToken, endToken, tokensPerSequence, Rotation.As<TElement, Half>(first), Rotation.As<TElement, Half>(second), firstNorm, secondNorm);
+            NormalizedRotationDriver<TOps, TVector>.Widened(rows, positions, layout, inverse, firstToken, endToken, tokensPerSequence, first, second,
+                firstNorm, secondNorm);
         }
     }
 }
@@ -102,10 +97,9 @@ internal static unsafe class NormalizedRotationDriver<TOps, TVector>
     }
 
     [SkipLocalsInit]
-    public static void Widened<TCodec, TElement, TRows, TPositions>(in TRows rows, in TPositions positions, RopeLayout layout, bool inverse,
+    public static void Widened<TElement, TRows, TPositions>(in TRows rows, in TPositions positions, RopeLayout layout, bool inverse,
         int firstToken, int endToken, int tokensPerSequence, scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second,
         in PinnedHeadNorm firstNorm, in PinnedHeadNorm secondNorm)
-        where TCodec : IPackedCodec<TElement>
         where TElement : unmanaged
         where TRows : struct, IRowSource
         where TPositions : struct, IPositionSource
@@ -138,8 +132,8 @@ internal static unsafe class NormalizedRotationDriver<TOps, TVector>
             for (int index = firstToken; index < endToken; index++)
             {
                 nint firstOffset = TokenOffset(firstShape, sequence, token), secondOffset = TokenOffset(secondShape, sequence, token);
-                Widen<TCodec, TElement>(first.Source, firstOffset, firstShape, firstValues);
-                Widen<TCodec, TElement>(second.Source, secondOffset, secondShape, secondValues);
+                ElementConversion<TOps, TVector>.WidenHeads(first.Source, firstOffset, firstShape, firstValues);
+                ElementConversion<TOps, TVector>.WidenHeads(second.Source, secondOffset, secondShape, secondValues);
 
                 // The token's row, as a one-row cache of its own, rotates the scratch heads.
                 ref float row = ref positions.Row<TRows, TOps, TVector>(rows, index, sequence, token, rowScratch);
@@ -150,8 +144,8 @@ internal static unsafe class NormalizedRotationDriver<TOps, TVector>
                         0, 1, firstScratch, 0, secondScratch, 0, firstNorm, secondNorm, scales);
                 }
 
-                Narrow<TCodec, TElement>(firstValues, first.Destination, firstOffset, firstShape);
-                Narrow<TCodec, TElement>(secondValues, second.Destination, secondOffset, secondShape);
+                ElementConversion<TOps, TVector>.NarrowHeads(firstValues, first.Destination, firstOffset, firstShape);
+                ElementConversion<TOps, TVector>.NarrowHeads(secondValues, second.Destination, secondOffset, secondShape);
                 if (++token == tokensPerSequence)
                 {
                     token = 0;
@@ -248,8 +242,8 @@ internal static unsafe class NormalizedRotationDriver<TOps, TVector>
         where TPositions : struct, IPositionSource
     {
         int firstHeads = first.Shape.Heads;
-        Scales(first.Source, firstOffset, first.Shape, firstNorm, scales);
-        Scales(second.Source, secondOffset, second.Shape, secondNorm, scales[firstHeads..]);
+        Scales(first.Source, firstOffset, first.Shape, firstNorm.Kind != RopeHeadNormKind.None, firstNorm.Epsilon, scales);
+        Scales(second.Source, secondOffset, second.Shape, secondNorm.Kind != RopeHeadNormKind.None, secondNorm.Epsilon, scales[firstHeads..]);
         Normalize(first.Source, first.Destination, firstOffset, first.Shape, firstNorm, scales);
         Normalize(second.Source, second.Destination, secondOffset, second.Shape, secondNorm, scales[firstHeads..]);
         RotationDriver<TOps, TVector, SingleKernel<TOps, TVector, TProducts>, float>.Rotate(rows, positions, layout, inverse,
@@ -261,21 +255,26 @@ internal static unsafe class NormalizedRotationDriver<TOps, TVector>
     /// <summary>One token of <paramref name="shape"/>'s heads, packed one after another (no heads: an empty shape).</summary>
     private static RopeShape Packed(RopeShape shape) => shape.Heads == 0 ? default : new RopeShape(1, shape.Heads, shape.HeadDim);
 
-    /// <summary>Each head's 1 / sqrt(mean(x²) + ε), for the heads of one token starting at <paramref name="tokenOffset"/>.</summary>
-    private static void Scales(ReadOnlySpan<float> values, nint tokenOffset, RopeShape shape, in PinnedHeadNorm norm, Span<float> scales)
+    /// <summary>
+    /// Each head's 1 / sqrt(mean(x²) + ε) for the heads of one token starting at <paramref name="tokenOffset"/>, or 1
+    /// for every head where the tensor has no norm.
+    /// </summary>
+    internal static void Scales(ReadOnlySpan<float> values, nint tokenOffset, RopeShape shape, bool normalizes, float epsilon, Span<float> scales)
     {
-        if (norm.Kind == RopeHeadNormKind.None)
+        Span<float> heads = scales[..shape.Heads];
+        if (!normalizes)
         {
+            heads.Fill(1f);
             return;
         }
 
         ref float token = ref Unsafe.Add(ref MemoryMarshal.GetReference(values), tokenOffset);
-        for (int head = 0; head < shape.Heads; head++)
+        for (int head = 0; head < heads.Length; head++)
         {
-            scales[head] = RmsNorm<TOps, TVector>.SumOfSquares(ref Unsafe.Add(ref token, (nint)head * shape.HeadStride), shape.HeadDim);
+            heads[head] = RmsNorm<TOps, TVector>.SumOfSquares(ref Unsafe.Add(ref token, (nint)head * shape.HeadStride), shape.HeadDim);
         }
 
-        RmsNorm<TOps, TVector>.InverseRoots(scales[..shape.Heads], shape.HeadDim, norm.Epsilon);
+        RmsNorm<TOps, TVector>.InverseRoots(heads, shape.HeadDim, epsilon);
     }
 
     /// <summary>Every head of one token normalized with its scale, from <paramref name="source"/> into <paramref name="destination"/>.</summary>
@@ -307,43 +306,6 @@ internal static unsafe class NormalizedRotationDriver<TOps, TVector>
             nint offset = (nint)head * shape.HeadStride;
             RmsNorm<TOps, TVector>.Scale<TWeighting>(ref Unsafe.Add(ref from, offset), ref Unsafe.Add(ref to, offset), shape.HeadDim, scales[head],
                 ref Unsafe.AsRef<float>(weights));
-        }
-    }
-
-    private static void Widen<TCodec, TElement>(ReadOnlySpan<TElement> source, nint tokenOffset, RopeShape shape, Span<float> values)
-        where TCodec : IPackedCodec<TElement>
-        where TElement : unmanaged
-    {
-        int headDim = shape.HeadDim;
-        if (shape.HeadStride == headDim)
-        {
-            // Heads one after another: the token's heads are one run.
-            ConversionDriver<TOps, TVector, TCodec, TElement>.Widen(source.Slice((int)tokenOffset, values.Length), values);
-            return;
-        }
-
-        for (int head = 0; head < shape.Heads; head++)
-        {
-            ConversionDriver<TOps, TVector, TCodec, TElement>.Widen(source.Slice((int)(tokenOffset + (nint)head * shape.HeadStride), headDim),
-                values.Slice(head * headDim, headDim));
-        }
-    }
-
-    private static void Narrow<TCodec, TElement>(ReadOnlySpan<float> values, Span<TElement> destination, nint tokenOffset, RopeShape shape)
-        where TCodec : IPackedCodec<TElement>
-        where TElement : unmanaged
-    {
-        int headDim = shape.HeadDim;
-        if (shape.HeadStride == headDim)
-        {
-            ConversionDriver<TOps, TVector, TCodec, TElement>.Narrow(values, destination.Slice((int)tokenOffset, values.Length));
-            return;
-        }
-
-        for (int head = 0; head < shape.Heads; head++)
-        {
-            ConversionDriver<TOps, TVector, TCodec, TElement>.Narrow(values.Slice(head * headDim, headDim),
-                destination.Slice((int)(tokenOffset + (nint)head * shape.HeadStride), headDim));
         }
     }
 }

@@ -1,0 +1,86 @@
+using System.Runtime.InteropServices;
+using Rope.Simd.Kernels;
+
+namespace Rope.Simd.Drivers;
+
+/// <summary>
+/// Conversions between float32 and any element type on one instruction set, the element type's codec chosen by type
+/// tests that fold away: the span conversions, and the drivers that widen a token's heads into float32 scratch.
+/// </summary>
+internal static class ElementConversion<TOps, TVector>
+    where TOps : IVectorOps<TVector>
+    where TVector : struct
+{
+    /// <summary>float32 values rounded to <typeparamref name="TElement"/> (copied for float32).</summary>
+    public static void Narrow<TElement>(ReadOnlySpan<float> source, Span<TElement> destination)
+        where TElement : unmanaged
+    {
+        if (typeof(TElement) == typeof(float))
+        {
+            source.CopyTo(MemoryMarshal.Cast<TElement, float>(destination));
+        }
+        else if (typeof(TElement) == typeof(BFloat16))
+        {
+            ConversionDriver<TOps, TVector, BFloat16Codec, BFloat16>.Narrow(source, MemoryMarshal.Cast<TElement, BFloat16>(destination));
+        }
+        else
+        {
+            ConversionDriver<TOps, TVector, HalfCodec, Half>.Narrow(source, MemoryMarshal.Cast<TElement, Half>(destination));
+        }
+    }
+
+    /// <summary><typeparamref name="TElement"/> values widened exactly to float32 (copied for float32).</summary>
+    public static void Widen<TElement>(ReadOnlySpan<TElement> source, Span<float> destination)
+        where TElement : unmanaged
+    {
+        if (typeof(TElement) == typeof(float))
+        {
+            MemoryMarshal.Cast<TElement, float>(source).CopyTo(destination);
+        }
+        else if (typeof(TElement) == typeof(BFloat16))
+        {
+            ConversionDriver<TOps, TVector, BFloat16Codec, BFloat16>.Widen(MemoryMarshal.Cast<TElement, BFloat16>(source), destination);
+        }
+        else
+        {
+            ConversionDriver<TOps, TVector, HalfCodec, Half>.Widen(MemoryMarshal.Cast<TElement, Half>(source), destination);
+        }
+    }
+
+    /// <summary>
+    /// The heads of one token of <paramref name="shape"/> (the first at <paramref name="tokenOffset"/>) widened into
+    /// <paramref name="packed"/>, <c>[heads][headDim]</c>; heads that lie one after another go as one run.
+    /// </summary>
+    public static void WidenHeads<TElement>(ReadOnlySpan<TElement> source, nint tokenOffset, RopeShape shape, Span<float> packed)
+        where TElement : unmanaged
+    {
+        int headDim = shape.HeadDim;
+        if (shape.HeadStride == headDim)
+        {
+            Widen(source.Slice((int)tokenOffset, packed.Length), packed);
+            return;
+        }
+
+        for (int head = 0; head < shape.Heads; head++)
+        {
+            Widen(source.Slice((int)(tokenOffset + (nint)head * shape.HeadStride), headDim), packed.Slice(head * headDim, headDim));
+        }
+    }
+
+    /// <summary>The reverse of <see cref="WidenHeads"/>: packed float32 heads rounded into one token of <paramref name="shape"/>.</summary>
+    public static void NarrowHeads<TElement>(ReadOnlySpan<float> packed, Span<TElement> destination, nint tokenOffset, RopeShape shape)
+        where TElement : unmanaged
+    {
+        int headDim = shape.HeadDim;
+        if (shape.HeadStride == headDim)
+        {
+            Narrow(packed, destination.Slice((int)tokenOffset, packed.Length));
+            return;
+        }
+
+        for (int head = 0; head < shape.Heads; head++)
+        {
+            Narrow(packed.Slice(head * headDim, headDim), destination.Slice((int)(tokenOffset + (nint)head * shape.HeadStride), headDim));
+        }
+    }
+}
