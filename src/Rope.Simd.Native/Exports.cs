@@ -12,7 +12,7 @@ namespace Rope.Simd.Native;
 internal static unsafe class Exports
 {
     /// <summary>Bumped when a signature or struct of rope_simd.h changes; the loader refuses a variant that differs.</summary>
-    private const int AbiVersion = 4;
+    private const int AbiVersion = 5;
 
     private const int InverseFlag = 1;
 
@@ -227,7 +227,18 @@ internal static unsafe class Exports
 
     [UnmanagedCallersOnly(EntryPoint = "rope_simd_impl_rotate_append")]
     public static int RotateAppend(NativeRows* rows, int elementType, int layout, NativeBatchPositions* positions,
-        NativeBatchTensor* queries, NativeBatchTensor* keys, NativeBatchTensor* values, NativeKvCache* cache)
+        NativeBatchTensor* queries, NativeBatchTensor* keys, NativeBatchTensor* values, NativeKvCache* cache) =>
+        Append("rope_simd_rotate_append", rows, elementType, layout, positions, queries, null, keys, null, values, cache);
+
+    [UnmanagedCallersOnly(EntryPoint = "rope_simd_impl_rotate_norm_append")]
+    public static int RotateNormAppend(NativeRows* rows, int elementType, int layout, NativeBatchPositions* positions,
+        NativeBatchTensor* queries, NativeHeadNorm* queryNorm, NativeBatchTensor* keys, NativeHeadNorm* keyNorm, NativeBatchTensor* values,
+        NativeKvCache* cache) =>
+        Append("rope_simd_rotate_norm_append", rows, elementType, layout, positions, queries, queryNorm, keys, keyNorm, values, cache);
+
+    private static int Append(string function, NativeRows* rows, int elementType, int layout, NativeBatchPositions* positions,
+        NativeBatchTensor* queries, NativeHeadNorm* queryNorm, NativeBatchTensor* keys, NativeHeadNorm* keyNorm, NativeBatchTensor* values,
+        NativeKvCache* cache)
     {
         try
         {
@@ -238,10 +249,11 @@ internal static unsafe class Exports
             NotNull(values, "values");
             NotNull(cache, "cache");
             CheckCall(elementType, layout, 0);
-            // Each struct is copied once, as above; the block table is read where it lies.
+            // Each struct is copied once, as above; the block table and the norms' weights are read where they lie.
             NativeRows rowsCopy = *rows;
             NativeBatchPositions positionsCopy = *positions;
             NativeBatchTensor queryTensor = *queries, keyTensor = *keys, valueTensor = *values;
+            NativeHeadNorm queryNormCopy = queryNorm is null ? default : *queryNorm, keyNormCopy = keyNorm is null ? default : *keyNorm;
             NativeKvCache cacheCopy = *cache;
             CheckDtype(cacheCopy.Dtype, "cache->dtype");
             RopeRows ropeRows = Rows(rowsCopy);
@@ -255,7 +267,8 @@ internal static unsafe class Exports
             InPlace(keyTensor, "keys");
             InPlace(valueTensor, "values");
             RopePositions ropePositions = Positions(positionsCopy);
-            var call = new AppendCall(ropeRows, ropePositions, (RopeLayout)layout, queryTensor, queryShape, keyTensor, valueTensor, keyShape, cacheCopy);
+            var call = new AppendCall(ropeRows, ropePositions, (RopeLayout)layout, queryTensor, queryShape, queryNormCopy, keyTensor, keyNormCopy, valueTensor,
+                keyShape, cacheCopy);
             switch ((NativeElementType)elementType)
             {
                 case NativeElementType.Float32:
@@ -273,17 +286,19 @@ internal static unsafe class Exports
         }
         catch (Exception exception)
         {
-            return Fail("rope_simd_rotate_append", exception);
+            return Fail(function, exception);
         }
     }
 
-    /// <summary>One rope_simd_rotate_append: the activations' type, then the cache's, each chosen once.</summary>
+    /// <summary>One rope_simd_rotate_append or rope_simd_rotate_norm_append: the activations' type, then the cache's, each chosen once.</summary>
     private readonly ref struct AppendCall(RopeRows rows, RopePositions positions, RopeLayout layout, in NativeBatchTensor queries, RopeShape queryShape,
-        in NativeBatchTensor keys, in NativeBatchTensor values, RopeShape keyShape, in NativeKvCache cache)
+        in NativeHeadNorm queryNorm, in NativeBatchTensor keys, in NativeHeadNorm keyNorm, in NativeBatchTensor values, RopeShape keyShape,
+        in NativeKvCache cache)
     {
         private readonly RopeRows rows = rows;
         private readonly RopePositions positions = positions;
         private readonly NativeBatchTensor queries = queries, keys = keys, values = values;
+        private readonly NativeHeadNorm queryNorm = queryNorm, keyNorm = keyNorm;
         private readonly NativeKvCache cache = cache;
 
         public void WithActivations<T>()
@@ -307,8 +322,8 @@ internal static unsafe class Exports
             where T : unmanaged
             where TCache : unmanaged
         {
-            RopeEngine.Default.ApplyAndAppend(rows, Data<T>(queries, queryShape), queryShape, Data<T>(keys, keyShape), Data<T>(values, keyShape), keyShape,
-                KvCache<TCache>(cache), positions, layout);
+            RopeEngine.Default.ApplyAndAppend(rows, Data<T>(queries, queryShape), queryShape, HeadNorm(queryNorm, "query_norm"), Data<T>(keys, keyShape),
+                Data<T>(values, keyShape), keyShape, HeadNorm(keyNorm, "key_norm"), KvCache<TCache>(cache), positions, layout);
         }
     }
 
@@ -351,7 +366,7 @@ internal static unsafe class Exports
     {
         if (tensor.Source is not null)
         {
-            throw new NativeException(NativeStatus.InvalidArgument, $"{name}.source must be NULL: rope_simd_rotate_norm works in place.");
+            throw new NativeException(NativeStatus.InvalidArgument, $"{name}.source must be NULL: this call reads and writes in place.");
         }
     }
 

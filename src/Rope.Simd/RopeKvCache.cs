@@ -1,7 +1,7 @@
 namespace Rope.Simd;
 
 /// <summary>
-/// The key/value cache of attention that <see cref="RopeEngine.ApplyAndAppend{TElement, TCache}"/> writes rotated keys
+/// The key/value cache of attention that <c>RopeEngine.ApplyAndAppend</c> writes rotated keys
 /// and values into, in the cache's own element type (float32, <see cref="BFloat16"/> or <see cref="Half"/>), at each
 /// token's position: a cache per sequence laid out by position (<c>[batch][capacity][heads][headDim]</c>, llama.cpp,
 /// Hugging Face's static cache transposed) or by head (<c>[batch][heads][capacity][headDim]</c>, Hugging Face's
@@ -168,6 +168,9 @@ internal readonly struct KvCacheAddressing(RopeKvCacheLayout layout, int heads, 
         long entry = Volatile.Read(ref System.Runtime.CompilerServices.Unsafe.AsRef(in table[(int)((long)sequence * blocksPerSequence + position / blockSize)]));
         return entry >= 0 && entry < blocks ? entry : -1;
     }
+
+    /// <summary>Elements from one head of a position to the next.</summary>
+    public long HeadStride => layout == RopeKvCacheLayout.HeadMajor ? (long)capacity * headDim : headDim;
 
     /// <summary>Element offset of head <paramref name="head"/> of a position (its block, for a paged cache, already checked).</summary>
     public long HeadOffset(int sequence, long position, int head, long block) => layout switch

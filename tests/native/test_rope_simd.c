@@ -991,6 +991,75 @@ static void test_rotate_append_writes_the_cache_and_rejects_bad_input(void) {
     CHECK_OK(rope_simd_table_free(table));
 }
 
+/* ---- rope_simd_rotate_norm_append from a packed QKV buffer ---- */
+
+static void test_rotate_norm_append_from_packed_qkv(void) {
+    enum { TOKENS = 3, QH = 4, KVH = 2, HEAD = 64, ROW = (QH + 2 * KVH) * HEAD, CAPACITY = 8, CACHE = CAPACITY * KVH * HEAD };
+    rope_simd_table table;
+    CHECK_OK(rope_simd_table_create(HEAD, 1000000, 0, 64, &table));
+    static float qkv[TOKENS * ROW], original[TOKENS * ROW], queries[TOKENS * QH * HEAD], keys[TOKENS * KVH * HEAD];
+    static float key_cache[CACHE], value_cache[CACHE], query_weight[HEAD], key_weight[HEAD];
+    for (int i = 0; i < TOKENS * ROW; i++) original[i] = qkv[i] = activation();
+    for (int i = 0; i < HEAD; i++) {
+        query_weight[i] = (float)(0.5 + uniform());
+        key_weight[i] = (float)(0.5 + uniform());
+    }
+    for (int i = 0; i < CACHE; i++) {
+        memcpy(&key_cache[i], &float_canary, sizeof(float));
+        memcpy(&value_cache[i], &float_canary, sizeof(float));
+    }
+    int32_t at[TOKENS] = {6, 1, 3};
+    rope_simd_rows rows = {.format = ROPE_SIMD_ROWS_TABLE, .table = table};
+    rope_simd_batch_positions positions = {.kind = ROPE_SIMD_POSITIONS_INT32, .values = at, .count = TOKENS};
+    rope_simd_head_norm query_norm = {.kind = ROPE_SIMD_NORM_RMS, .epsilon = 1e-6f, .weight = query_weight, .length = HEAD};
+    rope_simd_head_norm key_norm = {.kind = ROPE_SIMD_NORM_RMS, .epsilon = 1e-6f, .weight = key_weight, .length = HEAD};
+
+    /* Expected: the queries and keys copied out and put through rope_simd_rotate_norm (a float32 cache keeps its bits). */
+    for (int t = 0; t < TOKENS; t++) {
+        memcpy(queries + t * QH * HEAD, original + t * ROW, sizeof(float) * QH * HEAD);
+        memcpy(keys + t * KVH * HEAD, original + t * ROW + QH * HEAD, sizeof(float) * KVH * HEAD);
+    }
+    rope_simd_batch_tensor q = {.data = queries, .length = TOKENS * QH * HEAD, .tokens = TOKENS, .heads = QH, .head_dim = HEAD};
+    rope_simd_batch_tensor k = {.data = keys, .length = TOKENS * KVH * HEAD, .tokens = TOKENS, .heads = KVH, .head_dim = HEAD};
+    CHECK_OK(rope_simd_rotate_norm(&rows, ROPE_SIMD_FLOAT32, ROPE_SIMD_HALF_SPLIT, &positions, &q, &query_norm, &k, &key_norm));
+
+    rope_simd_batch_tensor pq, pk, pv;
+    rope_simd_packed_qkv_tensors(qkv, TOKENS * ROW, sizeof(float), 1, TOKENS, QH, KVH, HEAD, &pq, &pk, &pv);
+    rope_simd_kv_cache cache = {.layout = ROPE_SIMD_KV_POSITION_MAJOR, .dtype = ROPE_SIMD_FLOAT32, .keys = key_cache, .values = value_cache,
+                                .length = CACHE, .batch = 1, .capacity = CAPACITY, .heads = KVH, .head_dim = HEAD};
+    CHECK_OK(rope_simd_rotate_norm_append(&rows, ROPE_SIMD_FLOAT32, ROPE_SIMD_HALF_SPLIT, &positions, &pq, &query_norm, &pk, &key_norm, &pv, &cache));
+    int written[CAPACITY] = {0};
+    for (int t = 0; t < TOKENS; t++) {
+        written[at[t]] = 1;
+        CHECK(memcmp(qkv + t * ROW, queries + t * QH * HEAD, sizeof(float) * QH * HEAD) == 0, "token %d: queries differ from rope_simd_rotate_norm", t);
+        CHECK(memcmp(qkv + t * ROW + QH * HEAD, original + t * ROW + QH * HEAD, sizeof(float) * 2 * KVH * HEAD) == 0,
+              "token %d: the buffer's keys or values were written", t);
+        CHECK(memcmp(key_cache + at[t] * KVH * HEAD, keys + t * KVH * HEAD, sizeof(float) * KVH * HEAD) == 0,
+              "token %d: cached keys differ from rope_simd_rotate_norm", t);
+        CHECK(memcmp(value_cache + at[t] * KVH * HEAD, original + t * ROW + (QH + KVH) * HEAD, sizeof(float) * KVH * HEAD) == 0,
+              "token %d: cached values differ", t);
+    }
+    for (int p = 0; p < CAPACITY; p++) {
+        if (written[p]) continue;
+        for (int i = 0; i < KVH * HEAD; i++) {
+            CHECK(memcmp(&key_cache[p * KVH * HEAD + i], &float_canary, sizeof(float)) == 0, "position %d of the key cache was written", p);
+            if (checks_failed_in_test) break;
+        }
+    }
+
+    /* A key norm whose weights do not fit the head: rejected, naming it, nothing written. */
+    memcpy(qkv, original, sizeof qkv);
+    static float cache_before[CACHE];
+    memcpy(cache_before, key_cache, sizeof key_cache);
+    rope_simd_head_norm short_norm = key_norm;
+    short_norm.length = HEAD - 2;
+    CHECK(rope_simd_rotate_norm_append(&rows, ROPE_SIMD_FLOAT32, ROPE_SIMD_HALF_SPLIT, &positions, &pq, &query_norm, &pk, &short_norm, &pv, &cache)
+              != ROPE_SIMD_OK, "a short key norm was accepted");
+    CHECK(strstr(rope_simd_last_error(), "key_norm") != NULL, "the error does not name key_norm: %s", rope_simd_last_error());
+    CHECK(memcmp(qkv, original, sizeof qkv) == 0 && memcmp(key_cache, cache_before, sizeof key_cache) == 0, "a rejected call wrote");
+    CHECK_OK(rope_simd_table_free(table));
+}
+
 int main(int argc, char** argv) {
     golden_directory = argc > 1 ? argv[1] : "tests/Rope.Simd.Tests/Golden";
     run("engine_loads_and_reports_its_path", test_engine_loads_and_reports_its_path);
@@ -1016,6 +1085,7 @@ int main(int argc, char** argv) {
     run("rotate_ex_int64_ids_changed_during_a_call_never_read_outside_the_rows", test_rotate_ex_int64_ids_changed_during_a_call_never_read_outside_the_rows);
     run("rotate_norm_matches_the_oracle_and_rejects_bad_norms", test_rotate_norm_matches_the_oracle_and_rejects_bad_norms);
     run("rotate_append_writes_the_cache_and_rejects_bad_input", test_rotate_append_writes_the_cache_and_rejects_bad_input);
+    run("rotate_norm_append_from_packed_qkv", test_rotate_norm_append_from_packed_qkv);
     printf("total: %d, failed: %d, succeeded: %d, skipped: 0\n", tests_run, tests_failed, tests_run - tests_failed);
     return tests_failed == 0 ? 0 : 1;
 }

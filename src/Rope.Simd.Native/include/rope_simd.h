@@ -34,7 +34,7 @@
 extern "C" {
 #endif
 
-#define ROPE_SIMD_ABI_VERSION 4
+#define ROPE_SIMD_ABI_VERSION 5
 
 typedef enum rope_simd_status {
     ROPE_SIMD_OK = 0,
@@ -247,6 +247,49 @@ int rope_simd_rotate_append(const rope_simd_rows* rows, rope_simd_dtype dtype, r
                             const rope_simd_batch_positions* positions, const rope_simd_batch_tensor* queries,
                             const rope_simd_batch_tensor* keys, const rope_simd_batch_tensor* values,
                             const rope_simd_kv_cache* cache);
+
+/* rope_simd_rotate_append with QK norm (Qwen3, Gemma 3, OLMo 2): every query head normalized with query_norm and
+ * rotated in place, every key head normalized with key_norm, rotated and written into the cache, the values written as
+ * they are: from the projection's output to the attention's inputs in one pass. A NULL norm is ROPE_SIMD_NORM_NONE.
+ * Queries get rope_simd_rotate_norm's bits; keys are normalized in float32 as rope_simd_rotate_norm normalizes them,
+ * then rotated and rounded as rope_simd_rotate_append rotates them. For a packed QKV buffer, describe its three parts
+ * with rope_simd_packed_qkv_tensors. */
+int rope_simd_rotate_norm_append(const rope_simd_rows* rows, rope_simd_dtype dtype, rope_simd_layout layout,
+                                 const rope_simd_batch_positions* positions, const rope_simd_batch_tensor* queries,
+                                 const rope_simd_head_norm* query_norm, const rope_simd_batch_tensor* keys,
+                                 const rope_simd_head_norm* key_norm, const rope_simd_batch_tensor* values,
+                                 const rope_simd_kv_cache* cache);
+
+/* The queries, keys and values of a fused QKV projection's output, [batch][tokens][(query_heads + 2*kv_heads) *
+ * head_dim] (each row: the query heads, then the key heads, then the value heads), as three rope_simd_batch_tensors
+ * over the one buffer of `length` elements of `element_size` bytes: the calls above then read (and, for the queries,
+ * write) it where it lies. A helper of this header: it checks nothing, the calls check the tensors. */
+static inline void rope_simd_packed_qkv_tensors(void* data, int64_t length, int64_t element_size, int64_t batch, int64_t tokens,
+                                                int64_t query_heads, int64_t kv_heads, int64_t head_dim,
+                                                rope_simd_batch_tensor* queries, rope_simd_batch_tensor* keys,
+                                                rope_simd_batch_tensor* values) {
+    int64_t row = (query_heads + 2 * kv_heads) * head_dim;
+    int64_t key_offset = query_heads * head_dim, value_offset = (query_heads + kv_heads) * head_dim;
+    rope_simd_batch_tensor part = {0};
+    part.batch = batch;
+    part.tokens = tokens;
+    part.head_dim = head_dim;
+    part.batch_stride = row * tokens;
+    part.token_stride = row;
+    part.head_stride = head_dim;
+    *queries = part;
+    queries->data = data;
+    queries->length = length;
+    queries->heads = query_heads;
+    *keys = part;
+    keys->data = (char*)data + key_offset * element_size;
+    keys->length = length > key_offset ? length - key_offset : 0;
+    keys->heads = kv_heads;
+    *values = part;
+    values->data = (char*)data + value_offset * element_size;
+    values->length = length > value_offset ? length - value_offset : 0;
+    values->heads = kv_heads;
+}
 
 #ifdef __cplusplus
 }

@@ -43,7 +43,13 @@
                       const rope_simd_batch_positions* positions, const rope_simd_batch_tensor* queries,           \
                       const rope_simd_batch_tensor* keys, const rope_simd_batch_tensor* values,                    \
                       const rope_simd_kv_cache* cache),                                                             \
-      (rows, dtype, layout, positions, queries, keys, values, cache))
+      (rows, dtype, layout, positions, queries, keys, values, cache))                                             \
+    X(rotate_norm_append, (const rope_simd_rows* rows, rope_simd_dtype dtype, rope_simd_layout layout,             \
+                           const rope_simd_batch_positions* positions, const rope_simd_batch_tensor* queries,      \
+                           const rope_simd_head_norm* query_norm, const rope_simd_batch_tensor* keys,              \
+                           const rope_simd_head_norm* key_norm, const rope_simd_batch_tensor* values,              \
+                           const rope_simd_kv_cache* cache),                                                        \
+      (rows, dtype, layout, positions, queries, query_norm, keys, key_norm, values, cache))
 
 static struct {
 #define DECLARE_POINTER(name, params, args) int (*name) params;

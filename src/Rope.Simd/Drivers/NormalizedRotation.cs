@@ -211,7 +211,7 @@ internal static unsafe class NormalizedRotationDriver<TOps, TVector>
     }
 
     /// <summary>The weights every normalized value is multiplied by: the caller's, 1 + w (rounded) or 1 written into <paramref name="scratch"/>.</summary>
-    private static float* EffectiveWeights(in PinnedHeadNorm norm, int headDim, float* scratch)
+    internal static float* EffectiveWeights(in PinnedHeadNorm norm, int headDim, float* scratch)
     {
         switch (norm.Kind)
         {

@@ -13,7 +13,12 @@ namespace Rope.Simd.Tests;
 public class KvAppendTests
 {
     private const int Batch = 2, Tokens = 3, QueryHeads = 4, KvHeads = 2, HeadDim = 48, RotaryDim = 32, Capacity = 16, BlockSize = 4;
+    private const float Epsilon = 1e-6f;
     private static readonly RopeTable Table = RopeTable.Create(RotaryDim, 64);
+
+    // Head and rotary dims: spans of whole pair blocks on every path (128, 96 interleaved), on some (32, 72), partial
+    // rotary with elements past the rotary dim.
+    private static readonly (int HeadDim, int RotaryDim)[] Dims = [(48, 32), (128, 128), (136, 96), (72, 72)];
 
     public enum CacheKind
     {
@@ -32,11 +37,11 @@ public class KvAppendTests
         BFloat16ToHalf,
     }
 
-    public static TheoryData<RopePath, RopeLayout, CacheKind, Types> Cases
+    public static TheoryData<RopePath, RopeLayout, CacheKind, Types, int> Cases
     {
         get
         {
-            var data = new TheoryData<RopePath, RopeLayout, CacheKind, Types>();
+            var data = new TheoryData<RopePath, RopeLayout, CacheKind, Types, int>();
             foreach (RopeEngine engine in RopeEngine.Supported)
             {
                 foreach (RopeLayout layout in (RopeLayout[])[RopeLayout.Interleaved, RopeLayout.HalfSplit])
@@ -45,8 +50,57 @@ public class KvAppendTests
                     {
                         foreach (Types types in Enum.GetValues<Types>())
                         {
-                            data.Add(engine.Path, layout, cache, types);
+                            for (int dims = 0; dims < Dims.Length; dims++)
+                            {
+                                data.Add(engine.Path, layout, cache, types, dims);
+                            }
                         }
+                    }
+                }
+            }
+
+            return data;
+        }
+    }
+
+    public static TheoryData<RopePath, RopeLayout, Types, int, Weighting> NormCases
+    {
+        get
+        {
+            var data = new TheoryData<RopePath, RopeLayout, Types, int, Weighting>();
+            foreach (RopeEngine engine in RopeEngine.Supported)
+            {
+                foreach (RopeLayout layout in (RopeLayout[])[RopeLayout.Interleaved, RopeLayout.HalfSplit])
+                {
+                    foreach (Types types in Enum.GetValues<Types>())
+                    {
+                        for (int dims = 0; dims < Dims.Length; dims++)
+                        {
+                            foreach (Weighting weighting in (Weighting[])[Weighting.Weight, Weighting.OnePlusWeight, Weighting.Unweighted])
+                            {
+                                data.Add(engine.Path, layout, types, dims, weighting);
+                            }
+                        }
+                    }
+                }
+            }
+
+            return data;
+        }
+    }
+
+    public static TheoryData<RopePath, RopeLayout, Types> PackedCases
+    {
+        get
+        {
+            var data = new TheoryData<RopePath, RopeLayout, Types>();
+            foreach (RopeEngine engine in RopeEngine.Supported)
+            {
+                foreach (RopeLayout layout in (RopeLayout[])[RopeLayout.Interleaved, RopeLayout.HalfSplit])
+                {
+                    foreach (Types types in Enum.GetValues<Types>())
+                    {
+                        data.Add(engine.Path, layout, types);
                     }
                 }
             }
@@ -57,30 +111,62 @@ public class KvAppendTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void EveryPlaceOfTheCacheIsTheSpecifiedResult(RopePath path, RopeLayout layout, CacheKind cache, Types types)
+    public void EveryPlaceOfTheCacheIsTheSpecifiedResult(RopePath path, RopeLayout layout, CacheKind cache, Types types, int dims) =>
+        ForTypes(types, new Scenario(RopeEngine.Get(path), layout, cache, Dims[dims], Weighting.None));
+
+    [Theory]
+    [MemberData(nameof(NormCases))]
+    public void NormalizedKeysAreTheSpecifiedResult(RopePath path, RopeLayout layout, Types types, int dims, Weighting weighting) =>
+        ForTypes(types, new Scenario(RopeEngine.Get(path), layout, (CacheKind)(dims % 3), Dims[dims], weighting));
+
+    [Theory]
+    [MemberData(nameof(PackedCases))]
+    public void PackedQkvGivesTheBitsOfSeparateTensors(RopePath path, RopeLayout layout, Types types) =>
+        ForTypes(types, new Scenario(RopeEngine.Get(path), layout, CacheKind.Paged, Dims[1], Weighting.Weight, Packed: true));
+
+    private static void ForTypes(Types types, Scenario scenario)
     {
-        RopeEngine engine = RopeEngine.Get(path);
         switch (types)
         {
             case Types.SingleToSingle:
-                Check<float, float>(engine, layout, cache, value => value, value => value, value => value);
+                Check<float, float>(scenario, value => value, value => value, value => value);
                 break;
             case Types.SingleToBFloat16:
-                Check<float, BFloat16>(engine, layout, cache, value => value, value => value, value => (BFloat16)value);
+                Check<float, BFloat16>(scenario, value => value, value => value, value => (BFloat16)value);
                 break;
             case Types.BFloat16ToBFloat16:
-                Check<BFloat16, BFloat16>(engine, layout, cache, value => (BFloat16)value, value => value, value => (BFloat16)value);
+                Check<BFloat16, BFloat16>(scenario, value => (BFloat16)value, value => value, value => (BFloat16)value);
                 break;
             case Types.BFloat16ToSingle:
-                Check<BFloat16, float>(engine, layout, cache, value => (BFloat16)value, value => value, value => value);
+                Check<BFloat16, float>(scenario, value => (BFloat16)value, value => value, value => value);
                 break;
             case Types.HalfToHalf:
-                Check<Half, Half>(engine, layout, cache, value => (Half)value, value => (float)value, value => (Half)value);
+                Check<Half, Half>(scenario, value => (Half)value, value => (float)value, value => (Half)value);
                 break;
             default:
-                Check<BFloat16, Half>(engine, layout, cache, value => (BFloat16)value, value => value, value => (Half)value);
+                Check<BFloat16, Half>(scenario, value => (BFloat16)value, value => value, value => (Half)value);
                 break;
         }
+    }
+
+    [Fact]
+    public void KeysAndValuesInsideACacheOfTheirTypeAreReadBeforeWritten()
+    {
+        // The token's keys and values lie in the caches' last positions of sequence 1, which the call does not write.
+        var setup = new Setup<float, float>(CacheKind.PositionMajor, value => value, HeadDim, RotaryDim);
+        float[] keyCache = [.. setup.KeyCache], valueCache = [.. setup.ValueCache];
+        int length = setup.KeyShape.RequiredLength, start = keyCache.Length - length;
+        setup.Keys.CopyTo(keyCache, start);
+        setup.Values.CopyTo(valueCache, start);
+        int[] positions = [.. setup.Positions.Select(position => position % 8)];
+        float[] queries = [.. setup.Queries], expectedQueries = [.. setup.Queries];
+        float[] expectedKeys = [.. keyCache], expectedValues = [.. valueCache];
+        RopeEngine.Default.ApplyAndAppend(Table, expectedQueries.AsSpan(), setup.QueryShape, setup.Keys, setup.Values, setup.KeyShape,
+            setup.Cache(expectedKeys, expectedValues), positions, RopeLayout.HalfSplit);
+        RopeEngine.Default.ApplyAndAppend(Table, queries.AsSpan(), setup.QueryShape, keyCache.AsSpan(start, length), valueCache.AsSpan(start, length),
+            setup.KeyShape, setup.Cache(keyCache, valueCache), positions, RopeLayout.HalfSplit);
+        Assert.Equal(Bits(expectedKeys), Bits(keyCache));
+        Assert.Equal(Bits(expectedValues), Bits(valueCache));
     }
 
     [Fact]
@@ -129,33 +215,96 @@ public class KvAppendTests
         Xunit.Assert.Throws<ArgumentException>(() => RopeKvCache<float>.Paged(keyCache, valueCache, BlockSize, KvHeads, HeadDim, [0, 1, 2], 2));
     }
 
-    private static void Check<TElement, TCache>(RopeEngine engine, RopeLayout layout, CacheKind kind, Func<float, TElement> toElement,
-        Func<TElement, float> widen, Func<float, TCache> toCache)
+    [Fact]
+    public void BadPackedInputAndNormsAreRejectedBeforeAnythingIsWritten()
+    {
+        var setup = new Setup<float, float>(CacheKind.PositionMajor, value => value);
+        var packing = new RopePackedQkv(Batch, Tokens, QueryHeads, KvHeads, HeadDim);
+        float[] qkv = [.. Enumerable.Range(0, packing.RequiredLength).Select(i => (float)Math.Sin(i))], original = [.. qkv];
+        float[] keyCache = [.. setup.KeyCache], valueCache = [.. setup.ValueCache];
+        RopeKvCache<float> Cache() => setup.Cache(keyCache, valueCache);
+        void Assert(string parameter, Action call)
+        {
+            var error = Xunit.Assert.ThrowsAny<ArgumentException>(call);
+            Xunit.Assert.Equal(parameter, error.ParamName);
+            Xunit.Assert.Equal(original, qkv);
+            Xunit.Assert.Equal(setup.KeyCache, keyCache);
+            Xunit.Assert.Equal(setup.ValueCache, valueCache);
+        }
+
+        float[] weights = new float[HeadDim], shortWeights = new float[HeadDim - 2];
+        RopeHeadNorm Norm() => RopeHeadNorm.Rms(weights, Epsilon);
+        RopeHeadNorm ShortNorm() => RopeHeadNorm.Rms(shortWeights, Epsilon);
+        Assert("qkv", () => RopeEngine.Default.ApplyAndAppend(Table, qkv.AsSpan(0, qkv.Length - 1), packing, Norm(), Norm(), Cache(), setup.Positions,
+            RopeLayout.HalfSplit));
+        Assert("packing", () => RopeEngine.Default.ApplyAndAppend(Table, qkv.AsSpan(), default, Norm(), Norm(), Cache(), setup.Positions, RopeLayout.HalfSplit));
+        Assert("keyNorm", () => RopeEngine.Default.ApplyAndAppend(Table, qkv.AsSpan(), packing, Norm(), ShortNorm(), Cache(), setup.Positions,
+            RopeLayout.HalfSplit));
+        Assert("queryNorm", () => RopeEngine.Default.ApplyWithNorm(Table, qkv.AsSpan(), packing, ShortNorm(), Norm(), setup.Positions, RopeLayout.HalfSplit));
+        Xunit.Assert.Throws<ArgumentOutOfRangeException>(() => new RopePackedQkv(Tokens, 0, KvHeads, HeadDim));
+        Xunit.Assert.Throws<ArgumentOutOfRangeException>(() => new RopePackedQkv(Tokens, QueryHeads, KvHeads, 7));
+        Xunit.Assert.Throws<ArgumentException>(() => new RopePackedQkv(1 << 20, 64, 8, 128));
+    }
+
+    private static void Check<TElement, TCache>(Scenario scenario, Func<float, TElement> toElement, Func<TElement, float> widen, Func<float, TCache> toCache)
         where TElement : unmanaged
         where TCache : unmanaged
     {
-        var setup = new Setup<TElement, TCache>(kind, toElement);
+        (RopeEngine engine, RopeLayout layout, CacheKind kind, (int headDim, int rotaryDim), Weighting weighting, bool packed) = scenario;
+        var setup = new Setup<TElement, TCache>(kind, toElement, headDim, rotaryDim);
+        RopeTable table = setup.Table;
+        var random = new Random(headDim + rotaryDim);
+        float[] queryWeights = [.. Enumerable.Range(0, headDim).Select(_ => 0.5f + random.NextSingle())];
+        float[] keyWeights = [.. Enumerable.Range(0, headDim).Select(_ => 0.5f + random.NextSingle())];
+        RopeHeadNorm queryNorm = SpecifiedNorm.For(weighting, queryWeights, Epsilon), keyNorm = SpecifiedNorm.For(weighting, keyWeights, Epsilon);
         TElement[] queries = [.. setup.Queries];
         TCache[] keyCache = [.. setup.KeyCache], valueCache = [.. setup.ValueCache];
-        engine.ApplyAndAppend(Table, queries.AsSpan(), setup.QueryShape, setup.Keys, setup.Values, setup.KeyShape, setup.Cache(keyCache, valueCache),
-            setup.Positions, layout);
+        if (packed)
+        {
+            // The same tensors as rows of one projection output: [q heads | k heads | v heads] per token.
+            var packing = new RopePackedQkv(Batch, Tokens, QueryHeads, KvHeads, headDim);
+            TElement[] qkv = new TElement[packing.RequiredLength];
+            for (int token = 0; token < Batch * Tokens; token++)
+            {
+                int row = token * packing.RowLength, queryLength = QueryHeads * headDim, keyLength = KvHeads * headDim;
+                setup.Queries.AsSpan(token * queryLength, queryLength).CopyTo(qkv.AsSpan(row));
+                setup.Keys.AsSpan(token * keyLength, keyLength).CopyTo(qkv.AsSpan(row + packing.KeyOffset));
+                setup.Values.AsSpan(token * keyLength, keyLength).CopyTo(qkv.AsSpan(row + packing.ValueOffset));
+            }
 
-        // Queries: exactly Apply.
+            TElement[] original = [.. qkv];
+            engine.ApplyAndAppend(table, qkv.AsSpan(), packing, queryNorm, keyNorm, setup.Cache(keyCache, valueCache), setup.Positions, layout);
+            for (int token = 0; token < Batch * Tokens; token++)
+            {
+                int row = token * packing.RowLength, queryLength = QueryHeads * headDim;
+                qkv.AsSpan(row, queryLength).CopyTo(queries.AsSpan(token * queryLength));
+                // Keys and values are read, not written.
+                Assert.Equal(Bits(original.AsSpan(row + packing.KeyOffset, 2 * KvHeads * headDim).ToArray()),
+                    Bits(qkv.AsSpan(row + packing.KeyOffset, 2 * KvHeads * headDim).ToArray()));
+            }
+        }
+        else
+        {
+            engine.ApplyAndAppend(table, queries.AsSpan(), setup.QueryShape, queryNorm, setup.Keys, setup.Values, setup.KeyShape, keyNorm,
+                setup.Cache(keyCache, valueCache), setup.Positions, layout);
+        }
+
+        // Queries: exactly ApplyWithNorm (Apply without a norm).
         TElement[] expectedQueries = [.. setup.Queries];
-        engine.Apply(Table, expectedQueries.AsSpan(), setup.QueryShape, setup.Positions, layout);
+        engine.ApplyWithNorm(table, expectedQueries.AsSpan(), setup.QueryShape, queryNorm, setup.Positions, layout);
         Assert.Equal(Bits(expectedQueries), Bits(queries));
 
-        // Keys widened, rotated as specified for the cache's type; values converted; then placed.
-        float[] widened = [.. setup.Keys.Select(widen)];
+        // Keys widened, normalized, rotated as specified for the cache's type; values converted; then placed.
+        float[] widened = SpecifiedNorm.Normalized([.. setup.Keys.Select(widen)], headDim, weighting, keyWeights, Epsilon);
         float[] rotated;
         if (typeof(TCache) == typeof(float))
         {
             rotated = [.. widened];
-            engine.Apply(Table, rotated.AsSpan(), setup.KeyShape, setup.Positions, layout);
+            engine.Apply(table, rotated.AsSpan(), setup.KeyShape, setup.Positions, layout);
         }
         else
         {
-            rotated = RotatedRoundedTwice(widened, setup.Positions, layout);
+            rotated = RotatedRoundedTwice(table, widened, headDim, setup.Positions, layout);
         }
 
         TCache[] expectedKeys = [.. setup.KeyCache], expectedValues = [.. setup.ValueCache];
@@ -166,8 +315,8 @@ public class KvAppendTests
                 int position = setup.Positions[sequence * Tokens + token];
                 for (int head = 0; head < KvHeads; head++)
                 {
-                    int source = ((sequence * Tokens + token) * KvHeads + head) * HeadDim, place = setup.Place(sequence, position, head);
-                    for (int i = 0; i < HeadDim; i++)
+                    int source = ((sequence * Tokens + token) * KvHeads + head) * headDim, place = setup.Place(sequence, position, head);
+                    for (int i = 0; i < headDim; i++)
                     {
                         expectedKeys[place + i] = toCache(rotated[source + i]);
                         expectedValues[place + i] = toCache(widen(setup.Values[source + i]));
@@ -181,16 +330,16 @@ public class KvAppendTests
     }
 
     /// <summary>Rotation by the table's rows with each product and sum rounded to float32, packed [batch·tokens][heads][headDim].</summary>
-    private static float[] RotatedRoundedTwice(float[] values, int[] positions, RopeLayout layout)
+    private static float[] RotatedRoundedTwice(RopeTable table, float[] values, int headDim, int[] positions, RopeLayout layout)
     {
         float[] result = [.. values];
-        int pairs = RotaryDim / 2;
+        int rotaryDim = table.RotaryDim, pairs = rotaryDim / 2;
         for (int token = 0; token < positions.Length; token++)
         {
-            ReadOnlySpan<float> row = Table.Rows.Slice(positions[token] * RotaryDim, RotaryDim);
+            ReadOnlySpan<float> row = table.Rows.Slice(positions[token] * rotaryDim, rotaryDim);
             for (int head = 0; head < KvHeads; head++)
             {
-                int start = (token * KvHeads + head) * HeadDim;
+                int start = (token * KvHeads + head) * headDim;
                 for (int pair = 0; pair < pairs; pair++)
                 {
                     int first = start + (layout == RopeLayout.Interleaved ? 2 * pair : pair);
@@ -205,6 +354,10 @@ public class KvAppendTests
         return result;
     }
 
+    /// <summary>One case: the engine, layout, cache, head and rotary dims, the norm of both tensors, and whether they come as one packed buffer.</summary>
+    private sealed record Scenario(RopeEngine Engine, RopeLayout Layout, CacheKind Cache, (int HeadDim, int RotaryDim) Dims, Weighting Weighting,
+        bool Packed = false);
+
     private static byte[] Bits<T>(T[] values)
         where T : unmanaged => MemoryMarshal.AsBytes(values.AsSpan()).ToArray();
 
@@ -214,13 +367,16 @@ public class KvAppendTests
         where TCache : unmanaged
     {
         private readonly CacheKind kind;
+        private readonly int headDim;
 
-        public Setup(CacheKind kind, Func<float, TElement> toElement)
+        public Setup(CacheKind kind, Func<float, TElement> toElement, int headDim = HeadDim, int rotaryDim = RotaryDim)
         {
             this.kind = kind;
-            var random = new Random(17 + (int)kind);
-            QueryShape = RopeShape.Bshd(Batch, Tokens, QueryHeads, HeadDim);
-            KeyShape = RopeShape.Bshd(Batch, Tokens, KvHeads, HeadDim);
+            this.headDim = headDim;
+            var random = new Random(17 + (int)kind + headDim);
+            Table = rotaryDim == RotaryDim ? KvAppendTests.Table : RopeTable.Create(rotaryDim, 64);
+            QueryShape = RopeShape.Bshd(Batch, Tokens, QueryHeads, headDim);
+            KeyShape = RopeShape.Bshd(Batch, Tokens, KvHeads, headDim);
             Queries = [.. Enumerable.Range(0, QueryShape.RequiredLength).Select(_ => toElement(4 * random.NextSingle() - 2))];
             Keys = [.. Enumerable.Range(0, KeyShape.RequiredLength).Select(_ => toElement(4 * random.NextSingle() - 2))];
             Values = [.. Enumerable.Range(0, KeyShape.RequiredLength).Select(_ => toElement(4 * random.NextSingle() - 2))];
@@ -228,12 +384,14 @@ public class KvAppendTests
             // Paged: 2·Capacity/BlockSize blocks, each sequence's table a shuffle of them.
             int blocks = Batch * Capacity / BlockSize;
             BlockTable = [.. Enumerable.Range(0, blocks).OrderBy(_ => random.Next())];
-            int length = kind == CacheKind.Paged ? blocks * BlockSize * KvHeads * HeadDim : Batch * Capacity * KvHeads * HeadDim;
+            int length = kind == CacheKind.Paged ? blocks * BlockSize * KvHeads * headDim : Batch * Capacity * KvHeads * headDim;
             KeyCache = new TCache[length];
             ValueCache = new TCache[length];
             MemoryMarshal.AsBytes(KeyCache.AsSpan()).Fill(0x5A);
             MemoryMarshal.AsBytes(ValueCache.AsSpan()).Fill(0xA5);
         }
+
+        public RopeTable Table { get; }
 
         public RopeShape QueryShape { get; }
 
@@ -255,17 +413,17 @@ public class KvAppendTests
 
         public RopeKvCache<TCache> Cache(TCache[] keys, TCache[] values) => kind switch
         {
-            CacheKind.PositionMajor => RopeKvCache<TCache>.PositionMajor(keys, values, Batch, Capacity, KvHeads, HeadDim),
-            CacheKind.HeadMajor => RopeKvCache<TCache>.HeadMajor(keys, values, Batch, KvHeads, Capacity, HeadDim),
-            _ => RopeKvCache<TCache>.Paged(keys, values, BlockSize, KvHeads, HeadDim, BlockTable, Capacity / BlockSize),
+            CacheKind.PositionMajor => RopeKvCache<TCache>.PositionMajor(keys, values, Batch, Capacity, KvHeads, headDim),
+            CacheKind.HeadMajor => RopeKvCache<TCache>.HeadMajor(keys, values, Batch, KvHeads, Capacity, headDim),
+            _ => RopeKvCache<TCache>.Paged(keys, values, BlockSize, KvHeads, headDim, BlockTable, Capacity / BlockSize),
         };
 
         /// <summary>Where head <paramref name="head"/> of <paramref name="position"/> of <paramref name="sequence"/> starts, written out per layout.</summary>
         public int Place(int sequence, int position, int head) => kind switch
         {
-            CacheKind.PositionMajor => ((sequence * Capacity + position) * KvHeads + head) * HeadDim,
-            CacheKind.HeadMajor => ((sequence * KvHeads + head) * Capacity + position) * HeadDim,
-            _ => ((BlockTable[sequence * (Capacity / BlockSize) + position / BlockSize] * BlockSize + position % BlockSize) * KvHeads + head) * HeadDim,
+            CacheKind.PositionMajor => ((sequence * Capacity + position) * KvHeads + head) * headDim,
+            CacheKind.HeadMajor => ((sequence * KvHeads + head) * Capacity + position) * headDim,
+            _ => ((BlockTable[sequence * (Capacity / BlockSize) + position / BlockSize] * BlockSize + position % BlockSize) * KvHeads + head) * headDim,
         };
     }
 }

@@ -12,14 +12,6 @@ public class NormRotationTests
     private const int Tokens = 5, QueryHeads = 4, KeyHeads = 2, PositionCount = 4096;
     private const float Epsilon = 1e-6f;
 
-    public enum Weighting
-    {
-        Weight,
-        OnePlusWeight,
-        Unweighted,
-        None,
-    }
-
     // Head dims around the 16 partials and the vector widths, with full and partial rotary.
     private static readonly (int HeadDim, int RotaryDim)[] Dims = [(128, 128), (64, 32), (72, 72), (80, 64), (10, 8), (256, 128), (34, 34)];
 
@@ -275,61 +267,14 @@ public class NormRotationTests
 
         public int[] Positions { get; }
 
-        public RopeHeadNorm Norm(float[] weights) => Weighting switch
-        {
-            Weighting.Weight => RopeHeadNorm.Rms(weights, Epsilon),
-            Weighting.OnePlusWeight => RopeHeadNorm.RmsOnePlusWeight(weights, Epsilon),
-            Weighting.Unweighted => RopeHeadNorm.RmsUnweighted(Epsilon),
-            _ => RopeHeadNorm.None,
-        };
+        public RopeHeadNorm Norm(float[] weights) => SpecifiedNorm.For(Weighting, weights, Epsilon);
 
         public void Run<T>(RopeEngine engine, T[] queries, T[] keys, RopeLayout layout)
             where T : unmanaged =>
             engine.ApplyWithNorm(Table, queries.AsSpan(), QueryShape, Norm(QueryWeights), keys.AsSpan(), KeyShape, Norm(KeyWeights), Positions, layout);
 
-        /// <summary>The norm as <see cref="RopeHeadNorm"/> specifies it, in scalar float32: squares into 16 partials, folded by halves.</summary>
-        public float[] Normalized(float[] values, int heads, float[] weights)
-        {
-            float[] result = [.. values];
-            if (Weighting == Weighting.None)
-            {
-                return result;
-            }
-
-            for (int head = 0; head < values.Length / HeadDim; head++)
-            {
-                int start = head * HeadDim;
-                var partials = new float[16];
-                for (int i = 0; i < HeadDim; i++)
-                {
-                    float square = values[start + i] * values[start + i];
-                    partials[i % 16] += square;
-                }
-
-                for (int width = 8; width > 0; width /= 2)
-                {
-                    for (int j = 0; j < width; j++)
-                    {
-                        partials[j] += partials[j + width];
-                    }
-                }
-
-                float mean = partials[0] / HeadDim;
-                float scale = 1f / MathF.Sqrt(mean + Epsilon);
-                for (int i = 0; i < HeadDim; i++)
-                {
-                    float scaled = values[start + i] * scale;
-                    result[start + i] = Weighting switch
-                    {
-                        Weighting.Weight => scaled * weights[i],
-                        Weighting.OnePlusWeight => scaled * (1f + weights[i]),
-                        _ => scaled,
-                    };
-                }
-            }
-
-            return result;
-        }
+        /// <summary>The norm as <see cref="RopeHeadNorm"/> specifies it, in scalar float32.</summary>
+        public float[] Normalized(float[] values, int heads, float[] weights) => SpecifiedNorm.Normalized(values, HeadDim, Weighting, weights, Epsilon);
 
         /// <summary>Rotation by the table's rows with each product and sum rounded to float32 (no fused multiply-add).</summary>
         public float[] RotatedRoundedTwice(float[] values, int heads, RopeLayout layout)
