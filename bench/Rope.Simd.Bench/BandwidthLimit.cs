@@ -116,6 +116,21 @@ public static class BandwidthLimit
     }
 
     /// <summary>
+    /// The floor of a pass that rewrites one buffer in place and streams others through once (a fused call that rotates
+    /// queries in place, reads keys and values and writes a cache): every read-modify-write variant over
+    /// <paramref name="rewritten"/>, each followed by a read-only stream over <paramref name="read"/> and a write-only
+    /// stream over <paramref name="written"/>.
+    /// </summary>
+    public static IReadOnlyList<(string Name, Action Loop)> FusedPassVariants(AlignedBuffer rewritten, AlignedBuffer read, AlignedBuffer written,
+        Operation operation) =>
+        [.. Loops(operation).Select(variant => ($"{variant.Name} + read-only and write-only streams", (Action)(() =>
+        {
+            variant.Loop(rewritten.Span);
+            ReadOnly(read.Span);
+            WriteOnly(written.Span);
+        })))];
+
+    /// <summary>
     /// Context for a limit: a read-only stream of the same bytes (a sum the JIT cannot drop) and a write-only stream
     /// (a constant stored over them), each at the widest width unrolled 4 times.
     /// </summary>

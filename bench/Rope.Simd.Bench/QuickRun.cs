@@ -30,6 +30,10 @@ internal static partial class QuickRun
         rows.AddRange(CallerRowsAndBatches(table, 1, DecodePosition).Run(output));
         rows.AddRange(QkNorm(table, PrefillTokens, 0).Run(output));
         rows.AddRange(QkNorm(table, 1, DecodePosition).Run(output));
+        rows.AddRange(KvAppend(table, PrefillTokens, 0, qwen3: false).Run(output));
+        rows.AddRange(KvAppend(table, 1, DecodePosition, qwen3: false).Run(output));
+        rows.AddRange(KvAppend(table, PrefillTokens, 0, qwen3: true).Run(output));
+        rows.AddRange(KvAppend(table, 1, DecodePosition, qwen3: true).Run(output));
         rows.AddRange(TableBuilding.Run(output));
         return rows;
     }

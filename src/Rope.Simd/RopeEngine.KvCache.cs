@@ -93,23 +93,31 @@ public sealed partial class RopeEngine
             fixed (float* queryWeights = queryNorm.Weight, keyWeights = keyNorm.Weight)
             fixed (TCache* keyCache = cache.Keys, valueCache = cache.Values)
             fixed (int* blockTable = cache.BlockTable)
+            fixed (TElement* valueSource = values)
             {
+                var pinnedQueryNorm = new PinnedHeadNorm(queryWeights, queryNorm.Epsilon, queryNorm.Kind);
                 var queryTarget = new RotationTarget<TElement>(queries, queries, queryShape);
-                if (queryNorm.Kind == RopeHeadNormKind.None)
+                bool parallel = Workers(queryShape.TotalTokens, queryShape.Heads, rows.RotaryDim) > 1;
+                if (parallel)
                 {
-                    Rotation.Run(this, rows, positions, layout, false, queryShape, queryTarget, default, new PlainRotation());
-                }
-                else
-                {
-                    Rotation.Run(this, rows, positions, layout, false, queryShape, queryTarget, default,
-                        new NormalizedRotation(new PinnedHeadNorm(queryWeights, queryNorm.Epsilon, queryNorm.Kind), default));
+                    // Queries over the engine's threads first; the append below then takes the keys and values alone.
+                    if (queryNorm.Kind == RopeHeadNormKind.None)
+                    {
+                        Rotation.Run(this, rows, positions, layout, false, queryShape, queryTarget, default, new PlainRotation());
+                    }
+                    else
+                    {
+                        Rotation.Run(this, rows, positions, layout, false, queryShape, queryTarget, default, new NormalizedRotation(pinnedQueryNorm, default));
+                    }
                 }
 
-                var append = new KvAppend<TCache>(keyCache, valueCache, cache.Addressing, blockTable, cache.BlockTable.Length,
-                    new PinnedHeadNorm(keyWeights, keyNorm.Epsilon, keyNorm.Kind), Overlaps(keys, cache.Keys) || Overlaps(keys, cache.Values));
-                // One thread: the append's writes go to cache places that positions, not head ranges, decide.
-                Rotation.Run(Get(Path), rows, positions, layout, false, keyShape,
-                    new RotationTarget<TElement>(keys, default, keyShape), new RotationTarget<TElement>(values, default, keyShape), append);
+                var append = new KvAppend<TCache>(keyCache, valueCache, cache.Addressing, blockTable, cache.BlockTable.Length, pinnedQueryNorm,
+                    new PinnedHeadNorm(keyWeights, keyNorm.Epsilon, keyNorm.Kind), valueSource, values.Length,
+                    Overlaps(keys, cache.Keys) || Overlaps(keys, cache.Values));
+                // One thread, one pass per token over its queries, keys and values: the append's writes go to cache places
+                // that positions, not head ranges, decide.
+                Rotation.Run(Get(Path), rows, positions, layout, false, keyShape, parallel ? default : queryTarget,
+                    new RotationTarget<TElement>(keys, default, keyShape), append);
             }
         }
     }

@@ -9,7 +9,7 @@ namespace Rope.Simd.Bench.Peers;
 /// float16, computed through the CPU backend, which keeps its work buffer between calls; or, for QK norm, the graph
 /// <c>ggml_rms_norm</c> → <c>ggml_mul</c> by the weights → <c>ggml_rope_ext</c> that llama.cpp builds for Qwen3.
 /// </summary>
-internal sealed unsafe class Ggml : IDisposable
+internal sealed unsafe partial class Ggml : IDisposable
 {
     public const int TypeF32 = 0, TypeF16 = 1;
     private const int TypeI32 = 26;

@@ -161,6 +161,25 @@ internal static unsafe class NormalizedRotationDriver<TOps, TVector>
     }
 
     /// <summary>
+    /// One token of one tensor, <paramref name="target"/>'s heads packed one after another, normalized and rotated
+    /// from its source into its destination (which may be apart) with <typeparamref name="TProducts"/>, the token's
+    /// row as a one-row cache.
+    /// </summary>
+    public static void Token<TProducts>(in InterleavedRows<float> row, RopeLayout layout, bool inverse, scoped in RotationTarget<float> target,
+        in PinnedHeadNorm norm, Span<float> scales)
+        where TProducts : IProductSum
+    {
+        if (Resident<TProducts, InterleavedRows<float>, SequentialPositions>(row, new SequentialPositions(0), layout, inverse, 0, 1, 1, target, default,
+            norm, default))
+        {
+            return;
+        }
+
+        NormalizeThenRotate<TProducts, InterleavedRows<float>, SequentialPositions>(row, new SequentialPositions(0), layout, inverse, 0, 1, target, 0,
+            default, 0, norm, default, scales);
+    }
+
+    /// <summary>
     /// Where the rotated span is whole register blocks: the norm applied to each block as the register-resident
     /// rotation loads it, one pass over the token's heads after their scales (false: the span does not fit).
     /// </summary>
@@ -246,8 +265,10 @@ internal static unsafe class NormalizedRotationDriver<TOps, TVector>
         Scales(second.Source, secondOffset, second.Shape, secondNorm.Kind != RopeHeadNormKind.None, secondNorm.Epsilon, scales[firstHeads..]);
         Normalize(first.Source, first.Destination, firstOffset, first.Shape, firstNorm, scales);
         Normalize(second.Source, second.Destination, secondOffset, second.Shape, secondNorm, scales[firstHeads..]);
+        // The normalized heads are in the destinations now (the sources, in place): rotated there.
         RotationDriver<TOps, TVector, SingleKernel<TOps, TVector, TProducts>, float>.Rotate(rows, positions, layout, inverse,
-            index, index + 1, tokensPerSequence, first, second);
+            index, index + 1, tokensPerSequence, new RotationTarget<float>(first.Destination, first.Destination, first.Shape),
+            new RotationTarget<float>(second.Destination, second.Destination, second.Shape));
     }
 
     private static nint TokenOffset(RopeShape shape, int sequence, int token) => (nint)sequence * shape.BatchStride + (nint)token * shape.TokenStride;
@@ -268,12 +289,7 @@ internal static unsafe class NormalizedRotationDriver<TOps, TVector>
             return;
         }
 
-        ref float token = ref Unsafe.Add(ref MemoryMarshal.GetReference(values), tokenOffset);
-        for (int head = 0; head < heads.Length; head++)
-        {
-            heads[head] = RmsNorm<TOps, TVector>.SumOfSquares(ref Unsafe.Add(ref token, (nint)head * shape.HeadStride), shape.HeadDim);
-        }
-
+        RmsNorm<TOps, TVector>.SumsOfSquares(ref Unsafe.Add(ref MemoryMarshal.GetReference(values), tokenOffset), shape.HeadStride, shape.HeadDim, heads);
         RmsNorm<TOps, TVector>.InverseRoots(heads, shape.HeadDim, epsilon);
     }
 

@@ -73,7 +73,9 @@ internal static class ResidentRotation<TOps, TVector, TKernel, TElement>
     {
         int rotaryDim = rows.RotaryDim;
         int span = typeof(TLayout) == typeof(InterleavedPairs) ? rotaryDim : rotaryDim / 2;
-        bool copyFirst = CopiesPassThrough(first, rotaryDim), copySecond = CopiesPassThrough(second, rotaryDim);
+        // A head transform writes what lies past the rotary dim itself (EndToken); rotation alone copies it out of place.
+        bool plain = typeof(THeads) == typeof(PlainHeads<TVector>);
+        bool copyFirst = plain && CopiesPassThrough(first, rotaryDim), copySecond = plain && CopiesPassThrough(second, rotaryDim);
         int scratchLength = positions.ScratchLength(rows.ScratchLength, rotaryDim);
         float[]? rented = null;
         Span<float> scratch = scratchLength == 0 ? default

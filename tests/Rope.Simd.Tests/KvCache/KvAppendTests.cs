@@ -294,10 +294,11 @@ public class KvAppendTests
         engine.ApplyWithNorm(table, expectedQueries.AsSpan(), setup.QueryShape, queryNorm, setup.Positions, layout);
         Assert.Equal(Bits(expectedQueries), Bits(queries));
 
-        // Keys widened, normalized, rotated as specified for the cache's type; values converted; then placed.
+        // Keys widened, normalized, rotated as specified (float32 keys, or any keys into a float32 cache: as Apply rotates
+        // float32; 16-bit keys into a 16-bit cache: each product and sum rounded); values converted; then placed.
         float[] widened = SpecifiedNorm.Normalized([.. setup.Keys.Select(widen)], headDim, weighting, keyWeights, Epsilon);
         float[] rotated;
-        if (typeof(TCache) == typeof(float))
+        if (typeof(TElement) == typeof(float) || typeof(TCache) == typeof(float))
         {
             rotated = [.. widened];
             engine.Apply(table, rotated.AsSpan(), setup.KeyShape, setup.Positions, layout);

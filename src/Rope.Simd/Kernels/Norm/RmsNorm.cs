@@ -54,6 +54,46 @@ internal static class RmsNorm<TOps, TVector>
     public static float SumOfSquares(ref float head, int length) =>
         length % Partials == 0 ? SumOfChunks(ref head, length) : SumOfPaddedSquares(ref head, length);
 
+    /// <summary>
+    /// Σ x² of each of <paramref name="sums"/>.Length heads of <paramref name="length"/> values,
+    /// <paramref name="headStride"/> apart, each in the canonical order. Where one register holds a head's 16 partials,
+    /// four heads are summed side by side: each head's sum is a chain of dependent additions, and four independent
+    /// chains keep the adder busy where one would wait on its own latency.
+    /// </summary>
+    public static void SumsOfSquares(ref float first, nint headStride, int length, Span<float> sums)
+    {
+        int head = 0;
+        if (TOps.Count == Partials && length % Partials == 0)
+        {
+            nuint count = (nuint)TOps.Count;
+            for (; head + 4 <= sums.Length; head += 4)
+            {
+                ref float head0 = ref Unsafe.Add(ref first, head * headStride);
+                ref float head1 = ref Unsafe.Add(ref head0, headStride);
+                ref float head2 = ref Unsafe.Add(ref head1, headStride);
+                ref float head3 = ref Unsafe.Add(ref head2, headStride);
+                TVector sum0 = default, sum1 = default, sum2 = default, sum3 = default;
+                for (nuint i = 0; i < (nuint)length; i += count)
+                {
+                    sum0 = AddSquares(sum0, ref head0, i);
+                    sum1 = AddSquares(sum1, ref head1, i);
+                    sum2 = AddSquares(sum2, ref head2, i);
+                    sum3 = AddSquares(sum3, ref head3, i);
+                }
+
+                sums[head] = TOps.FoldHalves(sum0);
+                sums[head + 1] = TOps.FoldHalves(sum1);
+                sums[head + 2] = TOps.FoldHalves(sum2);
+                sums[head + 3] = TOps.FoldHalves(sum3);
+            }
+        }
+
+        for (; head < sums.Length; head++)
+        {
+            sums[head] = SumOfSquares(ref Unsafe.Add(ref first, head * headStride), length);
+        }
+    }
+
     /// <summary>The canonical sum over whole chunks of 16 values, the partials in registers.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float SumOfChunks(ref float head, int length)
