@@ -97,10 +97,12 @@ public sealed partial class RopeEngine
             {
                 var pinnedQueryNorm = new PinnedHeadNorm(queryWeights, queryNorm.Epsilon, queryNorm.Kind);
                 var queryTarget = new RotationTarget<TElement>(queries, queries, queryShape);
-                bool parallel = Workers(queryShape.TotalTokens, queryShape.Heads, rows.RotaryDim) > 1;
-                if (parallel)
+                // Rows of a packed QKV buffer are read in one pass per token (a row is one contiguous run); separate tensors
+                // stream best each on its own: the queries first (over the engine's threads where it has several), then the
+                // keys and values.
+                bool separately = !SharesRows(queries, queryShape, keys, keyShape) || Workers(queryShape.TotalTokens, queryShape.Heads, rows.RotaryDim) > 1;
+                if (separately)
                 {
-                    // Queries over the engine's threads first; the append below then takes the keys and values alone.
                     if (queryNorm.Kind == RopeHeadNormKind.None)
                     {
                         Rotation.Run(this, rows, positions, layout, false, queryShape, queryTarget, default, new PlainRotation());
@@ -116,7 +118,7 @@ public sealed partial class RopeEngine
                     Overlaps(keys, cache.Keys) || Overlaps(keys, cache.Values));
                 // One thread, one pass per token over its queries, keys and values: the append's writes go to cache places
                 // that positions, not head ranges, decide.
-                Rotation.Run(Get(Path), rows, positions, layout, false, keyShape, parallel ? default : queryTarget,
+                Rotation.Run(Get(Path), rows, positions, layout, false, keyShape, separately ? default : queryTarget,
                     new RotationTarget<TElement>(keys, default, keyShape), append);
             }
         }
@@ -253,6 +255,14 @@ public sealed partial class RopeEngine
                 }
             }
         }
+    }
+
+    /// <summary>Whether the keys lie inside the queries' token rows (a packed QKV buffer): the same token stride, the keys' first head within the first row.</summary>
+    private static bool SharesRows<TElement>(ReadOnlySpan<TElement> queries, RopeShape queryShape, ReadOnlySpan<TElement> keys, RopeShape keyShape)
+        where TElement : unmanaged
+    {
+        long offset = ByteOffset(queries, keys);
+        return queryShape.TokenStride == keyShape.TokenStride && offset > 0 && offset < (long)queryShape.TokenStride * System.Runtime.CompilerServices.Unsafe.SizeOf<TElement>();
     }
 
     /// <summary>Whether two spans share any byte (at one instant: spans of different objects never do).</summary>

@@ -148,9 +148,8 @@ internal readonly unsafe struct NormalizedHeads<TOps, TVector>(float* scales, in
             return;
         }
 
-        nint tokenOffset = (nint)sequence * shape.BatchStride + (nint)token * shape.TokenStride + rotaryDim;
-        ref float source = ref Unsafe.Add(ref MemoryMarshal.GetReference(target.Source), tokenOffset);
-        ref float destination = ref Unsafe.Add(ref MemoryMarshal.GetReference(target.Destination), tokenOffset);
+        ref float source = ref Unsafe.Add(ref MemoryMarshal.GetReference(target.Source), target.SourceOffset(sequence, token) + rotaryDim);
+        ref float destination = ref Unsafe.Add(ref MemoryMarshal.GetReference(target.Destination), target.DestinationOffset(sequence, token) + rotaryDim);
         for (int head = 0; head < shape.Heads; head++)
         {
             nint offset = (nint)head * shape.HeadStride;

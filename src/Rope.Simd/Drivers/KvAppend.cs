@@ -28,24 +28,12 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
     : IRotationOperation
     where TCache : unmanaged
 {
-    public void Run<TOps, TVector, TElement, TRows, TPositions>(in TRows rows, in TPositions positions, RopeLayout layout, bool inverse,
-        int firstToken, int endToken, int tokensPerSequence, scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second)
-        where TOps : IVectorOps<TVector>
-        where TVector : struct
-        where TElement : unmanaged
-        where TRows : struct, IRowSource
-        where TPositions : struct, IPositionSource
-    {
-        if (second.Shape.Heads == 0 || endToken <= firstToken)
-        {
-            return;
-        }
+    // Floats of rotated keys a chunk of tokens keeps in scratch: 64 KiB, resident in L2 between the rotation and the stores.
+    private const int ChunkFloats = 16 * 1024;
 
-        Append<TOps, TVector, TElement, TRows, TPositions>(rows, positions, layout, inverse, firstToken, endToken, tokensPerSequence, first, second);
-    }
-
+    /// <summary>Tokens [firstToken, endToken): <paramref name="queries"/> (none where rotated apart) and <paramref name="keys"/>.</summary>
     [SkipLocalsInit]
-    private void Append<TOps, TVector, TElement, TRows, TPositions>(in TRows rows, in TPositions positions, RopeLayout layout, bool inverse,
+    public void Run<TOps, TVector, TElement, TRows, TPositions>(in TRows rows, in TPositions positions, RopeLayout layout, bool inverse,
         int firstToken, int endToken, int tokensPerSequence, scoped in RotationTarget<TElement> queries, scoped in RotationTarget<TElement> keys)
         where TOps : IVectorOps<TVector>
         where TVector : struct
@@ -53,37 +41,178 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
         where TRows : struct, IRowSource
         where TPositions : struct, IPositionSource
     {
-        RopeShape shape = keys.Shape, queryShape = queries.Shape;
+        if (keys.Shape.Heads == 0 || endToken <= firstToken)
+        {
+            return;
+        }
+
+        RopeShape shape = keys.Shape;
         var valueSource = new ReadOnlySpan<TElement>(values, valuesLength);
-        // One token of the queries and of the keys as the rotation drivers take them; the token's row serves as a
-        // one-row cache.
-        RopeShape queryToken = queryShape.Heads == 0 ? default
-            : new RopeShape(1, queryShape.Heads, queryShape.HeadDim, queryShape.TokenStride, queryShape.HeadStride);
         int rotaryDim = rows.RotaryDim, headDim = shape.HeadDim, headCount = shape.Heads, tokenLength = headCount * headDim;
-        var keyToken = new RopeShape(1, headCount, headDim);
         // float32 keys, and 16-bit keys into a cache of their own type, are rotated by the driver that rotates the queries
         // (the bits of Apply and ApplyWithNorm), in the same call, from where they lie; other keys are widened first.
         // Keys lying in the cache itself, or whose heads are not one after another, take the widened way too (a token's
         // keys are then all read before any is written).
         bool sameDriver = (typeof(TElement) == typeof(float) || typeof(TElement) == typeof(TCache)) && !keysInCache && shape.HeadStride == headDim;
+        int rowLength = positions.ScratchLength(rows.ScratchLength, rotaryDim);
+        // Where the queries' and keys' driver handles a key destination of its own layout (everywhere but float32 heads
+        // normalized by the fallback for spans of no whole register blocks), tokens go in chunks: one driver call rotates
+        // a chunk's queries in place and its keys into L2-resident scratch, then the chunk's keys and values are written
+        // to the cache. Otherwise each token has its own driver call, its row serving as a one-row cache.
+        int span = layout == RopeLayout.Interleaved ? rotaryDim : rotaryDim / 2;
+        bool chunked = sameDriver && (typeof(TElement) != typeof(float) || (queryNorm.Kind == RopeHeadNormKind.None && keyNorm.Kind == RopeHeadNormKind.None)
+            || ResidentRotation<TOps, TVector, SingleKernel<TOps, TVector, FusedWhereAvailable>, float>.Fits(span, layout == RopeLayout.Interleaved));
+        int chunk = chunked ? Math.Clamp(ChunkFloats / tokenLength, 1, endToken - firstToken) : 1;
+        // Rotated keys (float32, or the activations' type) of a chunk or a token, a bridge for values between two 16-bit
+        // types, the token's row where one is written, and the heads' scales.
+        int length = (chunk + 1) * tokenLength + rowLength + headCount;
+        float[]? rented = null;
+        Span<float> scratch = length <= Scratch.StackLimit
+            ? stackalloc float[length + Scratch.CacheLineFloats]
+            : (rented = ArrayPool<float>.Shared.Rent(length + Scratch.CacheLineFloats));
+        var table = new ReadOnlySpan<int>(blockTable, blockTableLength);
+        // Pinned: the token's row may be written here, and the rotation reads it through a pointer. Aligned to a cache
+        // line once pinned: rotated keys are stored there, and a store split across two lines costs two.
+        fixed (float* pinned = scratch)
+        {
+            scratch = Scratch.AlignToCacheLine(scratch, length);
+            if (chunked)
+            {
+                AppendChunks<TOps, TVector, TElement, TRows, TPositions>(rows, positions, layout, inverse, firstToken, endToken, tokensPerSequence, queries,
+                    keys, valueSource, scratch, chunk, table);
+            }
+            else
+            {
+                AppendTokens<TOps, TVector, TElement, TRows, TPositions>(rows, positions, layout, inverse, firstToken, endToken, tokensPerSequence, queries,
+                    keys, valueSource, scratch, sameDriver, table);
+            }
+        }
+
+        if (rented is not null)
+        {
+            ArrayPool<float>.Shared.Return(rented);
+        }
+    }
+
+    /// <summary>
+    /// Token by token, each with its own driver call, the token's row serving as a one-row cache: where keys are widened
+    /// first, lie in the cache, or are normalized float32 heads whose span the register-resident rotation does not take.
+    /// </summary>
+    private void AppendTokens<TOps, TVector, TElement, TRows, TPositions>(in TRows rows, in TPositions positions, RopeLayout layout, bool inverse,
+        int firstToken, int endToken, int tokensPerSequence, scoped in RotationTarget<TElement> queries, scoped in RotationTarget<TElement> keys,
+        ReadOnlySpan<TElement> valueSource, Span<float> scratch, bool sameDriver, ReadOnlySpan<int> table)
+        where TOps : IVectorOps<TVector>
+        where TVector : struct
+        where TElement : unmanaged
+        where TRows : struct, IRowSource
+        where TPositions : struct, IPositionSource
+    {
+        RopeShape shape = keys.Shape, queryShape = queries.Shape;
+        RopeShape queryToken = queryShape.Heads == 0 ? default
+            : new RopeShape(1, queryShape.Heads, queryShape.HeadDim, queryShape.TokenStride, queryShape.HeadStride);
+        int rotaryDim = rows.RotaryDim, headDim = shape.HeadDim, headCount = shape.Heads, tokenLength = headCount * headDim;
+        var keyToken = new RopeShape(1, headCount, headDim);
         // Rotated keys of the cache's type go straight into a cache whose heads of a position lie one after another.
         bool keysIntoCache = sameDriver && typeof(TElement) == typeof(TCache) && addressing.HeadsAdjacent;
         int rowLength = positions.ScratchLength(rows.ScratchLength, rotaryDim);
-        // The token's keys in float32, a bridge for values between two 16-bit types, the token's row where one is
-        // written, and the heads' scales.
-        int length = 2 * tokenLength + rowLength + headCount;
-        float[]? rented = null;
-        Span<float> scratch = length <= Scratch.StackLimit
-            ? Scratch.AlignToCacheLine(stackalloc float[length + Scratch.CacheLineFloats], length)
-            : (rented = ArrayPool<float>.Shared.Rent(length));
-        var table = new ReadOnlySpan<int>(blockTable, blockTableLength);
-        // Pinned: the token's row may be written here, and the rotation reads it through a pointer.
-        fixed (float* pinned = scratch)
+        Span<float> keyScratch = scratch[..tokenLength], bridge = scratch.Slice(tokenLength, tokenLength);
+        Span<float> rowScratch = scratch.Slice(2 * tokenLength, rowLength), scales = scratch.Slice(2 * tokenLength + rowLength, headCount);
+        (int sequence, int token) = Math.DivRem(firstToken, tokensPerSequence);
+        for (int index = firstToken; index < endToken; index++)
         {
-            Span<float> keyScratch = scratch[..tokenLength], bridge = scratch.Slice(tokenLength, tokenLength);
-            Span<float> rowScratch = scratch.Slice(2 * tokenLength, rowLength), scales = scratch.Slice(2 * tokenLength + rowLength, headCount);
-            (int sequence, int token) = Math.DivRem(firstToken, tokensPerSequence);
-            for (int index = firstToken; index < endToken; index++)
+            long position = positions.Position(index, sequence, token);
+            long block = 0;
+            if (position < 0 || position >= addressing.Capacity || (addressing.IsPaged && (block = addressing.Block(table, sequence, position)) < 0))
+            {
+                ThrowChanged(position);
+            }
+
+            nint tokenOffset = (nint)sequence * shape.BatchStride + (nint)token * shape.TokenStride;
+            ref float row = ref positions.Row<TRows, TOps, TVector>(rows, index, sequence, token, rowScratch);
+            var tokenRow = new InterleavedRows<float>((byte*)Unsafe.AsPointer(ref row), rotaryDim, rotaryDim, 0);
+            nint queryOffset = (nint)sequence * queryShape.BatchStride + (nint)token * queryShape.TokenStride;
+            long place = addressing.HeadOffset(sequence, position, 0, block);
+            if (sameDriver)
+            {
+                // Queries in place and keys into the cache (or scratch) by one driver call, as ApplyWithNorm rotates both.
+                scoped Span<TElement> destination = keysIntoCache
+                    ? new Span<TElement>((TElement*)keyCache + place, tokenLength)
+                    : MemoryMarshal.Cast<float, TElement>(keyScratch)[..tokenLength];
+                var keyTarget = new RotationTarget<TElement>(keys.Source.Slice((int)tokenOffset, tokenLength), destination, keyToken);
+                Rotate<TOps, TVector, TElement>(tokenRow, layout, inverse, queries, queryOffset, queryToken, keyTarget);
+                if (!keysIntoCache)
+                {
+                    StoreKeys<TOps, TVector, TElement>(MemoryMarshal.Cast<float, TElement>(keyScratch)[..tokenLength], headDim, place);
+                }
+            }
+            else
+            {
+                if (queryShape.Heads > 0)
+                {
+                    Rotate<TOps, TVector, TElement>(tokenRow, layout, inverse, queries, queryOffset, queryToken, default);
+                }
+
+                // Keys widened into float32 scratch, rotated there (into a float32 cache as Apply rotates float32, into a 16-bit
+                // cache with each product and sum rounded) and rounded into the cache.
+                ElementConversion<TOps, TVector>.WidenHeads(keys.Source, tokenOffset, shape, keyScratch);
+                var target = new RotationTarget<float>(keyScratch, keyScratch, keyToken);
+                if (typeof(TCache) == typeof(float))
+                {
+                    RotateWidened<TOps, TVector, FusedWhereAvailable>(tokenRow, layout, inverse, target, scales);
+                }
+                else
+                {
+                    RotateWidened<TOps, TVector, RoundedTwice>(tokenRow, layout, inverse, target, scales);
+                }
+
+                StoreKeys<TOps, TVector, float>(keyScratch, headDim, place);
+            }
+
+            AppendValues<TOps, TVector, TElement>(valueSource, shape, tokenOffset, sequence, position, block, bridge);
+            if (++token == tokensPerSequence)
+            {
+                token = 0;
+                sequence++;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Tokens in chunks: per chunk one driver call rotates the queries in place and the keys into <paramref name="scratch"/>
+    /// (laid out [chunk token][heads][headDim]), then each token's keys and values go to its place in the cache.
+    /// </summary>
+    private void AppendChunks<TOps, TVector, TElement, TRows, TPositions>(in TRows rows, in TPositions positions, RopeLayout layout, bool inverse,
+        int firstToken, int endToken, int tokensPerSequence, scoped in RotationTarget<TElement> queries, scoped in RotationTarget<TElement> keys,
+        ReadOnlySpan<TElement> values, Span<float> scratch, int chunk, ReadOnlySpan<int> table)
+        where TOps : IVectorOps<TVector>
+        where TVector : struct
+        where TElement : unmanaged
+        where TRows : struct, IRowSource
+        where TPositions : struct, IPositionSource
+    {
+        RopeShape shape = keys.Shape;
+        int headDim = shape.HeadDim, tokenLength = shape.Heads * headDim;
+        Span<TElement> rotated = MemoryMarshal.Cast<float, TElement>(scratch[..(chunk * tokenLength)])[..(chunk * tokenLength)];
+        Span<float> bridge = scratch.Slice(chunk * tokenLength, tokenLength);
+        for (int chunkStart = firstToken; chunkStart < endToken; chunkStart += chunk)
+        {
+            int chunkEnd = Math.Min(chunkStart + chunk, endToken);
+            // Token i of the call (counted over all sequences) lands at (i - chunkStart)·tokenLength of the scratch.
+            var keyTarget = new RotationTarget<TElement>(keys.Source, rotated, shape, -(nint)chunkStart * tokenLength, tokenLength,
+                (nint)tokensPerSequence * tokenLength);
+            if (queryNorm.Kind == RopeHeadNormKind.None && keyNorm.Kind == RopeHeadNormKind.None)
+            {
+                new PlainRotation().Run<TOps, TVector, TElement, TRows, TPositions>(rows, positions, layout, inverse, chunkStart, chunkEnd, tokensPerSequence,
+                    queries, keyTarget);
+            }
+            else
+            {
+                new NormalizedRotation(queryNorm, keyNorm).Run<TOps, TVector, TElement, TRows, TPositions>(rows, positions, layout, inverse, chunkStart,
+                    chunkEnd, tokensPerSequence, queries, keyTarget);
+            }
+
+            (int sequence, int token) = Math.DivRem(chunkStart, tokensPerSequence);
+            for (int index = chunkStart; index < chunkEnd; index++)
             {
                 long position = positions.Position(index, sequence, token);
                 long block = 0;
@@ -92,59 +221,16 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
                     ThrowChanged(position);
                 }
 
-                nint tokenOffset = (nint)sequence * shape.BatchStride + (nint)token * shape.TokenStride;
-                ref float row = ref positions.Row<TRows, TOps, TVector>(rows, index, sequence, token, rowScratch);
-                var tokenRow = new InterleavedRows<float>((byte*)Unsafe.AsPointer(ref row), rotaryDim, rotaryDim, 0);
-                nint queryOffset = (nint)sequence * queryShape.BatchStride + (nint)token * queryShape.TokenStride;
                 long place = addressing.HeadOffset(sequence, position, 0, block);
-                if (sameDriver)
-                {
-                    // Queries in place and keys into the cache (or scratch) by one driver call, as ApplyWithNorm rotates both.
-                    scoped Span<TElement> destination = keysIntoCache
-                        ? new Span<TElement>((TElement*)keyCache + place, tokenLength)
-                        : MemoryMarshal.Cast<float, TElement>(keyScratch)[..tokenLength];
-                    var keyTarget = new RotationTarget<TElement>(keys.Source.Slice((int)tokenOffset, tokenLength), destination, keyToken);
-                    Rotate<TOps, TVector, TElement>(tokenRow, layout, inverse, queries, queryOffset, queryToken, keyTarget);
-                    if (!keysIntoCache)
-                    {
-                        StoreKeys<TOps, TVector, TElement>(MemoryMarshal.Cast<float, TElement>(keyScratch)[..tokenLength], headDim, place);
-                    }
-                }
-                else
-                {
-                    if (queryShape.Heads > 0)
-                    {
-                        Rotate<TOps, TVector, TElement>(tokenRow, layout, inverse, queries, queryOffset, queryToken, default);
-                    }
-
-                    // Keys widened into float32 scratch, rotated there (into a float32 cache as Apply rotates float32, into a 16-bit
-                    // cache with each product and sum rounded) and rounded into the cache.
-                    ElementConversion<TOps, TVector>.WidenHeads(keys.Source, tokenOffset, shape, keyScratch);
-                    var target = new RotationTarget<float>(keyScratch, keyScratch, keyToken);
-                    if (typeof(TCache) == typeof(float))
-                    {
-                        RotateWidened<TOps, TVector, FusedWhereAvailable>(tokenRow, layout, inverse, target, scales);
-                    }
-                    else
-                    {
-                        RotateWidened<TOps, TVector, RoundedTwice>(tokenRow, layout, inverse, target, scales);
-                    }
-
-                    StoreKeys<TOps, TVector, float>(keyScratch, headDim, place);
-                }
-
-                AppendValues<TOps, TVector, TElement>(valueSource, shape, tokenOffset, sequence, position, block, bridge);
+                StoreKeys<TOps, TVector, TElement>(rotated.Slice((index - chunkStart) * tokenLength, tokenLength), headDim, place);
+                AppendValues<TOps, TVector, TElement>(values, shape, (nint)sequence * shape.BatchStride + (nint)token * shape.TokenStride, sequence, position,
+                    block, bridge);
                 if (++token == tokensPerSequence)
                 {
                     token = 0;
                     sequence++;
                 }
             }
-        }
-
-        if (rented is not null)
-        {
-            ArrayPool<float>.Shared.Return(rented);
         }
     }
 

@@ -144,8 +144,8 @@ internal static unsafe class NormalizedRotationDriver<TOps, TVector>
                         0, 1, firstScratch, 0, secondScratch, 0, firstNorm, secondNorm, scales);
                 }
 
-                ElementConversion<TOps, TVector>.NarrowHeads(firstValues, first.Destination, firstOffset, firstShape);
-                ElementConversion<TOps, TVector>.NarrowHeads(secondValues, second.Destination, secondOffset, secondShape);
+                ElementConversion<TOps, TVector>.NarrowHeads(firstValues, first.Destination, first.DestinationOffset(sequence, token), firstShape);
+                ElementConversion<TOps, TVector>.NarrowHeads(secondValues, second.Destination, second.DestinationOffset(sequence, token), secondShape);
                 if (++token == tokensPerSequence)
                 {
                     token = 0;

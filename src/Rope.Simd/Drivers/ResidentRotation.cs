@@ -237,9 +237,8 @@ internal static class ResidentRotation<TOps, TVector, TKernel, TElement>
 
         int blocks = TBlocks.Value;
         nuint count = (nuint)TKernel.Count;
-        nint tokenOffset = (nint)sequence * shape.BatchStride + (nint)token * shape.TokenStride + (nint)offset;
-        ref TElement source = ref Unsafe.Add(ref MemoryMarshal.GetReference(target.Source), tokenOffset);
-        ref TElement destination = ref Unsafe.Add(ref MemoryMarshal.GetReference(target.Destination), tokenOffset);
+        ref TElement source = ref Unsafe.Add(ref MemoryMarshal.GetReference(target.Source), target.SourceOffset(sequence, token) + (nint)offset);
+        ref TElement destination = ref Unsafe.Add(ref MemoryMarshal.GetReference(target.Destination), target.DestinationOffset(sequence, token) + (nint)offset);
         for (int head = 0; head < shape.Heads; head++)
         {
             ref TElement from = ref Unsafe.Add(ref source, (nint)head * shape.HeadStride);
@@ -340,9 +339,8 @@ internal static class ResidentRotation<TOps, TVector, TKernel, TElement>
     public static void CopyPassThrough(scoped in RotationTarget<TElement> target, int sequence, int token, int rotaryDim)
     {
         RopeShape shape = target.Shape;
-        nint tokenOffset = (nint)sequence * shape.BatchStride + (nint)token * shape.TokenStride;
-        ref TElement source = ref Unsafe.Add(ref MemoryMarshal.GetReference(target.Source), tokenOffset);
-        ref TElement destination = ref Unsafe.Add(ref MemoryMarshal.GetReference(target.Destination), tokenOffset);
+        ref TElement source = ref Unsafe.Add(ref MemoryMarshal.GetReference(target.Source), target.SourceOffset(sequence, token));
+        ref TElement destination = ref Unsafe.Add(ref MemoryMarshal.GetReference(target.Destination), target.DestinationOffset(sequence, token));
         for (int head = 0; head < shape.Heads; head++)
         {
             nint offset = (nint)head * shape.HeadStride + rotaryDim;

@@ -7,15 +7,40 @@ using Rope.Simd.Kernels;
 
 namespace Rope.Simd.Drivers;
 
-/// <summary>One tensor to rotate: its heads are read from <see cref="Source"/> and written to <see cref="Destination"/> (the same memory in place).</summary>
+/// <summary>
+/// One tensor to rotate: its heads are read from <see cref="Source"/> and written to <see cref="Destination"/> (the same
+/// memory in place), the destination laid out as the source or with token and batch strides of its own.
+/// </summary>
 internal readonly ref struct RotationTarget<TElement>
 {
+    private readonly nint destinationOrigin, destinationTokenStride, destinationBatchStride;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public RotationTarget(ReadOnlySpan<TElement> source, Span<TElement> destination, RopeShape shape)
     {
         Source = source;
         Destination = destination;
         Shape = shape;
+        destinationTokenStride = shape.TokenStride;
+        destinationBatchStride = shape.BatchStride;
+    }
+
+    /// <summary>
+    /// A destination laid out apart from the source: token t of sequence b starts at element
+    /// <paramref name="origin"/> + b·<paramref name="batchStride"/> + t·<paramref name="tokenStride"/> of it (the origin
+    /// may be negative where a call covers a range of tokens that starts past the destination's first), its heads
+    /// <see cref="RopeShape.HeadStride"/> apart as the source's. Only the rotation drivers take such targets (not the
+    /// norm's fallback, not the parallel engine).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public RotationTarget(ReadOnlySpan<TElement> source, Span<TElement> destination, RopeShape shape, nint origin, nint tokenStride, nint batchStride)
+    {
+        Source = source;
+        Destination = destination;
+        Shape = shape;
+        destinationOrigin = origin;
+        destinationTokenStride = tokenStride;
+        destinationBatchStride = batchStride;
     }
 
     public ReadOnlySpan<TElement> Source { get; }
@@ -24,7 +49,16 @@ internal readonly ref struct RotationTarget<TElement>
 
     public RopeShape Shape { get; }
 
-    public bool InPlace => Unsafe.AreSame(ref MemoryMarshal.GetReference(Source), ref MemoryMarshal.GetReference(Destination));
+    public bool InPlace => Unsafe.AreSame(ref MemoryMarshal.GetReference(Source), ref MemoryMarshal.GetReference(Destination)) && destinationOrigin == 0
+        && destinationTokenStride == Shape.TokenStride && destinationBatchStride == Shape.BatchStride;
+
+    /// <summary>Element of the source where token <paramref name="token"/> of sequence <paramref name="sequence"/> starts.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public nint SourceOffset(int sequence, int token) => (nint)sequence * Shape.BatchStride + (nint)token * Shape.TokenStride;
+
+    /// <summary>Element of the destination where that token starts.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public nint DestinationOffset(int sequence, int token) => destinationOrigin + (nint)sequence * destinationBatchStride + (nint)token * destinationTokenStride;
 }
 
 /// <summary>
@@ -289,24 +323,24 @@ internal static class RotationDriver<TOps, TVector, TKernel, TElement>
 
         if (interleaved)
         {
-            RotateHeads<InterleavedPairs>(target, (nint)sequence * target.Shape.BatchStride + (nint)token * target.Shape.TokenStride, span, rotaryDim,
+            RotateHeads<InterleavedPairs>(target, target.SourceOffset(sequence, token), target.DestinationOffset(sequence, token), span, rotaryDim,
                 ref cos, ref sin, ref spill);
         }
         else
         {
-            RotateHeads<HalfSplitPairs>(target, (nint)sequence * target.Shape.BatchStride + (nint)token * target.Shape.TokenStride, span, rotaryDim,
+            RotateHeads<HalfSplitPairs>(target, target.SourceOffset(sequence, token), target.DestinationOffset(sequence, token), span, rotaryDim,
                 ref cos, ref sin, ref spill);
         }
     }
 
-    /// <summary>Every head of one token of one target, the token's first head at <paramref name="tokenOffset"/>.</summary>
+    /// <summary>Every head of one token of one target, the token's first head at <paramref name="sourceOffset"/> and <paramref name="destinationOffset"/>.</summary>
     /// <remarks>
     /// Compiled once per layout (the layout is a type argument, so the other layout's loop is not even imported), and
     /// never inlined: the JIT's inlining budget grows with the size of the method it inlines into, and this one is large
     /// enough to take a whole 16-bit codec, where a single method holding every loop would leave much of it as calls.
     /// </remarks>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void RotateHeads<TLayout>(scoped in RotationTarget<TElement> target, nint tokenOffset, int span, int rotaryDim,
+    private static void RotateHeads<TLayout>(scoped in RotationTarget<TElement> target, nint sourceOffset, nint destinationOffset, int span, int rotaryDim,
         ref float cos, ref float sin, ref TElement spill)
         where TLayout : struct
     {
@@ -314,11 +348,11 @@ internal static class RotationDriver<TOps, TVector, TKernel, TElement>
         bool copyPassThrough = shape.HeadDim > rotaryDim && !target.InPlace;
         // Decided once: the head loop then holds no call at all (even a property may stay a call once the budget is spent).
         bool shortSpan = span < TKernel.Count, twoHeads = TKernel.TwoHeadsPerPass && !shortSpan;
-        ref TElement source = ref MemoryMarshal.GetReference(target.Source);
-        ref TElement destination = ref MemoryMarshal.GetReference(target.Destination);
+        ref TElement source = ref Unsafe.Add(ref MemoryMarshal.GetReference(target.Source), sourceOffset);
+        ref TElement destination = ref Unsafe.Add(ref MemoryMarshal.GetReference(target.Destination), destinationOffset);
         for (int head = 0; head < shape.Heads; head++)
         {
-            nint offset = tokenOffset + (nint)head * shape.HeadStride;
+            nint offset = (nint)head * shape.HeadStride;
             ref TElement headSource = ref Unsafe.Add(ref source, offset);
             ref TElement headDestination = ref Unsafe.Add(ref destination, offset);
             if (twoHeads && head + 1 < shape.Heads)

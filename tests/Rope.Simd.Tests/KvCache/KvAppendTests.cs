@@ -149,6 +149,57 @@ public class KvAppendTests
         }
     }
 
+    [Theory]
+    [InlineData(Weighting.None, false)]
+    [InlineData(Weighting.Weight, false)]
+    [InlineData(Weighting.None, true)]
+    [InlineData(Weighting.OnePlusWeight, true)]
+    public void LongBatchesAndKeysAloneGiveTheBitsOfSeparateCalls(Weighting weighting, bool withoutQueries)
+    {
+        // Enough tokens that the call goes in several chunks, some across the end of a sequence; or keys alone.
+        const int batch = 2, tokens = 300, headDim = 48, capacity = 320, start = 7;
+        var random = new Random(41);
+        var table = RopeTable.Create(RotaryDim, 512);
+        var queryShape = RopeShape.Bshd(batch, tokens, withoutQueries ? 0 : QueryHeads, headDim);
+        var keyShape = RopeShape.Bshd(batch, tokens, KvHeads, headDim);
+        float[] queries = [.. Enumerable.Range(0, queryShape.RequiredLength).Select(_ => 4 * random.NextSingle() - 2)];
+        float[] keys = [.. Enumerable.Range(0, keyShape.RequiredLength).Select(_ => 4 * random.NextSingle() - 2)];
+        float[] values = [.. Enumerable.Range(0, keyShape.RequiredLength).Select(_ => 4 * random.NextSingle() - 2)];
+        float[] weights = [.. Enumerable.Range(0, headDim).Select(_ => 0.5f + random.NextSingle())];
+        RopeHeadNorm Norm() => SpecifiedNorm.For(weighting, weights, Epsilon);
+        int[] starts = [start, start + 2];
+        foreach (RopeEngine engine in RopeEngine.Supported)
+        {
+            var keyCache = new BFloat16[batch * capacity * KvHeads * headDim];
+            var valueCache = new BFloat16[keyCache.Length];
+            float[] actualQueries = [.. queries];
+            engine.ApplyAndAppend(table, actualQueries.AsSpan(), queryShape, Norm(), keys, values, keyShape, Norm(),
+                RopeKvCache<BFloat16>.PositionMajor(keyCache, valueCache, batch, capacity, KvHeads, headDim), RopePositions.Sequential(starts),
+                RopeLayout.HalfSplit);
+
+            // The same by separate calls: the norm and rotation of queries and keys, then each token's keys and values converted into place.
+            float[] expectedQueries = [.. queries], rotatedKeys = [.. keys];
+            engine.ApplyWithNorm(table, expectedQueries.AsSpan(), queryShape, Norm(), rotatedKeys.AsSpan(), keyShape, Norm(), RopePositions.Sequential(starts),
+                RopeLayout.HalfSplit);
+            var expectedKeys = new BFloat16[keyCache.Length];
+            var expectedValues = new BFloat16[keyCache.Length];
+            int run = KvHeads * headDim;
+            for (int sequence = 0; sequence < batch; sequence++)
+            {
+                for (int token = 0; token < tokens; token++)
+                {
+                    int source = (sequence * tokens + token) * run, place = (sequence * capacity + start + 2 * sequence + token) * run;
+                    engine.ConvertToBFloat16(rotatedKeys.AsSpan(source, run), expectedKeys.AsSpan(place, run));
+                    engine.ConvertToBFloat16(values.AsSpan(source, run), expectedValues.AsSpan(place, run));
+                }
+            }
+
+            Assert.Equal(Bits(expectedQueries), Bits(actualQueries));
+            Assert.Equal(Bits(expectedKeys), Bits(keyCache));
+            Assert.Equal(Bits(expectedValues), Bits(valueCache));
+        }
+    }
+
     [Fact]
     public void KeysAndValuesInsideACacheOfTheirTypeAreReadBeforeWritten()
     {
