@@ -97,10 +97,8 @@ public sealed partial class RopeEngine
             {
                 var pinnedQueryNorm = new PinnedHeadNorm(queryWeights, queryNorm.Epsilon, queryNorm.Kind);
                 var queryTarget = new RotationTarget<TElement>(queries, queries, queryShape);
-                // Rows of a packed QKV buffer are read in one pass per token (a row is one contiguous run); separate tensors
-                // stream best each on its own: the queries first (over the engine's threads where it has several), then the
-                // keys and values.
-                bool separately = !SharesRows(queries, queryShape, keys, keyShape) || Workers(queryShape.TotalTokens, queryShape.Heads, rows.RotaryDim) > 1;
+                // A parallel engine rotates the queries over its threads first; the append then takes the keys and values alone.
+                bool separately = Workers(queryShape.TotalTokens, queryShape.Heads, rows.RotaryDim) > 1;
                 if (separately)
                 {
                     if (queryNorm.Kind == RopeHeadNormKind.None)
@@ -116,8 +114,7 @@ public sealed partial class RopeEngine
                 var append = new KvAppend<TCache>(keyCache, valueCache, cache.Addressing, blockTable, cache.BlockTable.Length, pinnedQueryNorm,
                     new PinnedHeadNorm(keyWeights, keyNorm.Epsilon, keyNorm.Kind), valueSource, values.Length,
                     Overlaps(keys, cache.Keys) || Overlaps(keys, cache.Values));
-                // One thread, one pass per token over its queries, keys and values: the append's writes go to cache places
-                // that positions, not head ranges, decide.
+                // One thread: the append's writes go to cache places that positions, not head ranges, decide.
                 Rotation.Run(Get(Path), rows, positions, layout, false, keyShape, separately ? default : queryTarget,
                     new RotationTarget<TElement>(keys, default, keyShape), append);
             }
@@ -255,14 +252,6 @@ public sealed partial class RopeEngine
                 }
             }
         }
-    }
-
-    /// <summary>Whether the keys lie inside the queries' token rows (a packed QKV buffer): the same token stride, the keys' first head within the first row.</summary>
-    private static bool SharesRows<TElement>(ReadOnlySpan<TElement> queries, RopeShape queryShape, ReadOnlySpan<TElement> keys, RopeShape keyShape)
-        where TElement : unmanaged
-    {
-        long offset = ByteOffset(queries, keys);
-        return queryShape.TokenStride == keyShape.TokenStride && offset > 0 && offset < (long)queryShape.TokenStride * System.Runtime.CompilerServices.Unsafe.SizeOf<TElement>();
     }
 
     /// <summary>Whether two spans share any byte (at one instant: spans of different objects never do).</summary>
