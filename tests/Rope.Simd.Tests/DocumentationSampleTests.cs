@@ -98,6 +98,33 @@ public partial class DocumentationSampleTests
     }
 
     [Fact]
+    public void UsagePackedQkvAppendNormalizesRotatesAndCaches()
+    {
+        var table = RopeTable.Create(rotaryDim: 128, positionCount: 4096, @base: 1000000);   // Qwen3-8B
+        var packing = new RopePackedQkv(tokens: 4, queryHeads: 32, kvHeads: 8, headDim: 128);
+        float[] qkv = new float[packing.RequiredLength];                                      // [token][(32 + 8 + 8) x 128]
+        float[] qNormWeight = new float[128], kNormWeight = new float[128];
+        Array.Fill(qNormWeight, 1f);
+        Array.Fill(kNormWeight, 1f);
+
+        var keyCache = new Half[4096 * 8 * 128];
+        var valueCache = new Half[4096 * 8 * 128];
+        var cache = RopeKvCache<Half>.PositionMajor(keyCache, valueCache, batch: 1, capacity: 4096, heads: 8, headDim: 128);
+        RopeEngine.Default.ApplyAndAppend(table, qkv, packing, RopeHeadNorm.Rms(qNormWeight, 1e-6f), RopeHeadNorm.Rms(kNormWeight, 1e-6f),
+            cache, positions: 100, RopeLayout.HalfSplit);
+
+        // Key heads of threes have RMS 3: normalized to ones, rotated at position 100, cached; values of twos cached as twos.
+        qkv.AsSpan(packing.KeyOffset, 8 * 128).Fill(3f);
+        qkv.AsSpan(packing.ValueOffset, 8 * 128).Fill(2f);
+        cache = RopeKvCache<Half>.PositionMajor(keyCache, valueCache, batch: 1, capacity: 4096, heads: 8, headDim: 128);
+        RopeEngine.Default.ApplyAndAppend(table, qkv, packing, RopeHeadNorm.Rms(qNormWeight, 1e-6f), RopeHeadNorm.Rms(kNormWeight, 1e-6f),
+            cache, positions: 100, RopeLayout.HalfSplit);
+        ReadOnlySpan<float> row = table.Rows.Slice(100 * 128, 128);
+        Assert.Equal(row[0] - row[1], (float)keyCache[100 * 8 * 128], 2e-3f);   // pair 0: (1, 1) rotated by (c, s) gives c - s first
+        Assert.Equal(2f, (float)valueCache[100 * 8 * 128]);
+    }
+
+    [Fact]
     public void QuickStartPrintsScoresThatDependOnlyOnTheDistance()
     {
         // LLaMA-3-8B's rotary settings: head dim 128, base 500000, half-split pairs (Hugging Face weights).

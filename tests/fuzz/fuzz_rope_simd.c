@@ -2,8 +2,8 @@
  * libFuzzer harness for the C ABI (rope_simd.h), built with clang -fsanitize=fuzzer,address by tests/fuzz/run.sh.
  *
  * Each input is a little program: a header picks a table (stored rows or computed ones, built from a base or from
- * explicit frequencies, possibly hostile), then the rest drives rope_simd_rotate, rope_simd_rotate_ex, rope_simd_rotate_norm and
- * rope_simd_rotate_append (caller rows,
+ * explicit frequencies, possibly hostile), then the rest drives rope_simd_rotate, rope_simd_rotate_ex, rope_simd_rotate_norm,
+ * rope_simd_rotate_append and rope_simd_rotate_norm_append (caller rows,
  * batches, positions of every kind) with fuzzed dtypes, layouts, flags,
  * counts, strides, lengths and positions, and also table_info, table_rows and forged or freed handles.
  * AddressSanitizer cannot see into the NativeAOT code, so every buffer the library may touch is placed flush against
@@ -84,6 +84,20 @@ static void guarded_free(guarded* g) {
 }
 
 /* A tensor view over a guarded buffer of a fuzzed size; the length passed is the buffer's true length. */
+/* Two fuzzed head norms (kinds, epsilons, weights exactly as long as they say), weights in guarded buffers. */
+static void fuzzed_norms(reader* r, rope_simd_head_norm norms[2], guarded weight_buffers[2]) {
+    for (int n = 0; n < 2; n++) {
+        norms[n].kind = take(r, 1) % 8 == 0 ? (int32_t)take(r, 4) : (int32_t)(take(r, 1) % 4);
+        uint32_t epsilon_bits = take(r, 1) % 8 == 0 ? (uint32_t)take(r, 4) : 0x358637BDu; /* 1e-6f */
+        memcpy(&norms[n].epsilon, &epsilon_bits, sizeof epsilon_bits);
+        size_t weights = (size_t)(take(r, 1) % 140);
+        weight_buffers[n] = guarded_alloc(weights * sizeof(float));
+        for (size_t i = 0; i < weight_buffers[n].bytes; i++) weight_buffers[n].data[i] = (uint8_t)take(r, 1);
+        norms[n].weight = weights == 0 && take(r, 1) % 2 ? NULL : (const float*)weight_buffers[n].data;
+        norms[n].length = take(r, 1) % 8 == 0 ? -(int64_t)take(r, 1) : (int64_t)weights;
+    }
+}
+
 static rope_simd_tensor fuzzed_tensor(reader* r, int element_size, guarded* buffer) {
     rope_simd_tensor t;
     t.tokens = count(r, 64);
@@ -260,21 +274,21 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 cache.block_table = entries == 0 && take(&r, 1) % 2 ? NULL : (const int32_t*)table_buffer.data;
                 cache.block_table_length = take(&r, 1) % 8 == 0 ? -(int64_t)take(&r, 1) : (int64_t)entries;
                 cache.blocks_per_sequence = count(&r, 16);
-                status = rope_simd_rotate_append(take(&r, 1) % 32 == 0 ? NULL : &rows_arg, dtype, layout, &ex_positions, &q,
-                                                 &k, &k, take(&r, 1) % 32 == 0 ? NULL : &cache);
+                if (take(&r, 1) % 2) {
+                    /* Half of them with QK norms: rope_simd_rotate_norm_append. */
+                    rope_simd_head_norm norms[2];
+                    fuzzed_norms(&r, norms, weight_buffers);
+                    status = rope_simd_rotate_norm_append(take(&r, 1) % 32 == 0 ? NULL : &rows_arg, dtype, layout, &ex_positions, &q,
+                                                          take(&r, 1) % 8 == 0 ? NULL : &norms[0], &k, take(&r, 1) % 8 == 0 ? NULL : &norms[1], &k,
+                                                          take(&r, 1) % 32 == 0 ? NULL : &cache);
+                } else {
+                    status = rope_simd_rotate_append(take(&r, 1) % 32 == 0 ? NULL : &rows_arg, dtype, layout, &ex_positions, &q,
+                                                     &k, &k, take(&r, 1) % 32 == 0 ? NULL : &cache);
+                }
             } else if (which == 1) {
                 /* A quarter go through rope_simd_rotate_norm: fuzzed norms, weights exactly as long as they say. */
                 rope_simd_head_norm norms[2];
-                for (int n = 0; n < 2; n++) {
-                    norms[n].kind = take(&r, 1) % 8 == 0 ? (int32_t)take(&r, 4) : (int32_t)(take(&r, 1) % 4);
-                    uint32_t epsilon_bits = take(&r, 1) % 8 == 0 ? (uint32_t)take(&r, 4) : 0x358637BDu; /* 1e-6f */
-                    memcpy(&norms[n].epsilon, &epsilon_bits, sizeof epsilon_bits);
-                    size_t weights = (size_t)(take(&r, 1) % 140);
-                    weight_buffers[n] = guarded_alloc(weights * sizeof(float));
-                    for (size_t i = 0; i < weight_buffers[n].bytes; i++) weight_buffers[n].data[i] = (uint8_t)take(&r, 1);
-                    norms[n].weight = weights == 0 && take(&r, 1) % 2 ? NULL : (const float*)weight_buffers[n].data;
-                    norms[n].length = take(&r, 1) % 8 == 0 ? -(int64_t)take(&r, 1) : (int64_t)weights;
-                }
+                fuzzed_norms(&r, norms, weight_buffers);
                 status = rope_simd_rotate_norm(take(&r, 1) % 32 == 0 ? NULL : &rows_arg, dtype, layout, &ex_positions, &q,
                                                take(&r, 1) % 8 == 0 ? NULL : &norms[0], key_kind == 0 || key_kind == 3 ? NULL : &k,
                                                take(&r, 1) % 8 == 0 ? NULL : &norms[1]);

@@ -168,7 +168,7 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
                 StoreKeys<TOps, TVector, float>(keyScratch, headDim, place);
             }
 
-            AppendValues<TOps, TVector, TElement>(valueSource, shape, tokenOffset, sequence, position, block, bridge);
+            AppendValues<TOps, TVector, TElement>(valueSource, shape, tokenOffset, place, bridge);
             if (++token == tokensPerSequence)
             {
                 token = 0;
@@ -211,7 +211,12 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
                     chunkEnd, tokensPerSequence, queries, keyTarget);
             }
 
+            // Tokens whose cache places follow one another (and whose values do) go to the cache as one run: a prefill
+            // into a position-major cache is then one conversion per chunk for the keys and one for the values.
             (int sequence, int token) = Math.DivRem(chunkStart, tokensPerSequence);
+            int runStart = chunkStart;
+            long runPlace = 0;
+            nint runValues = 0;
             for (int index = chunkStart; index < chunkEnd; index++)
             {
                 long position = positions.Position(index, sequence, token);
@@ -222,15 +227,62 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
                 }
 
                 long place = addressing.HeadOffset(sequence, position, 0, block);
-                StoreKeys<TOps, TVector, TElement>(rotated.Slice((index - chunkStart) * tokenLength, tokenLength), headDim, place);
-                AppendValues<TOps, TVector, TElement>(values, shape, (nint)sequence * shape.BatchStride + (nint)token * shape.TokenStride, sequence, position,
-                    block, bridge);
+                nint valueOffset = (nint)sequence * shape.BatchStride + (nint)token * shape.TokenStride;
+                int run = index - runStart;
+                if (run > 0 && (place != runPlace + (long)run * tokenLength || valueOffset != runValues + (nint)run * tokenLength))
+                {
+                    StoreRun<TOps, TVector, TElement>(rotated, runStart - chunkStart, run, runPlace, values, runValues, shape, bridge);
+                    runStart = index;
+                }
+
+                if (runStart == index)
+                {
+                    runPlace = place;
+                    runValues = valueOffset;
+                }
+
                 if (++token == tokensPerSequence)
                 {
                     token = 0;
                     sequence++;
                 }
             }
+
+            StoreRun<TOps, TVector, TElement>(rotated, runStart - chunkStart, chunkEnd - runStart, runPlace, values, runValues, shape, bridge);
+        }
+    }
+
+    /// <summary>
+    /// <paramref name="count"/> tokens whose cache places and values follow one another: their rotated keys from
+    /// scratch token <paramref name="first"/> on, and their values, into the cache from <paramref name="place"/>.
+    /// </summary>
+    private void StoreRun<TOps, TVector, TElement>(ReadOnlySpan<TElement> rotated, int first, int count, long place, ReadOnlySpan<TElement> values,
+        nint valueOffset, RopeShape shape, Span<float> bridge)
+        where TOps : IVectorOps<TVector>
+        where TVector : struct
+        where TElement : unmanaged
+    {
+        int headDim = shape.HeadDim, tokenLength = shape.Heads * headDim;
+        if (!addressing.HeadsAdjacent || shape.HeadStride != headDim)
+        {
+            // Heads apart in the cache or in the values: token by token, head by head.
+            for (int token = 0; token < count; token++)
+            {
+                StoreKeys<TOps, TVector, TElement>(rotated.Slice((first + token) * tokenLength, tokenLength), headDim, place + (long)token * tokenLength);
+                AppendValues<TOps, TVector, TElement>(values, shape, valueOffset + (nint)token * tokenLength, place + (long)token * tokenLength, bridge);
+            }
+
+            return;
+        }
+
+        int length = count * tokenLength;
+        Convert<TOps, TVector, TElement, TCache>(rotated.Slice(first * tokenLength, length), new Span<TCache>((TCache*)keyCache + place, length), default);
+        // Values between two 16-bit types bridge through float32 scratch a token at a time.
+        int part = typeof(TElement) != typeof(TCache) && typeof(TElement) != typeof(float) && typeof(TCache) != typeof(float) ? tokenLength : length;
+        for (int start = 0; start < length; start += part)
+        {
+            Convert<TOps, TVector, TElement, TCache>(values.Slice((int)valueOffset + start, part), new Span<TCache>((TCache*)valueCache + place + start, part),
+                bridge);
         }
     }
 
@@ -300,8 +352,7 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
     }
 
     /// <summary>One token's values into the cache at its place, as one run where the heads lie one after another in both.</summary>
-    private void AppendValues<TOps, TVector, TElement>(ReadOnlySpan<TElement> values, RopeShape shape, nint tokenOffset, int sequence, long position,
-        long block, Span<float> bridge)
+    private void AppendValues<TOps, TVector, TElement>(ReadOnlySpan<TElement> values, RopeShape shape, nint tokenOffset, long place, Span<float> bridge)
         where TOps : IVectorOps<TVector>
         where TVector : struct
         where TElement : unmanaged
@@ -311,14 +362,14 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
         {
             int tokenLength = shape.Heads * headDim;
             Convert<TOps, TVector, TElement, TCache>(values.Slice((int)tokenOffset, tokenLength),
-                new Span<TCache>((TCache*)valueCache + addressing.HeadOffset(sequence, position, 0, block), tokenLength), bridge);
+                new Span<TCache>((TCache*)valueCache + place, tokenLength), bridge);
             return;
         }
 
         for (int head = 0; head < shape.Heads; head++)
         {
             Convert<TOps, TVector, TElement, TCache>(values.Slice((int)(tokenOffset + (nint)head * shape.HeadStride), headDim),
-                new Span<TCache>((TCache*)valueCache + addressing.HeadOffset(sequence, position, head, block), headDim), bridge);
+                new Span<TCache>((TCache*)valueCache + place + head * addressing.HeadStride, headDim), bridge);
         }
     }
 
