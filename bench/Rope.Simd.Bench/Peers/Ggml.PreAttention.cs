@@ -92,14 +92,7 @@ internal sealed unsafe partial class Ggml
                 ? new PreAttention(tokens, start, heads, kvHeads, headDim, layout, @base, packed, cacheType, capacity, queryWeights, keyWeights, epsilon)
                 : null;
 
-        public void Run()
-        {
-            int status = ggml_backend_graph_compute(backend, graph);
-            if (status != 0)
-            {
-                throw new InvalidOperationException($"ggml_backend_graph_compute returned {status}.");
-            }
-        }
+        public void Run() => Compute(backend, graph);
 
         public void Dispose()
         {

@@ -73,19 +73,21 @@ internal sealed unsafe partial class Ggml : IDisposable
         LoadError is null ? new Ggml(tokens, start, heads, headDim, TypeF32, layout, @base, threads: 1, weights, epsilon) : null;
 
     /// <summary>Rotates the tensor in place once, at positions start..start+tokens-1.</summary>
-    public void Rotate()
+    public void Rotate() => Compute(backend, graph);
+
+    public void Dispose()
+    {
+        ggml_backend_free(backend);
+        ggml_free(context);
+    }
+
+    private static void Compute(nint backend, nint graph)
     {
         int status = ggml_backend_graph_compute(backend, graph);
         if (status != 0)
         {
             throw new InvalidOperationException($"ggml_backend_graph_compute returned {status}.");
         }
-    }
-
-    public void Dispose()
-    {
-        ggml_backend_free(backend);
-        ggml_free(context);
     }
 
     /// <summary>Loads the variant built for this CPU; OpenMP threads must sleep, not spin, on a shared 2-core machine.</summary>

@@ -120,18 +120,11 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
         (int sequence, int token) = Math.DivRem(firstToken, tokensPerSequence);
         for (int index = firstToken; index < endToken; index++)
         {
-            long position = positions.Position(index, sequence, token);
-            long block = 0;
-            if (position < 0 || position >= addressing.Capacity || (addressing.IsPaged && (block = addressing.Block(table, sequence, position)) < 0))
-            {
-                ThrowChanged(position);
-            }
-
+            long place = Place(positions, table, index, sequence, token);
             nint tokenOffset = (nint)sequence * shape.BatchStride + (nint)token * shape.TokenStride;
             ref float row = ref positions.Row<TRows, TOps, TVector>(rows, index, sequence, token, rowScratch);
             var tokenRow = new InterleavedRows<float>((byte*)Unsafe.AsPointer(ref row), rotaryDim, rotaryDim, 0);
             nint queryOffset = (nint)sequence * queryShape.BatchStride + (nint)token * queryShape.TokenStride;
-            long place = addressing.HeadOffset(sequence, position, 0, block);
             if (sameDriver)
             {
                 // Queries in place and keys into the cache (or scratch) by one driver call, as ApplyWithNorm rotates both.
@@ -219,14 +212,7 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
             nint runValues = 0;
             for (int index = chunkStart; index < chunkEnd; index++)
             {
-                long position = positions.Position(index, sequence, token);
-                long block = 0;
-                if (position < 0 || position >= addressing.Capacity || (addressing.IsPaged && (block = addressing.Block(table, sequence, position)) < 0))
-                {
-                    ThrowChanged(position);
-                }
-
-                long place = addressing.HeadOffset(sequence, position, 0, block);
+                long place = Place(positions, table, index, sequence, token);
                 nint valueOffset = (nint)sequence * shape.BatchStride + (nint)token * shape.TokenStride;
                 int run = index - runStart;
                 if (run > 0 && (place != runPlace + (long)run * tokenLength || valueOffset != runValues + (nint)run * tokenLength))
@@ -284,6 +270,24 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
             Convert<TOps, TVector, TElement, TCache>(values.Slice((int)valueOffset + start, part), new Span<TCache>((TCache*)valueCache + place + start, part),
                 bridge);
         }
+    }
+
+    /// <summary>
+    /// Where a token's first head goes in the cache: its position, read once from the caller's memory, and for a paged
+    /// cache its block-table entry, both checked here where they index the cache.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private long Place<TPositions>(in TPositions positions, ReadOnlySpan<int> table, int index, int sequence, int token)
+        where TPositions : struct, IPositionSource
+    {
+        long position = positions.Position(index, sequence, token);
+        long block = 0;
+        if (position < 0 || position >= addressing.Capacity || (addressing.IsPaged && (block = addressing.Block(table, sequence, position)) < 0))
+        {
+            ThrowChanged(position);
+        }
+
+        return addressing.HeadOffset(sequence, position, 0, block);
     }
 
     /// <summary>One token's widened keys, normalized where they have a norm and rotated in place with <typeparamref name="TProducts"/>.</summary>
