@@ -17,13 +17,62 @@ public sealed record RopeConfiguration(int HeadDim, RopeFrequencies Frequencies,
 {
     /// <summary>Rotated elements per head (partial_rotary_factor, rotary_pct or rotary_dim applied; the whole head for proportional RoPE).</summary>
     public int RotaryDim => Frequencies.RotaryDim;
+
+    /// <summary>
+    /// A position-dependent factor the model multiplies its queries by before attention (rope_parameters'
+    /// llama_4_scaling_beta, the Mistral 3 family), or null where the model has none.
+    /// </summary>
+    public RopeQueryScale? QueryScale { get; init; }
+}
+
+/// <summary>
+/// The query scale of rope_parameters' <c>llama_4_scaling_beta</c>: the query of the token at position p is multiplied by
+/// 1 + β·ln(1 + ⌊p / L⌋), L the original context length (original_max_position_embeddings), before attention, on top of
+/// the rotation (transformers' Ministral 3 attention; it grows by steps of L, so positions within the original context
+/// keep factor 1).
+/// </summary>
+/// <param name="Beta">β, llama_4_scaling_beta.</param>
+/// <param name="OriginalMaxPositionEmbeddings">L.</param>
+public sealed record RopeQueryScale(double Beta, int OriginalMaxPositionEmbeddings)
+{
+    /// <summary>1 + β·ln(1 + ⌊position / L⌋).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The position is negative.</exception>
+    public double Factor(long position)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(position);
+        return 1 + Beta * Math.Log(1 + Math.Floor((double)position / OriginalMaxPositionEmbeddings));
+    }
+}
+
+/// <summary>
+/// The rotary schedule of every layer of a model whose layers differ (Gemma 3's sliding-window layers with their own
+/// base, transformers' rope_parameters per layer type, Llama 4's layers without RoPE).
+/// </summary>
+/// <param name="LayerTypes">Each layer's type, in layer order (e.g. full_attention, sliding_attention, or no_rope for a layer without rotary embedding).</param>
+/// <param name="Schedules">The configuration of each layer type that rotates.</param>
+public sealed record RopeLayerSchedule(IReadOnlyList<string> LayerTypes, IReadOnlyDictionary<string, RopeConfiguration> Schedules)
+{
+    /// <summary>The layer type of a layer without rotary embedding (Llama 4's NoPE layers).</summary>
+    public const string NoRope = "no_rope";
+
+    /// <summary>The configuration layer <paramref name="layer"/> rotates with, or null where it applies no rotary embedding.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The layer index is outside [0, LayerTypes.Count).</exception>
+    public RopeConfiguration? ForLayer(int layer)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(layer);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(layer, LayerTypes.Count);
+        return Schedules.TryGetValue(LayerTypes[layer], out RopeConfiguration? configuration) ? configuration : null;
+    }
 }
 
 /// <summary>
 /// Reads the rotary-embedding part of a Hugging Face <c>config.json</c> (System.Text.Json): rope_theta, the legacy
-/// <c>rope_scaling</c> object or the newer <c>rope_parameters</c> (rotary_emb_base for GPT-NeoX), partial_rotary_factor (or rotary_pct / rotary_dim),
-/// head_dim (or hidden_size / num_attention_heads; DeepSeek's qk_rope_head_dim, the rotated slice, wins), max_position_embeddings
-/// and original_max_position_embeddings.
+/// <c>rope_scaling</c> object or the newer <c>rope_parameters</c> (rotary_emb_base for GPT-NeoX), partial_rotary_factor (or rotary_pct / rope_pct / rotary_dim),
+/// head_dim (or hidden_size / num_attention_heads, GPT-J's n_embd / n_head, ChatGLM's kv_channels; DeepSeek's qk_rope_head_dim, the rotated slice, wins), max_position_embeddings
+/// (GPT-J's n_positions) and original_max_position_embeddings. A multimodal wrapper's <c>text_config</c> is read where
+/// the text model's fields are. Where the config leaves rope_theta out, the default of the model_type's transformers
+/// class applies (10000 for most, 1e6 for Mixtral and Gemma 3, 500000 for Llama 4); an unknown model_type without
+/// rope_theta is an error.
 /// Fields outside the rope part are ignored; inside it, an unknown or inconsistent field is an error naming it, never
 /// a silent default. The pair layout is not in config.json: the caller states it when rotating.
 /// </summary>
@@ -37,7 +86,7 @@ public static class HuggingFaceConfig
         ["dynamic"] = ["factor", "original_max_position_embeddings"],
         ["yarn"] = ["factor", "original_max_position_embeddings", "beta_fast", "beta_slow", "attention_factor", "mscale", "mscale_all_dim", "truncate"],
         ["llama3"] = ["factor", "original_max_position_embeddings", "low_freq_factor", "high_freq_factor"],
-        ["longrope"] = ["factor", "original_max_position_embeddings", "short_factor", "long_factor", "attention_factor"],
+        ["longrope"] = ["factor", "original_max_position_embeddings", "short_factor", "long_factor", "attention_factor", "short_mscale", "long_mscale"],
         ["proportional"] = ["factor"],
     };
 
@@ -52,8 +101,45 @@ public static class HuggingFaceConfig
     public static RopeConfiguration Parse(string json, int sequenceLength = 0, LongRopeSelection longRope = LongRopeSelection.BySequenceLength,
         string? layerType = null)
     {
-        ArgumentNullException.ThrowIfNull(json);
         Guard.NonNegative(sequenceLength);
+        JsonElement root = Document(json);
+        return Guarded(() => Resolve(TextModel(root), ModelType(root), sequenceLength, longRope, layerType));
+    }
+
+    /// <summary>
+    /// Reads config.json text into every layer's schedule: layer_types where the config lists them, Gemma 3's
+    /// sliding_window_pattern (every n-th layer full attention at rope_theta with the rope scaling, the others sliding
+    /// at rope_local_base_freq), Llama 4's no_rope_layers (0: no rotary embedding in that layer), else one schedule for
+    /// every layer.
+    /// </summary>
+    /// <param name="json">The whole config.json.</param>
+    /// <param name="sequenceLength">The current sequence length, for the kinds that depend on it; 0 at the start.</param>
+    /// <param name="longRope">How LongRoPE picks its factors.</param>
+    /// <exception cref="ArgumentException">As <see cref="Parse"/>, or num_hidden_layers, layer_types or no_rope_layers are
+    /// missing or do not agree.</exception>
+    public static RopeLayerSchedule ParseLayers(string json, int sequenceLength = 0, LongRopeSelection longRope = LongRopeSelection.BySequenceLength)
+    {
+        Guard.NonNegative(sequenceLength);
+        JsonElement root = Document(json);
+        return Guarded(() =>
+        {
+            JsonElement text = TextModel(root);
+            string? modelType = ModelType(root);
+            string[] types = LayerTypes(text);
+            var schedules = new Dictionary<string, RopeConfiguration>(StringComparer.Ordinal);
+            bool perType = HasPerLayerParameters(text) || OptionalNumber(text, "rope_local_base_freq") is not null;
+            foreach (string type in types.Distinct(StringComparer.Ordinal).Where(type => type != RopeLayerSchedule.NoRope))
+            {
+                schedules[type] = Resolve(text, modelType, sequenceLength, longRope, perType ? type : null);
+            }
+
+            return new RopeLayerSchedule(types, schedules);
+        });
+    }
+
+    private static JsonElement Document(string json)
+    {
+        ArgumentNullException.ThrowIfNull(json);
         JsonElement root;
         try
         {
@@ -65,40 +151,92 @@ public static class HuggingFaceConfig
             throw new ArgumentException($"config.json is not valid JSON: {Quote(exception.Message)}", nameof(json), exception);
         }
 
-        if (root.ValueKind != JsonValueKind.Object)
-        {
-            throw Error("(root)", "must be a JSON object");
-        }
+        return root.ValueKind == JsonValueKind.Object ? root : throw Error("(root)", "must be a JSON object");
+    }
 
+    private static T Guarded<T>(Func<T> read)
+    {
         try
         {
-            return Resolve(root, sequenceLength, longRope, layerType);
+            return read();
         }
         catch (InvalidOperationException exception)
         {
             // System.Text.Json cannot turn a string with a lone surrogate escape into a .NET string.
-            throw new ArgumentException("config.json holds a string that is not valid UTF-16 (a lone surrogate escape).", nameof(json), exception);
+            throw new ArgumentException("config.json holds a string that is not valid UTF-16 (a lone surrogate escape).", "json", exception);
         }
     }
 
-    private static RopeConfiguration Resolve(JsonElement root, int sequenceLength, LongRopeSelection longRope, string? layerType)
+    /// <summary>The text model's part of the config: a multimodal wrapper's text_config where the root holds none of its fields.</summary>
+    private static JsonElement TextModel(JsonElement root)
     {
+        string[] textFields = ["head_dim", "hidden_size", "n_embd", "qk_rope_head_dim", "kv_channels", "rope_theta", "rope_scaling", "rope_parameters"];
+        return root.TryGetProperty("text_config", out JsonElement text) && text.ValueKind == JsonValueKind.Object
+            && !textFields.Any(field => root.TryGetProperty(field, out _))
+            ? text
+            : root;
+    }
+
+    /// <summary>The text model's model_type (the wrapper's where text_config has none).</summary>
+    private static string? ModelType(JsonElement root)
+    {
+        JsonElement text = TextModel(root);
+        return (text.ValueKind == JsonValueKind.Object ? OptionalString(text, "model_type") : null) ?? OptionalString(root, "model_type");
+    }
+
+    /// <summary>rope_theta of each model_type's transformers class where a config may leave it out (GPT-J and GPT-NeoX fix 10000).</summary>
+    private static readonly Dictionary<string, double> DefaultThetas = new(StringComparer.Ordinal)
+    {
+        ["llama"] = 10000, ["mistral"] = 10000, ["mixtral"] = 1e6, ["qwen2"] = 10000, ["qwen2_moe"] = 10000, ["qwen3"] = 10000,
+        ["qwen3_moe"] = 10000, ["gemma"] = 10000, ["gemma2"] = 10000, ["gemma3"] = 1e6, ["gemma3_text"] = 1e6, ["gptj"] = 10000,
+        ["gpt_neox"] = 10000, ["phi"] = 10000, ["phi3"] = 10000, ["stablelm"] = 10000, ["falcon"] = 10000, ["olmo"] = 10000,
+        ["olmo2"] = 10000, ["starcoder2"] = 10000, ["deepseek_v3"] = 10000, ["llama4"] = 500000, ["llama4_text"] = 500000,
+        ["chatglm"] = 10000,
+    };
+
+    private static RopeConfiguration Resolve(JsonElement root, string? modelType, int sequenceLength, LongRopeSelection longRope, string? layerType)
+    {
+        if (root.TryGetProperty("alibi", out JsonElement alibi) && alibi.ValueKind == JsonValueKind.True)
+        {
+            throw Error("alibi", "is true: the model adds ALiBi biases and applies no rotary embedding");
+        }
+
+        // Gemma 3: sliding-window layers rotate at rope_local_base_freq without the rope scaling of the global layers.
+        if (OptionalNumber(root, "rope_local_base_freq") is double localBase)
+        {
+            switch (layerType)
+            {
+                case "sliding_attention":
+                    int local = HeadDim(root);
+                    return new RopeConfiguration(local, RopeFrequencies.Create(RotaryDim(root, null, local), localBase), "default",
+                        OptionalInt(root, "max_position_embeddings"), 1);
+                case "full_attention":
+                    break;
+                default:
+                    throw Error("rope_local_base_freq",
+                        "gives the sliding-window layers a schedule of their own; read every layer with ParseLayers, or pass layerType 'full_attention' or 'sliding_attention'");
+            }
+        }
 
         JsonElement? parameters = RopeParameters(root, layerType);
         int headDim = HeadDim(root);
         int rotaryDim = RotaryDim(root, parameters, headDim);
-        int? maxPositions = OptionalInt(root, "max_position_embeddings");
+        int? maxPositions = OptionalInt(root, "max_position_embeddings") ?? OptionalInt(root, "n_positions");
 
         double @base = OptionalNumber(parameters, "rope_theta") is double nested
             ? Consistent("rope_theta", nested, OptionalNumber(root, "rope_theta"))
             : OptionalNumber(root, "rope_theta") ?? OptionalNumber(root, "rotary_emb_base") // GPT-NeoX's name for it
-                ?? throw Error("rope_theta", "is missing (neither at the top level nor in rope_parameters)");
+                ?? ChatGlmBase(root, modelType)
+                ?? (modelType is not null && DefaultThetas.TryGetValue(modelType, out double defaultTheta) ? defaultTheta
+                    : throw Error("rope_theta", modelType is null
+                        ? "is missing (neither at the top level nor in rope_parameters), and there is no model_type whose default would apply"
+                        : $"is missing, and model_type {Quote(modelType)} has no default Rope.Simd knows"));
 
         string type = Type(parameters);
         var allowed = new HashSet<string>(FieldsByType.TryGetValue(type, out string[]? fields)
             ? fields
             : throw Error("rope_type", $"{Quote(type)} is not supported (supported: {string.Join(", ", FieldsByType.Keys)})"), StringComparer.Ordinal)
-            { "rope_type", "type", "rope_theta", "partial_rotary_factor" };
+            { "rope_type", "type", "rope_theta", "partial_rotary_factor", "llama_4_scaling_beta" };
         if (parameters is JsonElement p)
         {
             foreach (JsonProperty property in p.EnumerateObject())
@@ -133,8 +271,12 @@ public static class HuggingFaceConfig
                 "json", exception);
         }
 
-        return new RopeConfiguration(headDim, frequencies, type, maxPositions, softmaxScale,
-            Sections(parameters, rotaryDim));
+        return new RopeConfiguration(headDim, frequencies, type, maxPositions, softmaxScale, Sections(parameters, rotaryDim))
+        {
+            QueryScale = OptionalNumber(parameters, "llama_4_scaling_beta") is double beta
+                ? new RopeQueryScale(beta >= 0 ? beta : throw Error("llama_4_scaling_beta", $"is {beta}; it must not be negative"), OriginalLength())
+                : null,
+        };
 
         RopeFrequencies Schedule() => type switch
         {
@@ -206,8 +348,22 @@ public static class HuggingFaceConfig
             throw Error("factor", $"is {factor} but max_position_embeddings / original_max_position_embeddings is {(double)maxPositions / originalLength}");
         }
 
-        return RopeScaling.LongRope(rotaryDim, @base, shortFactor, longFactor, originalLength, maxPositions, selection, sequenceLength,
-            OptionalNumber(parameters, "attention_factor"));
+        // Phi-3.5-MoE: cos and sin scaled by short_mscale with the short factors and by long_mscale with the long ones.
+        double? shortScale = OptionalNumber(parameters, "short_mscale"), longScale = OptionalNumber(parameters, "long_mscale");
+        double? attention = OptionalNumber(parameters, "attention_factor");
+        if (shortScale is not null || longScale is not null)
+        {
+            if (shortScale is null || longScale is null || attention is not null)
+            {
+                throw Error(shortScale is null ? "short_mscale" : longScale is null ? "long_mscale" : "attention_factor",
+                    "must come with the other of short_mscale and long_mscale, and without attention_factor");
+            }
+
+            bool useLong = selection == LongRopeSelection.AlwaysLong || sequenceLength > originalLength;
+            attention = useLong ? longScale : shortScale;
+        }
+
+        return RopeScaling.LongRope(rotaryDim, @base, shortFactor, longFactor, originalLength, maxPositions, selection, sequenceLength, attention);
     }
 
     private static MropeSections? Sections(JsonElement? parameters, int rotaryDim)
@@ -302,8 +458,16 @@ public static class HuggingFaceConfig
             return headDim > 0 && headDim % 2 == 0 ? headDim : throw Error("head_dim", $"is {headDim}; it must be positive and even");
         }
 
-        int hidden = OptionalInt(root, "hidden_size") ?? throw Error("head_dim", "is missing, and so is hidden_size to derive it");
-        int heads = OptionalInt(root, "num_attention_heads") ?? throw Error("head_dim", "is missing, and so is num_attention_heads to derive it");
+        // ChatGLM: kv_channels per head.
+        if (OptionalInt(root, "kv_channels") is int channels)
+        {
+            return channels > 0 && channels % 4 == 0 ? channels : throw Error("kv_channels", $"is {channels}; it must be positive and a multiple of 4");
+        }
+
+        // GPT-J names them n_embd and n_head.
+        int hidden = OptionalInt(root, "hidden_size") ?? OptionalInt(root, "n_embd") ?? throw Error("head_dim", "is missing, and so is hidden_size to derive it");
+        int heads = OptionalInt(root, "num_attention_heads") ?? OptionalInt(root, "n_head")
+            ?? throw Error("head_dim", "is missing, and so is num_attention_heads to derive it");
         if (hidden <= 0)
         {
             throw Error("hidden_size", $"is {hidden}; it must be positive");
@@ -326,7 +490,8 @@ public static class HuggingFaceConfig
     {
         double? factor = OptionalNumber(parameters, "partial_rotary_factor") is double nested
             ? Consistent("partial_rotary_factor", nested, OptionalNumber(root, "partial_rotary_factor"))
-            : OptionalNumber(root, "partial_rotary_factor") ?? OptionalNumber(root, "rotary_pct");
+            : OptionalNumber(root, "partial_rotary_factor") ?? OptionalNumber(root, "rotary_pct") ?? OptionalNumber(root, "rope_pct")
+                ?? (root.TryGetProperty("kv_channels", out _) ? 0.5 : null); // ChatGLM rotates half of each head
         int? absolute = OptionalInt(root, "rotary_dim");
         if (factor is double f && absolute is int a && (int)(headDim * f) != a)
         {
@@ -348,6 +513,81 @@ public static class HuggingFaceConfig
         return rotaryDim > 0 && rotaryDim % 2 == 0 && rotaryDim <= headDim
             ? rotaryDim
             : throw Error("partial_rotary_factor", $"gives a rotary dim of {rotaryDim}; it must be positive, even and at most head_dim {headDim}");
+    }
+
+    /// <summary>GLM-4's base: 10000 times rope_ratio (1 where absent); null for other models.</summary>
+    private static double? ChatGlmBase(JsonElement root, string? modelType) =>
+        modelType == "chatglm" ? 10000 * (OptionalNumber(root, "rope_ratio") ?? 1) : null;
+
+    private static bool HasPerLayerParameters(JsonElement root) =>
+        root.TryGetProperty("rope_parameters", out JsonElement parameters) && parameters.ValueKind == JsonValueKind.Object
+        && parameters.EnumerateObject().Any(p => p.Value.ValueKind == JsonValueKind.Object);
+
+    /// <summary>Each layer's type: layer_types, Gemma 3's sliding_window_pattern, Llama 4's no_rope_layers, or one type for all.</summary>
+    private static string[] LayerTypes(JsonElement root)
+    {
+        int layers = OptionalInt(root, "num_hidden_layers") ?? OptionalInt(root, "n_layer") ?? OptionalInt(root, "num_layers")
+            ?? throw Error("num_hidden_layers", "is missing; the layers cannot be listed without it");
+        if (layers <= 0)
+        {
+            throw Error("num_hidden_layers", $"is {layers}; it must be positive");
+        }
+
+        string[] types;
+        if (root.TryGetProperty("layer_types", out JsonElement listed) && listed.ValueKind != JsonValueKind.Null)
+        {
+            types = listed.ValueKind == JsonValueKind.Array
+                ? [.. listed.EnumerateArray().Select(v => v.ValueKind == JsonValueKind.String ? v.GetString()! : throw Error("layer_types", "must hold strings only"))]
+                : throw Error("layer_types", "must be an array of strings");
+            if (types.Length != layers)
+            {
+                throw Error("layer_types", $"lists {types.Length} layers but num_hidden_layers is {layers}");
+            }
+        }
+        else if (OptionalNumber(root, "rope_local_base_freq") is not null)
+        {
+            int pattern = OptionalInt(root, "sliding_window_pattern") ?? 6;
+            types = pattern > 0
+                ? [.. Enumerable.Range(0, layers).Select(layer => (layer + 1) % pattern == 0 ? "full_attention" : "sliding_attention")]
+                : throw Error("sliding_window_pattern", $"is {pattern}; it must be positive");
+        }
+        else if (HasPerLayerParameters(root))
+        {
+            throw Error("layer_types", "is missing, but rope_parameters are given per layer type");
+        }
+        else
+        {
+            types = [.. Enumerable.Repeat("full_attention", layers)];
+        }
+
+        bool listsNoRope = root.TryGetProperty("no_rope_layers", out JsonElement noRope) && noRope.ValueKind == JsonValueKind.Array
+            && noRope.GetArrayLength() > 0;
+        string? modelType = OptionalString(root, "model_type");
+        if (!listsNoRope && modelType is "llama4" or "llama4_text")
+        {
+            // Llama4TextConfig's default: every no_rope_layer_interval-th layer (4) applies no rotary embedding.
+            int interval = OptionalInt(root, "no_rope_layer_interval") ?? 4;
+            for (int layer = 0; layer < layers; layer++)
+            {
+                types[layer] = interval > 0 && (layer + 1) % interval == 0 ? RopeLayerSchedule.NoRope : types[layer];
+            }
+        }
+        else if (listsNoRope)
+        {
+            double[] flags = Numbers(root, "no_rope_layers");
+            if (flags.Length != layers || flags.Any(flag => flag is not (0 or 1)))
+            {
+                throw Error("no_rope_layers", $"must hold one 0 or 1 per layer ({layers})");
+            }
+
+            // Llama 4: 1 where the layer applies RoPE, 0 where it applies none.
+            for (int layer = 0; layer < layers; layer++)
+            {
+                types[layer] = flags[layer] == 1 ? types[layer] : RopeLayerSchedule.NoRope;
+            }
+        }
+
+        return types;
     }
 
     private static double Consistent(string field, double nested, double? topLevel) =>
