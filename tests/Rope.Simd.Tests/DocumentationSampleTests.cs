@@ -125,6 +125,20 @@ public partial class DocumentationSampleTests
     }
 
     [Fact]
+    public void ScalingGgufSampleReadsAModelFile()
+    {
+        string ggufPath = Path.Combine(Directory.CreateTempSubdirectory().FullName, "model.gguf");
+        File.WriteAllBytes(ggufPath, new GgufWriter().String("general.architecture", "llama").UInt32("llama.attention.head_count", 32)
+            .UInt32("llama.embedding_length", 4096).Float32("llama.rope.freq_base", 500000).Bytes());
+
+        GgufRopeModel model = GgufConfig.Load(ggufPath);                          // a llama.cpp model file
+        var table = RopeTable.Create(model.Configuration.Frequencies, 0, 8192);   // rotate with model.Layout
+
+        Assert.Equal((RopeLayout.Interleaved, 128), (model.Layout, table.RotaryDim));
+        File.Delete(ggufPath);
+    }
+
+    [Fact]
     public void QuickStartPrintsScoresThatDependOnlyOnTheDistance()
     {
         // LLaMA-3-8B's rotary settings: head dim 128, base 500000, half-split pairs (Hugging Face weights).

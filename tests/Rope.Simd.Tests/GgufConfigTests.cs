@@ -1,0 +1,138 @@
+using Rope.Simd;
+
+namespace Rope.Simd.Tests;
+
+/// <summary>
+/// GGUF rope metadata: small files written here as llama.cpp's converters lay them out (header, typed metadata, tensor
+/// infos, aligned data), read back into the same configurations the scaling methods give; malformed files rejected
+/// with <see cref="InvalidDataException"/>, never an allocation a file merely claims.
+/// </summary>
+public class GgufConfigTests
+{
+    [Fact]
+    public void LlamaWithRopeFreqsIsInterleavedWithPerPairFactors()
+    {
+        double[] factors = [.. Enumerable.Range(0, 32).Select(i => 1 + i / 8.0)];
+        var file = new GgufWriter()
+            .String("general.architecture", "llama")
+            .UInt32("llama.attention.head_count", 8).UInt32("llama.attention.head_count_kv", 2).UInt32("llama.embedding_length", 512)
+            .UInt32("llama.rope.dimension_count", 64).Float32("llama.rope.freq_base", 500000).UInt32("llama.context_length", 8192)
+            .Strings("tokenizer.ggml.tokens", ["<s>", "</s>", "hello"])
+            .Tensor("token_embd.weight", 1, [512, 3], new byte[512 * 3 * 2])
+            .Tensor("rope_freqs.weight", 0, [32], Floats(factors));
+        GgufRopeModel model = GgufConfig.Read(file.Stream());
+        Assert.Equal(("llama", RopeLayout.Interleaved, 8, 2), (model.Architecture, model.Layout, model.QueryHeads, model.KeyValueHeads));
+        Assert.Equal((64, 64, (int?)8192), (model.Configuration.HeadDim, model.Configuration.RotaryDim, model.Configuration.MaxPositionEmbeddings));
+        double[] floatFactors = [.. factors.Select(f => (double)(float)f)];
+        Assert.Equal(RopeScaling.WithFactors(RopeFrequencies.Create(64, (float)500000), floatFactors).InverseFrequencies.ToArray(),
+            model.Configuration.Frequencies.InverseFrequencies.ToArray());
+    }
+
+    [Fact]
+    public void ScalingKindsMapToTheirSchedules()
+    {
+        GgufRopeModel Read(string architecture, Action<GgufWriter> keys)
+        {
+            var writer = new GgufWriter().String("general.architecture", architecture)
+                .UInt32($"{architecture}.attention.head_count", 28).UInt32($"{architecture}.attention.key_length", 128)
+                .Float32($"{architecture}.rope.freq_base", 1000000).UInt32($"{architecture}.context_length", 131072);
+            keys(writer);
+            return GgufConfig.Read(writer.Stream());
+        }
+
+        GgufRopeModel yarn = Read("qwen2", w => w.String("qwen2.rope.scaling.type", "yarn").Float32("qwen2.rope.scaling.factor", 4)
+            .UInt32("qwen2.rope.scaling.original_context_length", 32768));
+        Assert.Equal(RopeLayout.HalfSplit, yarn.Layout);
+        Assert.Equal(RopeScaling.Yarn(128, 1000000, 4, 32768).InverseFrequencies.ToArray(), yarn.Configuration.Frequencies.InverseFrequencies.ToArray());
+        Assert.Equal(RopeScaling.Yarn(128, 1000000, 4, 32768).AttentionFactor, yarn.Configuration.Frequencies.AttentionFactor);
+
+        GgufRopeModel linear = Read("gemma3", w => w.String("gemma3.rope.scaling.type", "linear").Float32("gemma3.rope.scaling.factor", 8));
+        Assert.Equal(RopeScaling.Linear(128, 1000000, 8).InverseFrequencies.ToArray(), linear.Configuration.Frequencies.InverseFrequencies.ToArray());
+
+        GgufRopeModel sections = Read("qwen2vl", w => w.Int32s("qwen2vl.rope.dimension_sections", [16, 24, 24, 0]));
+        Assert.Equal(RopeLayout.HalfSplit, sections.Layout);
+        Assert.Equal(MropeSections.Contiguous(16, 24, 24).StreamOf(20), sections.Configuration.Sections!.StreamOf(20));
+
+        double[] shortFactors = [.. Enumerable.Range(0, 64).Select(i => 1 + i / 100.0)], longFactors = [.. Enumerable.Range(0, 64).Select(i => 1 + i / 10.0)];
+        GgufRopeModel longRope = Read("phi3", w => w.String("phi3.rope.scaling.type", "longrope").UInt32("phi3.rope.scaling.original_context_length", 4096)
+            .Tensor("rope_factors_long.weight", 0, [64], Floats(longFactors)).Tensor("rope_factors_short.weight", 0, [64], Floats(shortFactors)));
+        Assert.Equal(RopeScaling.LongRope(128, 1000000, [.. shortFactors.Select(f => (double)(float)f)], [.. longFactors.Select(f => (double)(float)f)], 4096,
+            131072, LongRopeSelection.BySequenceLength).InverseFrequencies.ToArray(), longRope.Configuration.Frequencies.InverseFrequencies.ToArray());
+    }
+
+    [Fact]
+    public void DeepSeekYarnLogMultiplierIsItsMscale()
+    {
+        var writer = new GgufWriter().String("general.architecture", "deepseek2")
+            .UInt32("deepseek2.attention.head_count", 128).UInt32("deepseek2.attention.key_length", 192).UInt32("deepseek2.rope.dimension_count", 64)
+            .Float32("deepseek2.rope.freq_base", 10000).String("deepseek2.rope.scaling.type", "yarn").Float32("deepseek2.rope.scaling.factor", 40)
+            .UInt32("deepseek2.rope.scaling.original_context_length", 4096).Float32("deepseek2.rope.scaling.yarn_log_multiplier", 0.1f);
+        GgufRopeModel model = GgufConfig.Read(writer.Stream());
+        Assert.Equal(RopeLayout.Interleaved, model.Layout);
+        Assert.Equal(64, model.Configuration.RotaryDim);
+        Assert.Equal(1.0, model.Configuration.Frequencies.AttentionFactor, 12);
+        Assert.Equal(RopeScaling.DeepSeekSoftmaxScale(40, 0.1f / 0.1), model.Configuration.SoftmaxScale, 12);
+    }
+
+    public static TheoryData<string, byte[]> Malformed
+    {
+        get
+        {
+            GgufWriter Valid() => new GgufWriter().String("general.architecture", "llama").UInt32("llama.attention.head_count", 8)
+                .UInt32("llama.embedding_length", 512);
+            byte[] valid = Valid().Bytes();
+            byte[] hugeString = [.. valid[..24], .. BitConverter.GetBytes(ulong.MaxValue / 2)];
+            byte[] hugeArray = Valid().RawArray("tokenizer.ggml.scores", 6, ulong.MaxValue / 8).Bytes();
+            return new()
+            {
+                { "not GGUF", [.. "GGML"u8, .. valid[4..]] },
+                { "truncated", valid[..60] },
+                { "a key claiming 2^63 bytes", hugeString },
+                { "an array claiming 2^61 values", hugeArray },
+                { "an architecture of unknown rope mode", new GgufWriter().String("general.architecture", "mystery").UInt32("mystery.attention.head_count", 8).Bytes() },
+                { "no head count", new GgufWriter().String("general.architecture", "llama").Bytes() },
+                { "rope_freqs of the wrong length", Valid().Tensor("rope_freqs.weight", 0, [3], new byte[12]).Bytes() },
+                { "rope_freqs in float16", Valid().Tensor("rope_freqs.weight", 1, [32], new byte[64]).Bytes() },
+                { "rope_freqs past the end", Valid().Tensor("rope_freqs.weight", 0, [32], new byte[128], offset: 1 << 20).Bytes() },
+                { "an odd rotary dim", Valid().UInt32("llama.rope.dimension_count", 63).Bytes() },
+                { "an unknown scaling", Valid().String("llama.rope.scaling.type", "magic").Bytes() },
+            };
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Malformed))]
+    public void MalformedFilesAreRejectedNamingWhatIsWrong(string what, byte[] bytes)
+    {
+        var error = Assert.Throws<InvalidDataException>(() => GgufConfig.Read(new MemoryStream(bytes)));
+        Assert.False(string.IsNullOrEmpty(error.Message), what);
+    }
+
+    [Fact]
+    public void MutatedFilesEitherReadOrAreRejected()
+    {
+        byte[] valid = new GgufWriter().String("general.architecture", "qwen2").UInt32("qwen2.attention.head_count", 8)
+            .UInt32("qwen2.attention.key_length", 64).Float32("qwen2.rope.freq_base", 1e6f).Strings("tokenizer.ggml.tokens", ["a", "b"])
+            .String("qwen2.rope.scaling.type", "yarn").Float32("qwen2.rope.scaling.factor", 4).UInt32("qwen2.rope.scaling.original_context_length", 4096)
+            .Tensor("rope_freqs.weight", 0, [32], Floats([.. Enumerable.Repeat(1.0, 32)])).Bytes();
+        var random = new Random(7);
+        for (int trial = 0; trial < 20000; trial++)
+        {
+            byte[] bytes = [.. valid];
+            for (int flips = random.Next(1, 4); flips > 0; flips--)
+            {
+                bytes[random.Next(bytes.Length)] = (byte)random.Next(256);
+            }
+
+            try
+            {
+                GgufConfig.Read(new MemoryStream(bytes[..random.Next(bytes.Length / 2, bytes.Length + 1)]));
+            }
+            catch (InvalidDataException)
+            {
+            }
+        }
+    }
+
+    private static byte[] Floats(double[] values) => [.. values.SelectMany(v => BitConverter.GetBytes((float)v))];
+}

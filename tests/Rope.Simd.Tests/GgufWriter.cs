@@ -1,0 +1,95 @@
+using System.Text;
+
+namespace Rope.Simd.Tests;
+
+/// <summary>Writes GGUF version 3 as llama.cpp does: header, metadata, tensor infos, data aligned to 32 bytes.</summary>
+internal sealed class GgufWriter
+{
+    private readonly List<byte[]> keys = [];
+    private readonly List<(string Name, uint Type, ulong[] Shape, byte[] Data, ulong? Offset)> tensors = [];
+
+    public GgufWriter String(string key, string value) => Add(key, 8, Text(value));
+
+    public GgufWriter UInt32(string key, uint value) => Add(key, 4, BitConverter.GetBytes(value));
+
+    public GgufWriter Float32(string key, float value) => Add(key, 6, BitConverter.GetBytes(value));
+
+    public GgufWriter Strings(string key, string[] values) =>
+        Add(key, 9, [.. BitConverter.GetBytes(8u), .. BitConverter.GetBytes((ulong)values.Length), .. values.SelectMany(Text)]);
+
+    public GgufWriter Int32s(string key, int[] values) =>
+        Add(key, 9, [.. BitConverter.GetBytes(5u), .. BitConverter.GetBytes((ulong)values.Length), .. values.SelectMany(BitConverter.GetBytes)]);
+
+    /// <summary>An array header claiming <paramref name="count"/> elements, with none following.</summary>
+    public GgufWriter RawArray(string key, uint type, ulong count) => Add(key, 9, [.. BitConverter.GetBytes(type), .. BitConverter.GetBytes(count)]);
+
+    public GgufWriter Tensor(string name, uint type, ulong[] shape, byte[] data, ulong? offset = null)
+    {
+        tensors.Add((name, type, shape, data, offset));
+        return this;
+    }
+
+    public MemoryStream Stream() => new(Bytes());
+
+    public byte[] Bytes()
+    {
+        var output = new List<byte>();
+        output.AddRange("GGUF"u8.ToArray());
+        output.AddRange(BitConverter.GetBytes(3u));
+        output.AddRange(BitConverter.GetBytes((ulong)tensors.Count));
+        output.AddRange(BitConverter.GetBytes((ulong)keys.Count));
+        foreach (byte[] key in keys)
+        {
+            output.AddRange(key);
+        }
+
+        ulong next = 0;
+        var offsets = new List<ulong>();
+        foreach ((string name, uint type, ulong[] shape, byte[] data, ulong? offset) in tensors)
+        {
+            ulong at = offset ?? next;
+            offsets.Add(at);
+            next = (at + (ulong)data.Length + 31) / 32 * 32;
+            output.AddRange(Text(name));
+            output.AddRange(BitConverter.GetBytes((uint)shape.Length));
+            foreach (ulong size in shape)
+            {
+                output.AddRange(BitConverter.GetBytes(size));
+            }
+
+            output.AddRange(BitConverter.GetBytes(type));
+            output.AddRange(BitConverter.GetBytes(at));
+        }
+
+        while (output.Count % 32 != 0)
+        {
+            output.Add(0);
+        }
+
+        int start = output.Count;
+        for (int i = 0; i < tensors.Count; i++)
+        {
+            if (tensors[i].Offset is not null)
+            {
+                continue;
+            }
+
+            while (output.Count < start + (int)offsets[i])
+            {
+                output.Add(0);
+            }
+
+            output.AddRange(tensors[i].Data);
+        }
+
+        return [.. output];
+    }
+
+    private GgufWriter Add(string key, uint type, byte[] value)
+    {
+        keys.Add([.. Text(key), .. BitConverter.GetBytes(type), .. value]);
+        return this;
+    }
+
+    private static byte[] Text(string value) => [.. BitConverter.GetBytes((ulong)Encoding.UTF8.GetByteCount(value)), .. Encoding.UTF8.GetBytes(value)];
+}
