@@ -54,6 +54,34 @@ public class ScalingTests
     }
 
     [Fact]
+    public void GgmlArgumentsMapOntoTheSchedules()
+    {
+        // No YaRN: linear scaling by 1 / freq_scale, attn_factor as the attention factor.
+        RopeFrequencies linear = RopeScaling.Ggml(128, 10000, 0.25, 0, 0.9, 32, 1, 4096);
+        Assert.Equal(RopeScaling.Linear(128, 10000, 4).InverseFrequencies.ToArray(), linear.InverseFrequencies.ToArray());
+        Assert.Equal(0.9, linear.AttentionFactor);
+
+        // ext_factor 1: Hugging Face's YaRN (truncated correction range), A = 1 + 0.1 ln s.
+        RopeFrequencies yarn = RopeScaling.Ggml(128, 1000000, 0.25, 1, 1, 32, 1, 32768);
+        RopeFrequencies reference = RopeScaling.Yarn(128, 1000000, 4, 32768);
+        double[] expected = reference.InverseFrequencies.ToArray(), actual = yarn.InverseFrequencies.ToArray();
+        for (int i = 0; i < expected.Length; i++)
+        {
+            Assert.Equal(expected[i], actual[i], expected[i] * 1e-15);
+        }
+
+        Assert.Equal(reference.AttentionFactor, yarn.AttentionFactor, 15);
+
+        // freq_factors divide each pair's frequency; bad arguments are named.
+        double[] factors = [.. Enumerable.Range(0, 32).Select(i => 1 + i / 4.0)];
+        Assert.Equal(RopeScaling.WithFactors(RopeFrequencies.Create(64, 500000), factors).InverseFrequencies.ToArray(),
+            RopeScaling.Ggml(64, 500000, 1, 0, 1, 32, 1, 8192, factors).InverseFrequencies.ToArray());
+        Assert.Equal("freqScale", Assert.ThrowsAny<ArgumentException>(() => RopeScaling.Ggml(64, 10000, 0, 0, 1, 32, 1, 4096)).ParamName);
+        Assert.Equal("extFactor", Assert.ThrowsAny<ArgumentException>(() => RopeScaling.Ggml(64, 10000, 1, -1, 1, 32, 1, 4096)).ParamName);
+        Assert.Equal("freqFactors", Assert.ThrowsAny<ArgumentException>(() => RopeScaling.Ggml(64, 10000, 1, 0, 1, 32, 1, 4096, [1, 2])).ParamName);
+    }
+
+    [Fact]
     public void DeepSeekSoftmaxScaleIsTheSquaredMscale()
     {
         Assert.Equal(Vectors.GetProperty("deepseek_v2_softmax_scale").GetDouble(), RopeScaling.DeepSeekSoftmaxScale(40, 0.707), 15);

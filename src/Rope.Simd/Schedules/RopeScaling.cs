@@ -257,6 +257,63 @@ public static class RopeScaling
         return Map(plain, (i, w) => i < rotating ? w / factor : 0, nameof(factor), factor);
     }
 
+    /// <summary>
+    /// The schedule of ggml's <c>ggml_rope_ext</c> (llama.cpp) from its own arguments, computed in double:
+    /// ω_i^extrap = freq_base^(-2i/n_dims) / freq_factors_i (1 without factors), ω_i^interp = freq_scale·ω_i^extrap;
+    /// with ext_factor 0, ω_i = ω_i^interp and A = attn_factor; otherwise, with ggml's YaRN correction range
+    /// [low, high] (low = max(0, ⌊d(beta_fast)⌋), high = min(n_dims − 1, ⌈d(beta_slow)⌉),
+    /// d(r) = n_dims·ln(n_ctx_orig / (2πr)) / (2 ln freq_base)) and the ramp
+    /// γ_i = (1 − clamp((i − low) / max(0.001, high − low), 0, 1))·ext_factor,
+    /// ω_i = ω_i^interp·(1 − γ_i) + ω_i^extrap·γ_i and A = attn_factor·(1 + 0.1·ln(1 / freq_scale)).
+    /// Rotate with the pair layout of ggml's mode: 0 (normal) interleaved, 2 (NeoX) half-split, 8 (M-RoPE)
+    /// half-split with <see cref="MropeSections.Contiguous"/> of its sections, 40 (interleaved M-RoPE) with
+    /// <see cref="MropeSections.Interleaved"/>.
+    /// </summary>
+    /// <param name="dimensions">n_dims: the rotary dim (positive, even).</param>
+    /// <param name="freqBase">freq_base.</param>
+    /// <param name="freqScale">freq_scale, 1 / the context extension factor (positive).</param>
+    /// <param name="extFactor">ext_factor, the share of YaRN's extrapolation mix (0 disables YaRN; finite, not negative).</param>
+    /// <param name="attnFactor">attn_factor, which scales cos and sin.</param>
+    /// <param name="betaFast">beta_fast (positive).</param>
+    /// <param name="betaSlow">beta_slow (positive).</param>
+    /// <param name="originalContext">n_ctx_orig (positive where ext_factor is not 0).</param>
+    /// <param name="freqFactors">The freq_factors tensor's values, one per pair, or empty for none.</param>
+    public static RopeFrequencies Ggml(int dimensions, double freqBase, double freqScale, double extFactor, double attnFactor, double betaFast,
+        double betaSlow, int originalContext, ReadOnlySpan<double> freqFactors = default)
+    {
+        RopeFrequencies plain = RopeFrequencies.Create(dimensions, freqBase);
+        Positive(freqScale);
+        if (!(extFactor >= 0 && double.IsFinite(extFactor)))
+        {
+            throw new ArgumentOutOfRangeException(nameof(extFactor), extFactor, "Must be finite and not negative.");
+        }
+
+        double attention = attnFactor;
+        double low = 0, high = 0;
+        if (extFactor != 0)
+        {
+            Positive(betaFast);
+            Positive(betaSlow);
+            PositiveLength(originalContext);
+            double Correction(double rotations) => dimensions * Math.Log(originalContext / (rotations * 2 * Math.PI)) / (2 * Math.Log(freqBase));
+            low = Math.Max(0, Math.Floor(Correction(betaFast)));
+            high = Math.Min(dimensions - 1, Math.Ceiling(Correction(betaSlow)));
+            attention *= 1 + 0.1 * Math.Log(1 / freqScale);
+        }
+
+        RopeFrequencies.CheckAttentionFactor(attention, nameof(attnFactor));
+        double[] factors = freqFactors.IsEmpty ? [.. Enumerable.Repeat(1.0, dimensions / 2)] : PerPair(freqFactors, dimensions, nameof(freqFactors));
+        double[] frequencies = new double[dimensions / 2];
+        for (int i = 0; i < frequencies.Length; i++)
+        {
+            double extrapolated = plain.InverseFrequencies[i] / factors[i], interpolated = freqScale * extrapolated;
+            double mix = extFactor == 0 ? 0 : (1 - Math.Clamp((i - low) / Math.Max(0.001, high - low), 0, 1)) * extFactor;
+            frequencies[i] = interpolated * (1 - mix) + extrapolated * mix;
+        }
+
+        return RopeFrequencies.FromInverseFrequencies(frequencies, attention);
+    }
+
     /// <summary>Per-pair factors dividing each frequency (ggml's freq_factors): ω_i / f_i, attention factor kept.</summary>
     /// <param name="frequencies">The schedule to scale.</param>
     /// <param name="factors">f_i, one per pair: finite and positive, with every ω_i / f_i at most
