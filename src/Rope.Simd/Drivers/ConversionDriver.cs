@@ -67,7 +67,12 @@ internal static class ConversionDriver<TOps, TVector, TCodec, TElement>
         public static void Convert(ref float source, ref TElement destination)
         {
             TVector low = TOps.Load(ref source), high = TOps.Load(ref Unsafe.Add(ref source, TOps.Count));
-            TVector packed = TCodec.Narrow<TOps, TVector>(TOps.UnzipEven(low, high), TOps.UnzipOdd(low, high));
+            TVector even = TOps.UnzipEven(low, high), odd = TOps.UnzipOdd(low, high);
+            // float16: the cheap rounding where every value of the block lies in binary16's normal range (exact there),
+            // the full one elsewhere: the same bits either way.
+            TVector packed = typeof(TCodec) == typeof(HalfCodec) && HalfCodec.InFastRange<TOps, TVector>(HalfCodec.RangeKey<TOps, TVector>(even, odd))
+                ? HalfCodec.NarrowFast<TOps, TVector>(even, odd)
+                : TCodec.Narrow<TOps, TVector>(even, odd);
             TOps.Store(packed, ref Unsafe.As<TElement, float>(ref destination));
         }
     }
