@@ -54,6 +54,22 @@ public class ScalingTests
     }
 
     [Fact]
+    public void GgmlVisionRestartsTheFrequenciesAtEachSection()
+    {
+        // Head of 128: 64 pairs over sections of 32: pair i of section k at base^(-2(i - 32k)/64).
+        RopeFrequencies vision = RopeScaling.GgmlVision(128, 10000, 1, 1, [32, 32, 32, 32]);
+        Assert.Equal(128, vision.RotaryDim);
+        for (int i = 0; i < 64; i++)
+        {
+            Assert.Equal(Math.Pow(10000, -2.0 * (i % 32) / 64), vision.InverseFrequencies[i], 1e-15);
+        }
+
+        Assert.Equal("headDim", Assert.ThrowsAny<ArgumentException>(() => RopeScaling.GgmlVision(126, 10000, 1, 1, [32, 32, 0, 0])).ParamName);
+        Assert.Equal("sections", Assert.ThrowsAny<ArgumentException>(() => RopeScaling.GgmlVision(128, 10000, 1, 1, [0, 0, 0, 0])).ParamName);
+        Assert.Equal("sections", Assert.ThrowsAny<ArgumentException>(() => RopeScaling.GgmlVision(128, 10000, 1, 1, [32, -1, 0, 0])).ParamName);
+    }
+
+    [Fact]
     public void GgmlArgumentsMapOntoTheSchedules()
     {
         // No YaRN: linear scaling by 1 / freq_scale, attn_factor as the attention factor.

@@ -314,6 +314,66 @@ public static class RopeScaling
         return RopeFrequencies.FromInverseFrequencies(frequencies, attention);
     }
 
+    /// <summary>
+    /// The schedule of ggml's vision rope (<c>ggml_rope_multi</c> mode 24, Qwen2-VL's vision encoder in llama.cpp):
+    /// n_dims = headDim / 2 pairs, pair i paired half-split across the whole head (i with i + headDim/2); with
+    /// s = Σ sections, pair i lies in sector i mod s, whose section k starts at sector c_k, and its frequency restarts
+    /// there: ω_i = freq_scale·freq_base^(-2(sector − c_k)/n_dims) / freq_factors_i, A = attn_factor (no YaRN). Rotate
+    /// half-split with rotary dim headDim and <see cref="RopePositions.Multimodal"/>, pair streams from
+    /// <see cref="MropeSections.Contiguous"/> of the sections the pairs reach (at most three).
+    /// </summary>
+    /// <param name="headDim">The head dim, 2·n_dims (positive, a multiple of 4).</param>
+    /// <param name="freqBase">freq_base.</param>
+    /// <param name="freqScale">freq_scale (positive).</param>
+    /// <param name="attnFactor">attn_factor.</param>
+    /// <param name="sections">ggml's four section sizes (not negative, not all 0).</param>
+    /// <param name="freqFactors">The freq_factors tensor's values, one per pair, or empty for none.</param>
+    public static RopeFrequencies GgmlVision(int headDim, double freqBase, double freqScale, double attnFactor, ReadOnlySpan<int> sections,
+        ReadOnlySpan<double> freqFactors = default)
+    {
+        if (headDim <= 0 || headDim % 4 != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(headDim), headDim, "Must be positive and a multiple of 4 (twice an even n_dims).");
+        }
+
+        RopeFrequencies.CheckBase(freqBase, nameof(freqBase));
+        Positive(freqScale);
+        RopeFrequencies.CheckAttentionFactor(attnFactor, nameof(attnFactor));
+        int total = 0;
+        foreach (int section in sections)
+        {
+            total += section >= 0 ? section : throw new ArgumentOutOfRangeException(nameof(sections), section, "Section sizes must not be negative.");
+        }
+
+        if (sections.Length != 4 || total == 0)
+        {
+            throw new ArgumentException("Give ggml's four section sizes, not all 0.", nameof(sections));
+        }
+
+        int pairs = headDim / 2;
+        double[] factors = freqFactors.IsEmpty ? [.. Enumerable.Repeat(1.0, pairs)] : PerPair(freqFactors, headDim, nameof(freqFactors));
+        double[] frequencies = new double[pairs];
+        for (int i = 0; i < pairs; i++)
+        {
+            int sector = i % total, start = 0;
+            foreach (int section in sections)
+            {
+                if (sector < start + section)
+                {
+                    break;
+                }
+
+                start += section;
+            }
+
+            // A section restarts the exponent at its first sector.
+            int j = sector - start;
+            frequencies[i] = freqScale * Math.Pow(freqBase, -2.0 * j / pairs) / factors[i];
+        }
+
+        return RopeFrequencies.FromInverseFrequencies(frequencies, attnFactor);
+    }
+
     /// <summary>Per-pair factors dividing each frequency (ggml's freq_factors): ω_i / f_i, attention factor kept.</summary>
     /// <param name="frequencies">The schedule to scale.</param>
     /// <param name="factors">f_i, one per pair: finite and positive, with every ω_i / f_i at most

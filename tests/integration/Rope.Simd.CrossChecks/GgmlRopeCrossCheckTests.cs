@@ -19,7 +19,7 @@ public sealed unsafe class GgmlRopeCrossCheckTests
     public static TheoryData<string> Cases =>
     [
         "normal, plain", "neox, linear 4", "neox, yarn 4", "neox, yarn half mixed", "normal, freq factors, attn factor 0.9", "mrope 16/24/24",
-        "normal, partial rotary 64 of 128",
+        "normal, partial rotary 64 of 128", "vision 32/32/32/32",
     ];
 
     [Theory]
@@ -35,21 +35,24 @@ public sealed unsafe class GgmlRopeCrossCheckTests
             "neox, yarn half mixed" => (2, 128, 10000f, 0.125f, 0.5f, 1f, null),
             "normal, freq factors, attn factor 0.9" => (0, 128, 500000f, 1f, 0f, 0.9f, [.. Enumerable.Range(0, 64).Select(i => 1f + i / 8f)]),
             "mrope 16/24/24" => (8, 128, 1000000f, 1f, 0f, 1f, null),
+            "vision 32/32/32/32" => (24, 64, 10000f, 1f, 0f, 1f, null),
             _ => (0, 64, 10000f, 1f, 0f, 1f, null),
         };
         const int originalContext = 4096;
         const float betaFast = 32, betaSlow = 1;
-        int[] sections = [16, 24, 24, 0];
+        int[] sections = mode == 24 ? [32, 32, 32, 32] : [16, 24, 24, 0];
         var random = new Random(name.Length);
         float[] input = [.. Enumerable.Range(0, Tokens * Heads * HeadDim).Select(_ => 4 * random.NextSingle() - 2)];
         int[] positions = [.. Enumerable.Range(0, Tokens).Select(_ => random.Next(MaxPosition))];
         int[][] streams = [positions, [.. positions.Select(p => p / 3)], [.. positions.Select(p => p % 17)], new int[Tokens]];
 
-        float[] ggml = GgmlRope.Run(input, mode == 8 ? [.. streams.SelectMany(s => s)] : positions, factors, dims, mode, originalContext, @base,
+        float[] ggml = GgmlRope.Run(input, mode is 8 or 24 ? [.. streams.SelectMany(s => s)] : positions, factors, dims, mode, originalContext, @base,
             freqScale, extFactor, attnFactor, betaFast, betaSlow, sections);
 
-        RopeFrequencies frequencies = RopeScaling.Ggml(dims, @base, freqScale, extFactor, attnFactor, betaFast, betaSlow, originalContext,
-            factors is null ? default : [.. factors.Select(f => (double)f)]);
+        RopeFrequencies frequencies = mode == 24
+            ? RopeScaling.GgmlVision(HeadDim, @base, freqScale, attnFactor, sections)
+            : RopeScaling.Ggml(dims, @base, freqScale, extFactor, attnFactor, betaFast, betaSlow, originalContext,
+                factors is null ? default : [.. factors.Select(f => (double)f)]);
         var table = RopeTable.Create(frequencies, 0, MaxPosition);
         float[] ours = [.. input];
         var shape = new RopeShape(Tokens, Heads, HeadDim);
@@ -58,6 +61,12 @@ public sealed unsafe class GgmlRopeCrossCheckTests
         {
             RopeEngine.Default.Apply(table, ours.AsSpan(), shape, RopePositions.Multimodal(streams[0], streams[1], streams[2],
                 MropeSections.Contiguous(sections[0], sections[1], sections[2])), layout);
+        }
+        else if (mode == 24)
+        {
+            // The 64 pairs reach sections 0 and 1 only.
+            RopeEngine.Default.Apply(table, ours.AsSpan(), shape, RopePositions.Multimodal(streams[0], streams[1], streams[2],
+                MropeSections.Contiguous(sections[0], sections[1], 0)), layout);
         }
         else
         {
@@ -116,7 +125,7 @@ public sealed unsafe class GgmlRopeCrossCheckTests
                 nint output;
                 fixed (int* section = sections)
                 {
-                    output = mode == 8
+                    output = mode is 8 or 24
                         ? ggml_rope_multi(context, values, ids, freqFactors, dims, section, mode, originalContext, @base, freqScale, extFactor, attnFactor,
                             betaFast, betaSlow)
                         : ggml_rope_ext(context, values, ids, freqFactors, dims, mode, originalContext, @base, freqScale, extFactor, attnFactor,
