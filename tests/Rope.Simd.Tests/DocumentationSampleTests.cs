@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 using Rope.Simd;
 using Rope.Simd.Tensors;
+using Rope.Simd.Samples.LlamaDecoder.Gguf;
 
 namespace Rope.Simd.Tests;
 

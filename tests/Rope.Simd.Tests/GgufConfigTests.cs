@@ -1,4 +1,5 @@
 using Rope.Simd;
+using Rope.Simd.Samples.LlamaDecoder.Gguf;
 
 namespace Rope.Simd.Tests;
 

@@ -15,6 +15,9 @@ internal sealed unsafe partial class Ggml : IDisposable
     private const int TypeI32 = 26;
     private const string Base = "ggml-base", Cpu = "ggml-cpu";
 
+    /// <summary>The name <see cref="LlamaCpp"/> imports llama.cpp's own library by (resolved by <see cref="Load"/>).</summary>
+    internal const string Llama = "llama";
+
     private readonly nint context, backend, graph, values, output;
     private readonly int elements;
 
@@ -113,10 +116,14 @@ internal sealed unsafe partial class Ggml : IDisposable
         {
             nint baseLibrary = NativeLibrary.Load(Path.Combine(directory, "libggml-base.so"));
             nint cpuLibrary = NativeLibrary.Load(Path.Combine(directory, "libggml-cpu.so"));
+            // libllama needs libggml (the backend registry) beside the two above; loaded in order, each finds the last.
+            nint llamaLibrary = NativeLibrary.TryLoad(Path.Combine(directory, "libggml.so"), out _)
+                && NativeLibrary.TryLoad(Path.Combine(directory, "libllama.so"), out nint llama) ? llama : 0;
             NativeLibrary.SetDllImportResolver(typeof(Ggml).Assembly, (name, _, _) => name switch
             {
                 Base => baseLibrary,
                 Cpu => cpuLibrary,
+                Llama => llamaLibrary,
                 _ => 0,
             });
             return null;

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using Rope.Simd;
 using Rope.Simd.Bench.Peers;
-using Rope.Simd.Tests;
+using Rope.Simd.Samples.LlamaDecoder.Gguf;
 
 namespace Rope.Simd.CrossChecks;
 

@@ -1,9 +1,12 @@
 using System.Text;
 
-namespace Rope.Simd.Tests;
+namespace Rope.Simd.Samples.LlamaDecoder.Gguf;
 
-/// <summary>Writes GGUF version 3 as llama.cpp does: header, metadata, tensor infos, data aligned to 32 bytes.</summary>
-internal sealed class GgufWriter
+/// <summary>
+/// Writes GGUF version 3 as llama.cpp does: header, metadata, tensor infos, data aligned to 32 bytes. Enough to make
+/// small models (RandomModel) and, in the tests, malformed files.
+/// </summary>
+public sealed class GgufWriter
 {
     private readonly List<byte[]> keys = [];
     private readonly List<(string Name, uint Type, ulong[] Shape, byte[] Data, ulong? Offset)> tensors = [];
@@ -30,6 +33,8 @@ internal sealed class GgufWriter
     }
 
     public MemoryStream Stream() => new(Bytes());
+
+    public void Save(string path) => File.WriteAllBytes(path, Bytes());
 
     public byte[] Bytes()
     {

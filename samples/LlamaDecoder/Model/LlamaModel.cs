@@ -1,0 +1,106 @@
+using Rope.Simd.Samples.LlamaDecoder.Gguf;
+
+namespace Rope.Simd.Samples.LlamaDecoder.Model;
+
+/// <summary>One transformer block's weights; every matrix is [output rows][input features], float32.</summary>
+/// <param name="QueryKeyValue">The query, key and value projections stacked: rows [query heads | key heads | value heads] × head dim,
+/// so that one product writes the packed QKV buffer the fused Rope.Simd call takes.</param>
+/// <param name="QueryNorm">Qwen3's per-head RMS norm weights of the queries (head dim), or null.</param>
+/// <param name="KeyNorm">The same for the keys, or null.</param>
+public sealed record LlamaLayer(
+    float[] AttentionNorm, float[] QueryKeyValue, float[]? QueryNorm, float[]? KeyNorm, float[] AttentionOutput,
+    float[] FeedForwardNorm, float[] Gate, float[] Up, float[] Down);
+
+/// <summary>
+/// A LLaMA-family model from a GGUF file (llama, mistral, qwen2 without biases, qwen3): hyperparameters from the
+/// file's metadata, the rotary part from Rope.Simd's <see cref="GgufConfig"/>, weights widened to float32.
+/// </summary>
+public sealed class LlamaModel
+{
+    private LlamaModel(GgufRopeModel rope, int embedding, int feedForward, int vocabulary, float normEpsilon, bool halfWeights, float[] tokenEmbedding,
+        float[] outputNorm, float[] output, LlamaLayer[] layers)
+    {
+        Rope = rope;
+        EmbeddingLength = embedding;
+        FeedForwardLength = feedForward;
+        VocabularySize = vocabulary;
+        NormEpsilon = normEpsilon;
+        HalfWeights = halfWeights;
+        TokenEmbedding = tokenEmbedding;
+        OutputNorm = outputNorm;
+        Output = output;
+        Layers = layers;
+    }
+
+    /// <summary>Architecture, heads, layout and frequencies (with llama3's rope_freqs or YaRN) as llama.cpp reads them.</summary>
+    public GgufRopeModel Rope { get; }
+
+    public int EmbeddingLength { get; }
+
+    public int FeedForwardLength { get; }
+
+    public int VocabularySize { get; }
+
+    public float NormEpsilon { get; }
+
+    public int HeadDim => Rope.Configuration.HeadDim;
+
+    public int QueryHeads => Rope.QueryHeads;
+
+    public int KeyValueHeads => Rope.KeyValueHeads;
+
+    /// <summary>Whether the file stores its matrices as float16: the decoder then rounds each product's input to float16, as llama.cpp does.</summary>
+    public bool HalfWeights { get; }
+
+    public float[] TokenEmbedding { get; }
+
+    public float[] OutputNorm { get; }
+
+    public float[] Output { get; }
+
+    public IReadOnlyList<LlamaLayer> Layers { get; }
+
+    public static LlamaModel Load(string path)
+    {
+        GgufRopeModel rope = GgufConfig.Load(path);
+        using GgufFile file = GgufFile.Open(path);
+        string arch = rope.Architecture;
+        int embedding = file.Int($"{arch}.embedding_length"), layerCount = file.Int($"{arch}.block_count");
+        int feedForward = file.Int($"{arch}.feed_forward_length");
+        float epsilon = file.Float($"{arch}.attention.layer_norm_rms_epsilon");
+        int headDim = rope.Configuration.HeadDim, queryWidth = rope.QueryHeads * headDim, keyWidth = rope.KeyValueHeads * headDim;
+        if (rope.Configuration.Sections is not null)
+        {
+            throw new InvalidDataException($"{arch} uses multimodal positions; this decoder takes text token ids only.");
+        }
+
+        IReadOnlyList<long> embeddingShape = file.Shape("token_embd.weight");
+        int vocabulary = checked((int)embeddingShape[^1]);
+        float[] tokenEmbedding = file.ReadFloats("token_embd.weight", embedding, vocabulary);
+        // Tied embeddings (no output.weight) reuse the token embedding as the output head.
+        float[] output = file.HasTensor("output.weight") ? file.ReadFloats("output.weight", embedding, vocabulary) : tokenEmbedding;
+        var layers = new LlamaLayer[layerCount];
+        for (int i = 0; i < layerCount; i++)
+        {
+            string block = $"blk.{i}.";
+            float[] query = file.ReadFloats(block + "attn_q.weight", embedding, queryWidth);
+            float[] key = file.ReadFloats(block + "attn_k.weight", embedding, keyWidth);
+            float[] value = file.ReadFloats(block + "attn_v.weight", embedding, keyWidth);
+            float[]? queryNorm = file.HasTensor(block + "attn_q_norm.weight") ? file.ReadFloats(block + "attn_q_norm.weight", headDim) : null;
+            float[]? keyNorm = file.HasTensor(block + "attn_k_norm.weight") ? file.ReadFloats(block + "attn_k_norm.weight", headDim) : null;
+            layers[i] = new LlamaLayer(
+                file.ReadFloats(block + "attn_norm.weight", embedding),
+                [.. query, .. key, .. value],
+                queryNorm,
+                keyNorm,
+                file.ReadFloats(block + "attn_output.weight", queryWidth, embedding),
+                file.ReadFloats(block + "ffn_norm.weight", embedding),
+                file.ReadFloats(block + "ffn_gate.weight", embedding, feedForward),
+                file.ReadFloats(block + "ffn_up.weight", embedding, feedForward),
+                file.ReadFloats(block + "ffn_down.weight", feedForward, embedding));
+        }
+
+        return new LlamaModel(rope, embedding, feedForward, vocabulary, epsilon, file.IsHalf("blk.0.attn_q.weight"), tokenEmbedding,
+            file.ReadFloats("output_norm.weight", embedding), output, layers);
+    }
+}
