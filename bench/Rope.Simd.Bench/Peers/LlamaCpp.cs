@@ -89,6 +89,9 @@ internal sealed unsafe class LlamaCpp : IDisposable
         llama_memory_seq_add(memory, 0, keep + discard, end, -discard);
     }
 
+    /// <summary>Empties the KV cache (the next decode starts a sequence again).</summary>
+    public void Clear() => llama_memory_clear(llama_get_memory(context), 1);
+
     public void Dispose()
     {
         llama_free(context);
@@ -196,6 +199,9 @@ internal sealed unsafe class LlamaCpp : IDisposable
 
     [DllImport(Ggml.Llama)]
     private static extern nint llama_get_memory(nint context);
+
+    [DllImport(Ggml.Llama)]
+    private static extern void llama_memory_clear(nint memory, byte data);
 
     [DllImport(Ggml.Llama)]
     private static extern byte llama_memory_seq_rm(nint memory, int sequence, int start, int end);

@@ -29,6 +29,7 @@ public sealed class Decoder<TCache>
     private readonly Linear linear;
     private readonly ParallelOptions parallel;
     private float[] residual = [], normed = [], qkv = [], attention = [], product = [], gate = [], up = [];
+    private long ropeTicks, totalTicks;
 
     /// <param name="model">The weights and hyperparameters.</param>
     /// <param name="capacity">Positions the cache holds (the context length).</param>
@@ -59,6 +60,10 @@ public sealed class Decoder<TCache>
         {
             keys[i] = new TCache[(long)capacity * cacheRow];
             values[i] = new TCache[(long)capacity * cacheRow];
+            // Write the cache's pages now (as llama.cpp clears its cache buffer when it makes a context), so that the
+            // appends of the first tokens do not pay the operating system's page faults.
+            keys[i].AsSpan().Clear();
+            values[i].AsSpan().Clear();
         }
 
         parallel = new ParallelOptions { MaxDegreeOfParallelism = threads };
@@ -73,8 +78,6 @@ public sealed class Decoder<TCache>
 
     /// <summary>Time spent in <see cref="Forward"/> and <see cref="ShiftContext"/>.</summary>
     public TimeSpan TotalTime => Stopwatch.GetElapsedTime(0, totalTicks);
-
-    private long ropeTicks, totalTicks;
 
     public void ResetTimers() => ropeTicks = totalTicks = 0;
 

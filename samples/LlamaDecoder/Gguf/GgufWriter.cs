@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace Rope.Simd.Samples.LlamaDecoder.Gguf;
@@ -34,18 +35,29 @@ public sealed class GgufWriter
 
     public MemoryStream Stream() => new(Bytes());
 
-    public void Save(string path) => File.WriteAllBytes(path, Bytes());
+    public void Save(string path)
+    {
+        using FileStream file = File.Create(path);
+        WriteTo(file);
+    }
 
     public byte[] Bytes()
     {
-        var output = new List<byte>();
-        output.AddRange("GGUF"u8.ToArray());
-        output.AddRange(BitConverter.GetBytes(3u));
-        output.AddRange(BitConverter.GetBytes((ulong)tensors.Count));
-        output.AddRange(BitConverter.GetBytes((ulong)keys.Count));
+        var memory = new MemoryStream();
+        WriteTo(memory);
+        return memory.ToArray();
+    }
+
+    public void WriteTo(Stream output)
+    {
+        var header = new List<byte>();
+        header.AddRange("GGUF"u8.ToArray());
+        header.AddRange(BitConverter.GetBytes(3u));
+        header.AddRange(BitConverter.GetBytes((ulong)tensors.Count));
+        header.AddRange(BitConverter.GetBytes((ulong)keys.Count));
         foreach (byte[] key in keys)
         {
-            output.AddRange(key);
+            header.AddRange(key);
         }
 
         ulong next = 0;
@@ -55,39 +67,36 @@ public sealed class GgufWriter
             ulong at = offset ?? next;
             offsets.Add(at);
             next = (at + (ulong)data.Length + 31) / 32 * 32;
-            output.AddRange(Text(name));
-            output.AddRange(BitConverter.GetBytes((uint)shape.Length));
+            header.AddRange(Text(name));
+            header.AddRange(BitConverter.GetBytes((uint)shape.Length));
             foreach (ulong size in shape)
             {
-                output.AddRange(BitConverter.GetBytes(size));
+                header.AddRange(BitConverter.GetBytes(size));
             }
 
-            output.AddRange(BitConverter.GetBytes(type));
-            output.AddRange(BitConverter.GetBytes(at));
+            header.AddRange(BitConverter.GetBytes(type));
+            header.AddRange(BitConverter.GetBytes(at));
         }
 
-        while (output.Count % 32 != 0)
+        while (header.Count % 32 != 0)
         {
-            output.Add(0);
+            header.Add(0);
         }
 
-        int start = output.Count;
+        output.Write(CollectionsMarshal.AsSpan(header));
+        ulong written = 0;
         for (int i = 0; i < tensors.Count; i++)
         {
+            // A tensor given an offset of its own is described, not written (the tests' malformed files).
             if (tensors[i].Offset is not null)
             {
                 continue;
             }
 
-            while (output.Count < start + (int)offsets[i])
-            {
-                output.Add(0);
-            }
-
-            output.AddRange(tensors[i].Data);
+            output.Write(new byte[offsets[i] - written]);
+            output.Write(tensors[i].Data);
+            written = offsets[i] + (ulong)tensors[i].Data.Length;
         }
-
-        return [.. output];
     }
 
     private GgufWriter Add(string key, uint type, byte[] value)
