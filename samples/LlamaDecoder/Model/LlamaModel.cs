@@ -12,7 +12,7 @@ public sealed record LlamaLayer(
     float[] FeedForwardNorm, float[] Gate, float[] Up, float[] Down);
 
 /// <summary>
-/// A LLaMA-family model from a GGUF file (llama, mistral, qwen2 without biases, qwen3): hyperparameters from the
+/// A LLaMA-family model from a GGUF file (dense llama, which includes Mistral's, and qwen3): hyperparameters from the
 /// file's metadata, the rotary part from Rope.Simd's <see cref="GgufConfig"/>, weights widened to float32.
 /// </summary>
 public sealed class LlamaModel
@@ -65,6 +65,14 @@ public sealed class LlamaModel
         GgufRopeModel rope = GgufConfig.Load(path);
         using GgufFile file = GgufFile.Open(path);
         string arch = rope.Architecture;
+        // Other architectures differ in more than their rotary part (biases, norms, activations, experts): refused
+        // rather than decoded wrongly.
+        if (arch is not ("llama" or "qwen3") || file.Int($"{arch}.expert_count", 0) > 0 || file.HasTensor("blk.0.attn_q.bias"))
+        {
+            throw new InvalidDataException($"{path} is a '{arch}' model{(file.Has($"{arch}.expert_count") ? " with experts" : "")}; this decoder runs "
+                + "dense llama and qwen3 files without attention biases.");
+        }
+
         int embedding = file.Int($"{arch}.embedding_length"), layerCount = file.Int($"{arch}.block_count");
         int feedForward = file.Int($"{arch}.feed_forward_length");
         float epsilon = file.Float($"{arch}.attention.layer_norm_rms_epsilon");

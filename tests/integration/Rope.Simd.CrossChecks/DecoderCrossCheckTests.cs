@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using Rope.Simd.Bench.Peers;
 using Rope.Simd.Samples.LlamaDecoder.Decoding;
 using Rope.Simd.Samples.LlamaDecoder.Model;
@@ -20,8 +21,11 @@ namespace Rope.Simd.CrossChecks;
 /// allows 2^-8 of the largest logit magnitude of each row for files with any float16 step and 2^-14 for the
 /// all-float32 file: eight times the estimate, still far below the gaps between the best two logits that greedy
 /// decoding depends on.</para>
-/// <para>State. Both sides decode their own greedy tokens (never the other's), so any disagreement of a token would
-/// carry on into every later step: identical sequences are the check that the cache and the positions agree.</para>
+/// <para>State. Both sides decode their own greedy tokens (never the other's), so a disagreement would carry on into
+/// every later step: identical sequences are the check that the caches and the positions agree. One exception: where
+/// the two sides choose different tokens whose logits lie within the tolerance of each other on both sides, the choice
+/// is a tie decided by summation order (random weights make the best two logits as close as 1.5e-3 in these runs); it
+/// is counted, at most two are allowed, and both sides go on with llama.cpp's token.</para>
 /// </remarks>
 public sealed class DecoderCrossCheckTests(ITestOutputHelper output)
 {
@@ -36,10 +40,14 @@ public sealed class DecoderCrossCheckTests(ITestOutputHelper output)
         // llama.cpp's K-shift multiplies the cached keys of a YaRN model by its attention factor once more; the
         // decoder reproduces that on request (see YarnShiftOfLlamaCppRescalesKeys).
         Comparison result = Run(name, shiftAsLlamaCpp: true);
-        double tolerance = name == "llama-f32" ? 1.0 / 16384 : 1.0 / 256;
+        double tolerance = Tolerance(name);
+        Assert.True(result.FirstMismatch is null, $"{name}: greedy tokens differ at step {result.FirstMismatch} by more than a tie.");
         Assert.True(result.LargestRelative <= tolerance, $"{name}: logits differ by {result.LargestRelative:E2} of their scale (allowed {tolerance:E2}).");
-        Assert.Equal(GreedySteps + StepsAfterShift, result.SameTokens);
+        Assert.True(result.Ties <= 2, $"{name}: {result.Ties} greedy choices were ties within the tolerance.");
+        Assert.True(result.SameTokens >= GreedySteps, $"{name}: {result.SameTokens} identical greedy tokens.");
     }
+
+    private static double Tolerance(string name) => name == "llama-f32" ? 1.0 / 16384 : 1.0 / 256;
 
     /// <summary>
     /// With a pure rotation (the decoder's default shift) a YaRN model agrees with llama.cpp up to the shift and not
@@ -71,12 +79,13 @@ public sealed class DecoderCrossCheckTests(ITestOutputHelper output)
         try
         {
             LlamaModel model = LlamaModel.Load(path);
-            Comparison result = halfCache ? Compare(new Decoder<Half>(model, Context, Threads), model, path, true, shiftAsLlamaCpp)
-                : Compare(new Decoder<float>(model, Context, Threads), model, path, false, shiftAsLlamaCpp);
+            Comparison result = halfCache ? Compare(new Decoder<Half>(model, Context, Threads), model, path, true, shiftAsLlamaCpp, Tolerance(name))
+                : Compare(new Decoder<float>(model, Context, Threads), model, path, false, shiftAsLlamaCpp, Tolerance(name));
             output.WriteLine($"{name} (shift {(shiftAsLlamaCpp ? "as llama.cpp" : "pure rotation")}): largest logit difference "
                 + $"{result.LargestDifference:E2} ({result.LargestRelative:E2} of the row's largest logit) while the tokens agree; "
-                + $"{result.SameTokens} of {GreedySteps + StepsAfterShift} greedy tokens identical ({result.SameAfterShift} of {StepsAfterShift} after the shift); "
-                + $"first step after the shift {result.FirstAfterShift:E2}");
+                + $"{result.SameTokens} of {GreedySteps + StepsAfterShift} greedy tokens identical ({result.SameAfterShift} of {StepsAfterShift} after the shift, "
+                + $"{result.Ties} ties within the tolerance); "
+                + $"first step after the shift {result.FirstAfterShift:E2}; smallest margin of a greedy choice {result.SmallestGap:E2}");
             return result;
         }
         finally
@@ -85,7 +94,8 @@ public sealed class DecoderCrossCheckTests(ITestOutputHelper output)
         }
     }
 
-    private static Comparison Compare<TCache>(Decoder<TCache> decoder, LlamaModel model, string path, bool halfCache, bool shiftAsLlamaCpp)
+    private static Comparison Compare<TCache>(Decoder<TCache> decoder, LlamaModel model, string path, bool halfCache, bool shiftAsLlamaCpp,
+        double tolerance)
         where TCache : unmanaged
     {
         int vocabulary = model.VocabularySize;
@@ -118,28 +128,39 @@ public sealed class DecoderCrossCheckTests(ITestOutputHelper output)
             }
 
             int ourToken = Decoder<TCache>.ArgMax(ours), theirToken = Decoder<TCache>.ArgMax(theirs);
+            comparison.AddGap(ours, ourToken);
             if (ourToken == theirToken)
             {
                 comparison.SameTokens++;
                 comparison.SameAfterShift += step >= GreedySteps ? 1 : 0;
+            }
+            else if (NearTie(ours, ourToken, theirToken, tolerance) && NearTie(theirs, theirToken, ourToken, tolerance))
+            {
+                // Within the logits' tolerance on both sides the two best are a tie, decided by summation order, not by
+                // correctness: both go on with llama.cpp's choice so that the comparison goes on.
+                comparison.Ties++;
+                ourToken = theirToken;
+            }
+            else
+            {
+                // The sequences part here: nothing after this step compares.
+                comparison.FirstMismatch = step;
+                break;
             }
 
             decoder.Forward([ourToken], ours);
             llama.Decode([theirToken], position, allLogits: false);
             theirs = llama.Logits(-1).ToArray();
             position++;
-            if (ourToken == theirToken)
-            {
-                comparison.Add(ours, theirs, afterShift: step >= GreedySteps);
-            }
-            else
-            {
-                comparison.FirstMismatch ??= step;
-            }
+            comparison.Add(ours, theirs, afterShift: step >= GreedySteps);
         }
 
         return comparison;
     }
+
+    // Whether the logits of two tokens lie within the comparison's tolerance of each other.
+    private static bool NearTie(ReadOnlySpan<float> logits, int first, int second, double tolerance) =>
+        Math.Abs(logits[first] - logits[second]) <= tolerance * TensorPrimitives.MaxMagnitude(logits);
 
     private sealed class Comparison
     {
@@ -153,11 +174,28 @@ public sealed class DecoderCrossCheckTests(ITestOutputHelper output)
 
         public int SameAfterShift { get; set; }
 
+        /// <summary>Steps where the two sides chose different tokens whose logits tie within the tolerance.</summary>
+        public int Ties { get; set; }
+
+        /// <summary>The smallest margin of a greedy choice: the best logit less the second best.</summary>
+        public double SmallestGap { get; private set; } = double.MaxValue;
+
         /// <summary>The first greedy step whose tokens differ, if any.</summary>
         public int? FirstMismatch { get; set; }
 
         /// <summary>The relative logit difference of the first step after the shift.</summary>
         public double FirstAfterShift { get; private set; } = double.NaN;
+
+        public void AddGap(ReadOnlySpan<float> logits, int best)
+        {
+            float second = float.NegativeInfinity;
+            for (int i = 0; i < logits.Length; i++)
+            {
+                second = i == best ? second : Math.Max(second, logits[i]);
+            }
+
+            SmallestGap = Math.Min(SmallestGap, logits[best] - second);
+        }
 
         public void Add(ReadOnlySpan<float> ours, ReadOnlySpan<float> theirs, bool afterShift = false)
         {
@@ -173,16 +211,13 @@ public sealed class DecoderCrossCheckTests(ITestOutputHelper output)
                 FirstAfterShift = difference / scale;
             }
 
-            if (!afterShift && FirstMismatch is null)
+            if (!afterShift)
             {
                 LargestRelativeBeforeShift = Math.Max(LargestRelativeBeforeShift, difference / scale);
             }
 
-            if (FirstMismatch is null)
-            {
-                LargestDifference = Math.Max(LargestDifference, difference);
-                LargestRelative = Math.Max(LargestRelative, difference / scale);
-            }
+            LargestDifference = Math.Max(LargestDifference, difference);
+            LargestRelative = Math.Max(LargestRelative, difference / scale);
         }
     }
 }
