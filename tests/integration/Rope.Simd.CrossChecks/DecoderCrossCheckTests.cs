@@ -7,8 +7,8 @@ namespace Rope.Simd.CrossChecks;
 
 /// <summary>
 /// The decoder sample (samples/LlamaDecoder, every rotary step a Rope.Simd call) against llama.cpp on the same
-/// random-weight GGUF files and the same token ids: the logits of every prompt position, 64 greedy steps, then
-/// llama.cpp's context shift (drop 32 positions after the first 4, keys turned back) and 32 more greedy steps.
+/// random-weight GGUF files and the same token ids: the logits of every prompt position, 64 greedy steps, then twice
+/// llama.cpp's context shift (drop 32 positions after the first 4, keys turned back) followed by 32 more greedy steps.
 /// </summary>
 /// <remarks>
 /// <para>Tolerance. Both sides compute the same float32 operations with the same roundings to float16 (see
@@ -29,7 +29,8 @@ namespace Rope.Simd.CrossChecks;
 /// </remarks>
 public sealed class DecoderCrossCheckTests(ITestOutputHelper output)
 {
-    private const int Context = 128, PromptLength = 32, GreedySteps = 64, Keep = 4, Discard = 32, StepsAfterShift = 32, Threads = 2;
+    private const int Context = 128, PromptLength = 32, GreedySteps = 64, Keep = 4, Discard = 32, Shifts = 2, StepsAfterShift = 32, Threads = 2;
+    private const int TotalSteps = GreedySteps + Shifts * StepsAfterShift;
 
     public static TheoryData<string> Models => ["llama-f32", "llama-f16", "qwen3-f16", "llama3-freqs", "yarn"];
 
@@ -83,7 +84,7 @@ public sealed class DecoderCrossCheckTests(ITestOutputHelper output)
                 : Compare(new Decoder<float>(model, Context, Threads), model, path, false, shiftAsLlamaCpp, Tolerance(name));
             output.WriteLine($"{name} (shift {(shiftAsLlamaCpp ? "as llama.cpp" : "pure rotation")}): largest logit difference "
                 + $"{result.LargestDifference:E2} ({result.LargestRelative:E2} of the row's largest logit) while the tokens agree; "
-                + $"{result.SameTokens} of {GreedySteps + StepsAfterShift} greedy tokens identical ({result.SameAfterShift} of {StepsAfterShift} after the shift, "
+                + $"{result.SameTokens} of {TotalSteps} greedy tokens identical ({result.SameAfterShift} of {Shifts * StepsAfterShift} after the shifts, "
                 + $"{result.Ties} ties within the tolerance); "
                 + $"first step after the shift {result.FirstAfterShift:E2}; smallest margin of a greedy choice {result.SmallestGap:E2}");
             return result;
@@ -117,9 +118,9 @@ public sealed class DecoderCrossCheckTests(ITestOutputHelper output)
         float[] ours = logits[^vocabulary..];
         float[] theirs = llama.Logits(PromptLength - 1).ToArray();
         int position = PromptLength;
-        for (int step = 0; step < GreedySteps + StepsAfterShift; step++)
+        for (int step = 0; step < TotalSteps; step++)
         {
-            if (step == GreedySteps)
+            if (step >= GreedySteps && (step - GreedySteps) % StepsAfterShift == 0)
             {
                 decoder.ShiftContext(Keep, Discard, shiftAsLlamaCpp);
                 llama.ShiftContext(Keep, Discard, position);
@@ -183,7 +184,7 @@ public sealed class DecoderCrossCheckTests(ITestOutputHelper output)
         /// <summary>The first greedy step whose tokens differ, if any.</summary>
         public int? FirstMismatch { get; set; }
 
-        /// <summary>The relative logit difference of the first step after the shift.</summary>
+        /// <summary>The relative logit difference of the first step after the first shift.</summary>
         public double FirstAfterShift { get; private set; } = double.NaN;
 
         public void AddGap(ReadOnlySpan<float> logits, int best)
