@@ -6,11 +6,12 @@ namespace Rope.Simd.Bench.Peers;
 /// llama.cpp itself (libllama from NuGet <c>LLamaSharp.Backend.Cpu</c> 0.30.0): one model, one context of one sequence,
 /// batches of token ids with their positions, the logits of every token, and the KV cache's context shift
 /// (<c>llama_memory_seq_rm</c> then <c>llama_memory_seq_add</c>, which rotates the cached keys on the next decode).
-/// Flash attention is off, so attention runs as ggml's KQ, soft_max and KQV products.
+/// Flash attention is on (as llama.cpp's default, auto, picks on the CPU) or off: then attention runs as ggml's KQ,
+/// soft_max and KQV products.
 /// </summary>
 internal sealed unsafe class LlamaCpp : IDisposable
 {
-    private const int TypeF32 = 0, TypeF16 = 1, FlashAttentionDisabled = 0;
+    private const int TypeF32 = 0, TypeF16 = 1, FlashAttentionDisabled = 0, FlashAttentionEnabled = 1;
 
     private readonly nint model, context;
     private readonly int vocabulary;
@@ -20,7 +21,9 @@ internal sealed unsafe class LlamaCpp : IDisposable
     /// <param name="threads">Threads for single tokens and for batches.</param>
     /// <param name="halfCache">A float16 KV cache (llama.cpp's default) rather than float32.</param>
     /// <param name="vocabulary">Logits per token (a model without a tokenizer does not report it).</param>
-    public LlamaCpp(string path, int contextLength, int threads, bool halfCache, int vocabulary)
+    /// <param name="flashAttention">ggml's fused flash-attention kernel rather than separate products (its roundings differ: on
+    /// float32 files the logits then agree with a float32 reference to about 2e-3 of their scale rather than 5e-7).</param>
+    public LlamaCpp(string path, int contextLength, int threads, bool halfCache, int vocabulary, bool flashAttention)
     {
         model = llama_model_load_from_file(path, llama_model_default_params());
         if (model == 0)
@@ -31,7 +34,7 @@ internal sealed unsafe class LlamaCpp : IDisposable
         ContextParams parameters = llama_context_default_params();
         parameters.ContextLength = parameters.BatchSize = parameters.MicroBatchSize = (uint)contextLength;
         parameters.Threads = parameters.BatchThreads = threads;
-        parameters.FlashAttention = FlashAttentionDisabled;
+        parameters.FlashAttention = flashAttention ? FlashAttentionEnabled : FlashAttentionDisabled;
         parameters.KeyType = parameters.ValueType = halfCache ? TypeF16 : TypeF32;
         context = llama_init_from_model(model, parameters);
         if (context == 0)
