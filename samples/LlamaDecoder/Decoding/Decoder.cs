@@ -28,6 +28,7 @@ public sealed class Decoder<TCache>
     private readonly float attentionScale;
     private readonly Linear linear;
     private readonly ParallelOptions parallel;
+    private readonly (float[] Keys, float[] Values, float[] Scores, float[] Query)[] attentionScratch;
     private float[] residual = [], normed = [], qkv = [], attention = [], product = [], gate = [], up = [];
     private long ropeTicks, totalTicks;
 
@@ -64,6 +65,13 @@ public sealed class Decoder<TCache>
             // appends of the first tokens do not pay the operating system's page faults.
             keys[i].AsSpan().Clear();
             values[i].AsSpan().Clear();
+        }
+
+        // Each KV head's keys and values widened to float32, and its scores: made once, used by one thread at a time.
+        attentionScratch = new (float[], float[], float[], float[])[model.KeyValueHeads];
+        for (int group = 0; group < attentionScratch.Length; group++)
+        {
+            attentionScratch[group] = (new float[capacity * model.HeadDim], new float[capacity * model.HeadDim], new float[capacity], new float[model.HeadDim]);
         }
 
         parallel = new ParallelOptions { MaxDegreeOfParallelism = threads };
@@ -190,6 +198,7 @@ public sealed class Decoder<TCache>
         var keptShape = new RopeShape(tokens: keep, heads: model.KeyValueHeads, headDim: model.HeadDim);
         RopeFrequencies frequencies = asLlamaCpp ? model.Rope.Configuration.Frequencies : shiftFrequencies;
         bool rescaleKept = asLlamaCpp && frequencies.AttentionFactor != 1;
+        int[] noShift = new int[rescaleKept ? keep : 0];
         for (int l = 0; l < keys.Length; l++)
         {
             keys[l].AsSpan((keep + discard) * cacheRow, moved * cacheRow).CopyTo(keys[l].AsSpan(keep * cacheRow));
@@ -201,7 +210,7 @@ public sealed class Decoder<TCache>
             if (rescaleKept)
             {
                 // llama.cpp rotates the kept keys too, by zero positions: only the attention factor changes them.
-                engine.Apply(frequencies, keys[l].AsSpan(0, keep * cacheRow), keptShape, positions: new int[keep], layout);
+                engine.Apply(frequencies, keys[l].AsSpan(0, keep * cacheRow), keptShape, positions: noShift, layout);
             }
 
             ropeTicks += Stopwatch.GetTimestamp() - ropeStarted;
@@ -245,7 +254,7 @@ public sealed class Decoder<TCache>
         Parallel.For(0, groups, parallel, group =>
         {
             // The group's keys and values for every cached position, as float32.
-            float[] groupKeys = new float[span * headDim], groupValues = new float[span * headDim], scores = new float[span], query = new float[headDim];
+            (float[] groupKeys, float[] groupValues, float[] scores, float[] query) = attentionScratch[group];
             for (int p = 0; p < span; p++)
             {
                 Widen(keyCache.AsSpan(p * cacheRow + group * headDim, headDim), groupKeys.AsSpan(p * headDim, headDim));
