@@ -25,6 +25,8 @@ internal abstract class ParallelJob
     private static readonly Helper[] Helpers = CreateHelpers();
 
     private readonly ManualResetEventSlim allChunksDone = new(initialState: false);
+    private static long chunksRunByHelpers;
+
     private ExceptionDispatchInfo? failure;
     private int chunkCount, nextChunk, finishedChunks, references;
 
@@ -42,6 +44,9 @@ internal abstract class ParallelJob
             return published;
         }
     }
+
+    /// <summary>Chunks thread-pool helpers have run so far (for tests: shows that helpers took part in the calls measured).</summary>
+    internal static long ChunksRunByHelpers => Interlocked.Read(ref chunksRunByHelpers);
 
     /// <summary>
     /// Runs chunks [0, chunks) on up to <paramref name="workers"/> threads, the caller included, and returns when all are
@@ -160,14 +165,15 @@ internal abstract class ParallelJob
         }
     }
 
-    private void RunChunks()
+    /// <summary>Claims and runs chunks until none is left; returns how many this thread ran.</summary>
+    private int RunChunks()
     {
-        while (true)
+        for (int ran = 0; ; ran++)
         {
             int chunk = Interlocked.Increment(ref nextChunk) - 1;
             if (chunk >= chunkCount)
             {
-                return;
+                return ran;
             }
 
             try
@@ -221,7 +227,7 @@ internal abstract class ParallelJob
             {
                 if (job is not null && job.TryAcquire())
                 {
-                    job.RunChunks();
+                    Interlocked.Add(ref chunksRunByHelpers, job.RunChunks());
                     job.Release();
                 }
             }
@@ -233,8 +239,8 @@ internal abstract class ParallelJob
 /// One parallel rotation: the tokens × heads grid cut into chunks, each rotated by the inner engine on its slice of
 /// the pinned spans. Each chunk is a token range × a range of the query heads followed by the key heads; rows are
 /// expanded once per token per chunk, so chunks cut tokens first and heads only when there are fewer tokens than chunks.
+/// Rows and positions arrive pinned; the targets are pinned here.
 /// </summary>
-/// <summary>A rotation cut into token × head chunks; rows and positions arrive pinned, the targets are pinned here.</summary>
 internal sealed unsafe class ParallelRotation<TElement, TRows, TPositions, TOperation> : ParallelJob
     where TElement : unmanaged
     where TRows : struct, IRowSource
