@@ -110,6 +110,36 @@ public class GgufConfigTests
     }
 
     [Fact]
+    public void ArraysOfArraysAreRejectedAtAnyDepth()
+    {
+        // llama.cpp's reader refuses an array whose elements are arrays; reading them instead would recurse as deep as
+        // the file nests them (12 bytes a level), past the end of the stack.
+        foreach (int depth in (int[])[1, 1_000_000])
+        {
+            var file = new MemoryStream();
+            var writer = new BinaryWriter(file);
+            writer.Write("GGUF"u8);
+            writer.Write(3u);
+            writer.Write(0ul);
+            writer.Write(1ul);
+            writer.Write((ulong)"deep".Length);
+            writer.Write("deep"u8);
+            writer.Write(9u);
+            for (int level = 0; level < depth; level++)
+            {
+                writer.Write(9u);
+                writer.Write(1ul);
+            }
+
+            writer.Write(4u);
+            writer.Write(0ul);
+            file.Position = 0;
+            var error = Assert.Throws<InvalidDataException>(() => GgufConfig.Read(file));
+            Assert.Contains("holds arrays", error.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public void MutatedFilesEitherReadOrAreRejected()
     {
         byte[] valid = new GgufWriter().String("general.architecture", "qwen2").UInt32("qwen2.attention.head_count", 8)

@@ -27,6 +27,16 @@ public class HostileInputTests
         ArgumentException error = Assert.Throws<ArgumentException>(() => HuggingFaceConfig.Parse("""{"head_dim": 268435456, "rope_theta": 10000}"""));
         Assert.Contains("head_dim", error.Message, StringComparison.Ordinal);
         Assert.InRange(GC.GetAllocatedBytesForCurrentThread() - before, 0, 1 << 20);
+
+        // A layer count is a size too: two billion layers would be 16 GB of layer types.
+        foreach (string extra in (string[])["", """, "rope_local_base_freq": 10000"""])
+        {
+            before = GC.GetAllocatedBytesForCurrentThread();
+            error = Assert.Throws<ArgumentException>(() =>
+                HuggingFaceConfig.ParseLayers($$"""{"num_hidden_layers": 2000000000, "head_dim": 64, "rope_theta": 10000{{extra}}}"""));
+            Assert.Contains("num_hidden_layers", error.Message, StringComparison.Ordinal);
+            Assert.InRange(GC.GetAllocatedBytesForCurrentThread() - before, 0, 1 << 20);
+        }
     }
 
     [Fact]

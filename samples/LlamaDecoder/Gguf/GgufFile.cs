@@ -145,7 +145,13 @@ public sealed class GgufFile : IDisposable
             case 8:
                 return ReadString();
             case 9:
+                // Arrays of arrays are not valid GGUF (llama.cpp refuses them); following them would recurse as deep as a file nests them.
                 uint elementType = ReadUInt32();
+                if (elementType == 9)
+                {
+                    throw new InvalidDataException("A GGUF array holds arrays.");
+                }
+
                 ulong count = ReadUInt64();
                 for (ulong i = 0; i < count; i++)
                 {

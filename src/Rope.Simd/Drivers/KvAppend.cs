@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Rope.Simd.Kernels;
@@ -263,13 +265,7 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
 
         int length = count * tokenLength;
         Convert<TOps, TVector, TElement, TCache>(rotated.Slice(first * tokenLength, length), new Span<TCache>((TCache*)keyCache + place, length), default);
-        // Values between two 16-bit types bridge through float32 scratch a token at a time.
-        int part = typeof(TElement) != typeof(TCache) && typeof(TElement) != typeof(float) && typeof(TCache) != typeof(float) ? tokenLength : length;
-        for (int start = 0; start < length; start += part)
-        {
-            Convert<TOps, TVector, TElement, TCache>(values.Slice((int)valueOffset + start, part), new Span<TCache>((TCache*)valueCache + place + start, part),
-                bridge);
-        }
+        Convert<TOps, TVector, TElement, TCache>(values.Slice((int)valueOffset, length), new Span<TCache>((TCache*)valueCache + place, length), bridge);
     }
 
     /// <summary>
@@ -379,7 +375,7 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
 
     /// <summary>
     /// Elements of one type into another: a copy for the same type, and otherwise through float32 (exact widening,
-    /// rounding to nearest even), between the two 16-bit types by way of <paramref name="bridge"/>.
+    /// rounding to nearest even), between the two 16-bit types by way of <paramref name="bridge"/>, a bridge's length at a time.
     /// </summary>
     private static void Convert<TOps, TVector, TFrom, TTo>(ReadOnlySpan<TFrom> source, Span<TTo> destination, Span<float> bridge)
         where TOps : IVectorOps<TVector>
@@ -401,13 +397,17 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
         }
         else
         {
-            Span<float> widened = bridge[..source.Length];
-            ElementConversion<TOps, TVector>.Widen(source, widened);
-            ElementConversion<TOps, TVector>.Narrow(widened, destination);
+            Debug.Assert(!bridge.IsEmpty, "A conversion between two 16-bit types needs a bridge.");
+            for (int start = 0; start < source.Length; start += bridge.Length)
+            {
+                Span<float> widened = bridge[..Math.Min(bridge.Length, source.Length - start)];
+                ElementConversion<TOps, TVector>.Widen(source.Slice(start, widened.Length), widened);
+                ElementConversion<TOps, TVector>.Narrow(widened, destination.Slice(start, widened.Length));
+            }
         }
     }
 
-    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    [DoesNotReturn]
     private static void ThrowChanged(long position) =>
         throw new ArgumentOutOfRangeException("positions", position,
             $"Position {position} has no place in the cache (or its block-table entry names no block); it had one when the call was validated, so the " +

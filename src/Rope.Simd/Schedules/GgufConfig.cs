@@ -188,16 +188,16 @@ public static class GgufConfig
             ? Count("rope.scaling.original_context_length", original)
             : throw new InvalidDataException($"{prefix}rope.scaling.original_context_length is required by scaling type '{type}'.");
 
+        // yarn_log_multiplier is 0.1·mscale_all_dim (DeepSeek's conversion): the magnitude scale mscale / mscale_all_dim = 1.
+        double? yarnMscale = type == "yarn" ? OptionalReal("rope.scaling.yarn_log_multiplier") / 0.1 : null;
         try
         {
             (RopeFrequencies frequencies, string scalingType) = type switch
             {
                 "none" => (RopeFrequencies.Create(rotaryDim, @base), "default"),
                 "linear" => (RopeScaling.Linear(rotaryDim, @base, Factor()), "linear"),
-                // yarn_log_multiplier is 0.1·mscale_all_dim (DeepSeek's conversion): the magnitude scale mscale / mscale_all_dim = 1.
                 "yarn" => (RopeScaling.Yarn(rotaryDim, @base, Factor(), Original(), attentionFactor: OptionalReal("rope.scaling.attn_factor"),
-                    mscale: OptionalReal("rope.scaling.yarn_log_multiplier") is double log ? log / 0.1 : null,
-                    mscaleAllDim: OptionalReal("rope.scaling.yarn_log_multiplier") is double all ? all / 0.1 : null), "yarn"),
+                    mscale: yarnMscale, mscaleAllDim: yarnMscale), "yarn"),
                 "longrope" => (RopeScaling.LongRope(rotaryDim, @base,
                     tensor("rope_factors_short.weight", rotaryDim / 2) ?? throw new InvalidDataException("Tensor 'rope_factors_short.weight' is required by scaling type 'longrope'."),
                     tensor("rope_factors_long.weight", rotaryDim / 2) ?? throw new InvalidDataException("Tensor 'rope_factors_long.weight' is required by scaling type 'longrope'."),
@@ -214,9 +214,7 @@ public static class GgufConfig
 
             MropeSections? sections = metadata.TryGetValue(prefix + "rope.dimension_sections", out object? listed) ? Sections(listed, prefix, rotaryDim) : null;
             // DeepSeek's YaRN also scales the softmax, by mscale(s, mscale_all_dim)², as the config.json reader reports it.
-            double softmaxScale = type == "yarn" && OptionalReal("rope.scaling.yarn_log_multiplier") is double multiplier
-                ? RopeScaling.DeepSeekSoftmaxScale(Factor(), multiplier / 0.1)
-                : 1;
+            double softmaxScale = yarnMscale is double mscaleAllDim ? RopeScaling.DeepSeekSoftmaxScale(Factor(), mscaleAllDim) : 1;
             return new GgufRopeModel(architecture, new RopeConfiguration(headDim, frequencies, scalingType, context, softmaxScale, sections), layout,
                 heads, kvHeads);
         }
@@ -300,10 +298,18 @@ public static class GgufConfig
             _ => throw new InvalidDataException($"GGUF key '{Bounded(key)}' has value type {type} (0 to 12 are valid)."),
         };
 
-        /// <summary>An array value: numbers kept (they are small where rope reads them), strings and nested arrays skipped.</summary>
+        /// <summary>
+        /// An array value: numbers kept (they are small where rope reads them), strings skipped. Arrays of arrays are refused,
+        /// as llama.cpp refuses them; read, they would recurse as deep as a file nests them.
+        /// </summary>
         private object Array(string key)
         {
             uint type = UInt32(key);
+            if (type == 9)
+            {
+                throw new InvalidDataException($"GGUF array '{Bounded(key)}' holds arrays; nested arrays are not valid GGUF (llama.cpp refuses them too).");
+            }
+
             ulong count = UInt64(key);
             int size = type switch { 0 or 1 or 7 => 1, 2 or 3 => 2, 4 or 5 or 6 => 4, 10 or 11 or 12 => 8, _ => 0 };
             if (size > 0)
@@ -329,9 +335,9 @@ public static class GgufConfig
                 return values;
             }
 
-            if (type is 8 or 9)
+            if (type == 8)
             {
-                // Each element is at least 8 bytes (a length or an element type and count): bounded by what is left.
+                // Each string is at least its 8-byte length: bounded by what is left.
                 if (count > (ulong)(Left / 8))
                 {
                     throw new InvalidDataException($"The GGUF file is truncated: array '{Bounded(key)}' claims {count} values.");
@@ -339,20 +345,13 @@ public static class GgufConfig
 
                 for (ulong i = 0; i < count; i++)
                 {
-                    if (type == 8)
+                    ulong length = UInt64(key);
+                    if (length > (ulong)Left)
                     {
-                        ulong length = UInt64(key);
-                        if (length > (ulong)Left)
-                        {
-                            throw new InvalidDataException($"The GGUF file is truncated: a string of array '{Bounded(key)}' claims {length} bytes.");
-                        }
+                        throw new InvalidDataException($"The GGUF file is truncated: a string of array '{Bounded(key)}' claims {length} bytes.");
+                    }
 
-                        stream.Seek((long)length, SeekOrigin.Current);
-                    }
-                    else
-                    {
-                        Array(key);
-                    }
+                    stream.Seek((long)length, SeekOrigin.Current);
                 }
 
                 return System.Array.Empty<object>();

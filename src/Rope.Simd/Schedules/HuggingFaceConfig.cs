@@ -78,6 +78,9 @@ public sealed record RopeLayerSchedule(IReadOnlyList<string> LayerTypes, IReadOn
 /// </summary>
 public static class HuggingFaceConfig
 {
+    /// <summary>The most layers <see cref="ParseLayers"/> lists (published models have a few hundred at most).</summary>
+    private const int MaxLayers = 1 << 16;
+
     private static readonly Dictionary<string, string[]> FieldsByType = new(StringComparer.Ordinal)
     {
         ["default"] = ["mrope_section", "mrope_interleaved"],
@@ -116,7 +119,7 @@ public static class HuggingFaceConfig
     /// <param name="sequenceLength">The current sequence length, for the kinds that depend on it; 0 at the start.</param>
     /// <param name="longRope">How LongRoPE picks its factors.</param>
     /// <exception cref="ArgumentException">As <see cref="Parse"/>, or num_hidden_layers, layer_types or no_rope_layers are
-    /// missing or do not agree.</exception>
+    /// missing or do not agree, or num_hidden_layers is above 65536.</exception>
     public static RopeLayerSchedule ParseLayers(string json, int sequenceLength = 0, LongRopeSelection longRope = LongRopeSelection.BySequenceLength)
     {
         Guard.NonNegative(sequenceLength);
@@ -125,7 +128,7 @@ public static class HuggingFaceConfig
         {
             JsonElement text = TextModel(root);
             string? modelType = ModelType(root);
-            string[] types = LayerTypes(text);
+            string[] types = LayerTypes(text, modelType);
             var schedules = new Dictionary<string, RopeConfiguration>(StringComparer.Ordinal);
             bool perType = HasPerLayerParameters(text) || OptionalNumber(text, "rope_local_base_freq") is not null;
             foreach (string type in types.Distinct(StringComparer.Ordinal).Where(type => type != RopeLayerSchedule.NoRope))
@@ -178,11 +181,7 @@ public static class HuggingFaceConfig
     }
 
     /// <summary>The text model's model_type (the wrapper's where text_config has none).</summary>
-    private static string? ModelType(JsonElement root)
-    {
-        JsonElement text = TextModel(root);
-        return (text.ValueKind == JsonValueKind.Object ? OptionalString(text, "model_type") : null) ?? OptionalString(root, "model_type");
-    }
+    private static string? ModelType(JsonElement root) => OptionalString(TextModel(root), "model_type") ?? OptionalString(root, "model_type");
 
     /// <summary>rope_theta of each model_type's transformers class where a config may leave it out (GPT-J and GPT-NeoX fix 10000).</summary>
     private static readonly Dictionary<string, double> DefaultThetas = new(StringComparer.Ordinal)
@@ -524,13 +523,14 @@ public static class HuggingFaceConfig
         && parameters.EnumerateObject().Any(p => p.Value.ValueKind == JsonValueKind.Object);
 
     /// <summary>Each layer's type: layer_types, Gemma 3's sliding_window_pattern, Llama 4's no_rope_layers, or one type for all.</summary>
-    private static string[] LayerTypes(JsonElement root)
+    private static string[] LayerTypes(JsonElement root, string? modelType)
     {
         int layers = OptionalInt(root, "num_hidden_layers") ?? OptionalInt(root, "n_layer") ?? OptionalInt(root, "num_layers")
             ?? throw Error("num_hidden_layers", "is missing; the layers cannot be listed without it");
-        if (layers <= 0)
+        if (layers is <= 0 or > MaxLayers)
         {
-            throw Error("num_hidden_layers", $"is {layers}; it must be positive");
+            // Checked before the list of types is made: a config cannot make the reader allocate what it merely claims.
+            throw Error("num_hidden_layers", $"is {layers}; it must be positive and at most {MaxLayers}");
         }
 
         string[] types;
@@ -562,7 +562,6 @@ public static class HuggingFaceConfig
 
         bool listsNoRope = root.TryGetProperty("no_rope_layers", out JsonElement noRope) && noRope.ValueKind == JsonValueKind.Array
             && noRope.GetArrayLength() > 0;
-        string? modelType = OptionalString(root, "model_type");
         if (!listsNoRope && modelType is "llama4" or "llama4_text")
         {
             // Llama4TextConfig's default: every no_rope_layer_interval-th layer (4) applies no rotary embedding.

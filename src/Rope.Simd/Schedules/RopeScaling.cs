@@ -339,7 +339,7 @@ public static class RopeScaling
         RopeFrequencies.CheckBase(freqBase, nameof(freqBase));
         Positive(freqScale);
         RopeFrequencies.CheckAttentionFactor(attnFactor, nameof(attnFactor));
-        int total = 0;
+        long total = 0;
         foreach (int section in sections)
         {
             total += section >= 0 ? section : throw new ArgumentOutOfRangeException(nameof(sections), section, "Section sizes must not be negative.");
@@ -355,7 +355,7 @@ public static class RopeScaling
         double[] frequencies = new double[pairs];
         for (int i = 0; i < pairs; i++)
         {
-            int sector = i % total, start = 0;
+            long sector = i % total, start = 0;
             foreach (int section in sections)
             {
                 if (sector < start + section)
@@ -367,7 +367,7 @@ public static class RopeScaling
             }
 
             // A section restarts the exponent at its first sector.
-            int j = sector - start;
+            long j = sector - start;
             frequencies[i] = freqScale * Math.Pow(freqBase, -2.0 * j / pairs) / factors[i];
         }
 
