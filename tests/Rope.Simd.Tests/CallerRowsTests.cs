@@ -123,6 +123,45 @@ public class CallerRowsTests
     }
 
     [Theory]
+    [MemberData(nameof(PathsLayoutsFormats))]
+    public void SixteenBitActivationsRotateWithCallerRowsAsWithTheTable(RopePath path, RopeLayout layout, Format format)
+    {
+        RopeEngine engine = RopeEngine.Get(path);
+        var random = new Random(HashCode.Combine(path, layout, format, 16));
+        foreach ((int rotaryDim, int headDim, int padding) in (ReadOnlySpan<(int, int, int)>)[(2, 2, 0), (8, 8, 0), (6, 8, 3), (16, 16, 0), (34, 64, 1), (80, 80, 0), (128, 128, 0), (128, 160, 7)])
+        {
+            var table = RopeTable.Create(RopeFrequencies.Create(rotaryDim, 10000), 0, 50);
+            (float[] first, float[] second, int stride) = Export(table, format, padding);
+            RopeRows rows = Wrap<float>(format, first, second, rotaryDim, stride);
+            var shape = new RopeShape(tokens: 5, heads: 3, headDim: headDim);
+            int[] positions = [.. Enumerable.Range(0, 5).Select(_ => random.Next(50))];
+            foreach (bool inverse in (ReadOnlySpan<bool>)[false, true])
+            {
+                BFloat16[] bf16 = ElementKinds.Activations<BFloat16>(random, shape.RequiredLength), bf16Rows = [.. bf16];
+                engine.Apply(table, bf16, shape, positions, layout, inverse);
+                engine.Apply(rows, bf16Rows, shape, positions, layout, inverse);
+                Assert.True(ElementKinds.SameBits(bf16, bf16Rows), $"bfloat16, {format} rows, rotary dim {rotaryDim}, inverse {inverse}");
+
+                Half[] half = ElementKinds.Activations<Half>(random, shape.RequiredLength), halfRows = [.. half];
+                engine.Apply(table, half, shape, positions, layout, inverse);
+                engine.Apply(rows, halfRows, shape, positions, layout, inverse);
+                Assert.True(ElementKinds.SameBits(half, halfRows), $"float16, {format} rows, rotary dim {rotaryDim}, inverse {inverse}");
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Paths.Supported), MemberType = typeof(Paths))]
+    public void HalfSplitSixteenBitHeadsTakeEachPairsOwnCosine(RopePath path)
+    {
+        // cos [1, 2, 3, 4], sin 0: pair i of a head of ones becomes cos i in both halves.
+        float[] cos = [1, 2, 3, 4], sin = new float[4];
+        BFloat16[] values = [.. Enumerable.Repeat((BFloat16)1f, 8)];
+        RopeEngine.Get(path).Apply(RopeRows.Separate<float>(cos, sin, 8), values, new RopeShape(1, 1, 8), 0, RopeLayout.HalfSplit);
+        Assert.Equal([1f, 2, 3, 4, 1, 2, 3, 4], values.Select(value => (float)value));
+    }
+
+    [Theory]
     [MemberData(nameof(Paths.SupportedWithLayouts), MemberType = typeof(Paths))]
     public void ArbitraryCachesFollowTheFormulaWithTheValuesGiven(RopePath path, RopeLayout layout)
     {

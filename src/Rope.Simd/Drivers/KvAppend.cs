@@ -147,11 +147,12 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
                     Rotate<TOps, TVector, TElement>(tokenRow, layout, inverse, queries, queryOffset, queryToken, default);
                 }
 
-                // Keys widened into float32 scratch, rotated there (into a float32 cache as Apply rotates float32, into a 16-bit
-                // cache with each product and sum rounded) and rounded into the cache.
+                // Keys widened into float32 scratch (float32 keys copied), rotated there (float32 keys, or any keys into a
+                // float32 cache, as Apply rotates float32; 16-bit keys into a 16-bit cache with each product and sum rounded)
+                // and rounded into the cache.
                 ElementConversion<TOps, TVector>.WidenHeads(keys.Source, tokenOffset, shape, keyScratch);
                 var target = new RotationTarget<float>(keyScratch, keyScratch, keyToken);
-                if (typeof(TCache) == typeof(float))
+                if (typeof(TCache) == typeof(float) || typeof(TElement) == typeof(float))
                 {
                     RotateWidened<TOps, TVector, FusedWhereAvailable>(tokenRow, layout, inverse, target, scales);
                 }

@@ -265,11 +265,15 @@ internal static unsafe class NormalizedRotationDriver<TOps, TVector>
         Scales(second.Source, secondOffset, second.Shape, secondNorm.Kind != RopeHeadNormKind.None, secondNorm.Epsilon, scales[firstHeads..]);
         Normalize(first.Source, first.Destination, firstOffset, first.Shape, firstNorm, scales);
         Normalize(second.Source, second.Destination, secondOffset, second.Shape, secondNorm, scales[firstHeads..]);
-        // The normalized heads are in the destinations now (the sources, in place): rotated there.
+        // Normalized heads are in their destinations now and are rotated there; a target without a norm is rotated from
+        // its source into its destination.
         RotationDriver<TOps, TVector, SingleKernel<TOps, TVector, TProducts>, float>.Rotate(rows, positions, layout, inverse,
-            index, index + 1, tokensPerSequence, new RotationTarget<float>(first.Destination, first.Destination, first.Shape),
-            new RotationTarget<float>(second.Destination, second.Destination, second.Shape));
+            index, index + 1, tokensPerSequence, firstNorm.Kind == RopeHeadNormKind.None ? first : Normalized(first),
+            secondNorm.Kind == RopeHeadNormKind.None ? second : Normalized(second));
     }
+
+    /// <summary>A target whose heads were normalized into its destination: rotated in place there.</summary>
+    private static RotationTarget<float> Normalized(scoped in RotationTarget<float> target) => new(target.Destination, target.Destination, target.Shape);
 
     private static nint TokenOffset(RopeShape shape, int sequence, int token) => (nint)sequence * shape.BatchStride + (nint)token * shape.TokenStride;
 

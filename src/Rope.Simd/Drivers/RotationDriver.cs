@@ -141,10 +141,12 @@ internal static class RotationDriver<TOps, TVector, TKernel, TElement>
             MemoryMarshal.CreateSpan(ref rowSpill, 2 * count).Clear();
         }
 
-        // Half-split slots are the runs themselves when whole blocks cover them and the signs stay as given.
+        // Half-split slots are the runs themselves when the kernel's slots keep pair order, whole blocks cover the runs
+        // and the signs stay as given.
         bool copyFirst = resident && ResidentRotation<TOps, TVector, TKernel, TElement>.CopiesPassThrough(first, rotaryDim);
         bool copySecond = resident && ResidentRotation<TOps, TVector, TKernel, TElement>.CopiesPassThrough(second, rotaryDim);
-        bool slotsAreRuns = TRows.HasHalves && TPositions.IsSingleStream && !interleaved && !inverse && span % count == 0;
+        bool slotsAreRuns = TKernel.HalfSplitSlotsInPairOrder && TRows.HasHalves && TPositions.IsSingleStream && !interleaved && !inverse
+            && span % count == 0;
         (int sequence, int token) = Math.DivRem(firstToken, tokensPerSequence);
         for (int index = firstToken; index < endToken; index++)
         {

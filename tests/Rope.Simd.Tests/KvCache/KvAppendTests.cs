@@ -200,6 +200,91 @@ public class KvAppendTests
         }
     }
 
+    public static TheoryData<RopePath, RopeLayout, int> PathsLayoutsAndHeadStridePaddings
+    {
+        get
+        {
+            var data = new TheoryData<RopePath, RopeLayout, int>();
+            foreach (RopeEngine engine in RopeEngine.Supported)
+            {
+                foreach (RopeLayout layout in (RopeLayout[])[RopeLayout.Interleaved, RopeLayout.HalfSplit])
+                {
+                    data.Add(engine.Path, layout, 0);
+                    data.Add(engine.Path, layout, 6);
+                }
+            }
+
+            return data;
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(PathsLayoutsAndHeadStridePaddings))]
+    public void Float32KeysGetApplysBitsRoundedOnceWhateverTheQueriesNormAndTheHeadsStride(RopePath path, RopeLayout layout, int headPadding)
+    {
+        // Keys without a norm beside normalized queries, heads adjacent or apart: every cache place is Apply's result
+        // converted by the span conversion, for spans of whole register blocks and of none, on every cache type. Enough
+        // elements that a rotation whose float32 bits differ by one unit also differs after rounding to 16 bits.
+        const int Batch = 2, Tokens = 64, KvHeads = 4, Capacity = 64;
+        RopeEngine engine = RopeEngine.Get(path);
+        foreach ((int headDim, int rotaryDim) in (ReadOnlySpan<(int, int)>)[(8, 8), (48, 32), (80, 80), (128, 128), (256, 256)])
+        {
+            var random = new Random(headDim + headPadding);
+            var table = RopeTable.Create(rotaryDim, 64);
+            var queryShape = RopeShape.Bshd(Batch, Tokens, QueryHeads, headDim);
+            var keyShape = new RopeShape(Batch, Tokens, KvHeads, headDim, Tokens * KvHeads * (headDim + headPadding), KvHeads * (headDim + headPadding),
+                headDim + headPadding);
+            float[] queries = [.. Enumerable.Range(0, queryShape.RequiredLength).Select(_ => 4 * random.NextSingle() - 2)];
+            float[] keys = [.. Enumerable.Range(0, keyShape.RequiredLength).Select(_ => 4 * random.NextSingle() - 2)];
+            float[] values = [.. Enumerable.Range(0, keyShape.RequiredLength).Select(_ => 4 * random.NextSingle() - 2)];
+            float[] weights = [.. Enumerable.Range(0, headDim).Select(_ => 0.5f + random.NextSingle())];
+            int[] positions = [.. Enumerable.Range(0, Batch).SelectMany(_ => Enumerable.Range(0, Capacity).OrderBy(_ => random.Next()).Take(Tokens))];
+            float[] rotatedKeys = [.. keys];
+            engine.Apply(table, rotatedKeys.AsSpan(), keyShape, positions, layout);
+
+            CheckCache<float>(Capacity, engine, table, queries, queryShape, weights, keys, values, keyShape, positions, layout, rotatedKeys, (from, to) => from.CopyTo(to));
+            CheckCache<Half>(Capacity, engine, table, queries, queryShape, weights, keys, values, keyShape, positions, layout, rotatedKeys, engine.ConvertToHalf);
+            CheckCache<BFloat16>(Capacity, engine, table, queries, queryShape, weights, keys, values, keyShape, positions, layout, rotatedKeys, engine.ConvertToBFloat16);
+        }
+
+        static void CheckCache<TCache>(int capacity, RopeEngine engine, RopeTable table, float[] queries, RopeShape queryShape, float[] weights, float[] keys,
+            float[] values, RopeShape keyShape, int[] positions, RopeLayout layout, float[] rotatedKeys, SpanConversion<TCache> convert)
+            where TCache : unmanaged
+        {
+            int batch = keyShape.Batch, tokens = keyShape.Tokens, kvHeads = keyShape.Heads, headDim = keyShape.HeadDim;
+            int length = batch * capacity * kvHeads * headDim;
+            var keyCache = new TCache[length];
+            var valueCache = new TCache[length];
+            MemoryMarshal.AsBytes(keyCache.AsSpan()).Fill(0x7C);
+            MemoryMarshal.AsBytes(valueCache.AsSpan()).Fill(0x7C);
+            TCache[] expectedKeys = [.. keyCache], expectedValues = [.. valueCache];
+            float[] actualQueries = [.. queries], expectedQueries = [.. queries];
+            engine.ApplyAndAppend(table, actualQueries.AsSpan(), queryShape, RopeHeadNorm.Rms(weights, Epsilon), keys, values, keyShape, RopeHeadNorm.None,
+                RopeKvCache<TCache>.PositionMajor(keyCache, valueCache, batch, capacity, kvHeads, headDim), positions, layout);
+            engine.ApplyWithNorm(table, expectedQueries.AsSpan(), queryShape, RopeHeadNorm.Rms(weights, Epsilon), positions, layout);
+            for (int sequence = 0; sequence < batch; sequence++)
+            {
+                for (int token = 0; token < tokens; token++)
+                {
+                    for (int head = 0; head < kvHeads; head++)
+                    {
+                        int source = sequence * keyShape.BatchStride + token * keyShape.TokenStride + head * keyShape.HeadStride;
+                        int place = ((sequence * capacity + positions[sequence * tokens + token]) * kvHeads + head) * headDim;
+                        convert(rotatedKeys.AsSpan(source, headDim), expectedKeys.AsSpan(place, headDim));
+                        convert(values.AsSpan(source, headDim), expectedValues.AsSpan(place, headDim));
+                    }
+                }
+            }
+
+            string context = $"{typeof(TCache).Name} cache, head dim {headDim}, head stride {keyShape.HeadStride}";
+            Assert.True(Bits(expectedQueries).SequenceEqual(Bits(actualQueries)), $"queries: {context}");
+            Assert.True(Bits(expectedKeys).SequenceEqual(Bits(keyCache)), $"keys: {context}");
+            Assert.True(Bits(expectedValues).SequenceEqual(Bits(valueCache)), $"values: {context}");
+        }
+    }
+
+    private delegate void SpanConversion<TCache>(ReadOnlySpan<float> source, Span<TCache> destination);
+
     [Fact]
     public void KeysAndValuesInsideACacheOfTheirTypeAreReadBeforeWritten()
     {

@@ -24,6 +24,13 @@ internal interface IRotationKernel<TElement, TVector>
     /// </summary>
     static abstract bool TwoHeadsPerPass { get; }
 
+    /// <summary>
+    /// Whether a half-split block's cos and sin slots hold the block's cosines and sines in pair order, so runs of them
+    /// the caller keeps apart serve as slots where they lie (float32). The 16-bit kernels order a slot's pairs even
+    /// elements first, then odd ones, and need the runs expanded.
+    /// </summary>
+    static abstract bool HalfSplitSlotsInPairOrder { get; }
+
     /// <summary>Loads one block of elements from any address.</summary>
     static abstract TVector Load(ref TElement source);
 

@@ -27,6 +27,8 @@ internal readonly struct PackedKernel<TOps, TVector, TCodec, TElement> : IRotati
 
     public static bool TwoHeadsPerPass => false;
 
+    public static bool HalfSplitSlotsInPairOrder => false;
+
     // An interleaved block's slots are one register each; the codec needs about half the registers for itself.
     public static int ResidentInterleavedBlocks
     {

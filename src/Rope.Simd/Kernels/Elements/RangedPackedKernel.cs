@@ -18,6 +18,8 @@ internal readonly struct RangedPackedKernel<TOps, TVector, TCodec, TElement> : I
 
     public static bool TwoHeadsPerPass => PackedKernel<TOps, TVector, TCodec, TElement>.TwoHeadsPerPass;
 
+    public static bool HalfSplitSlotsInPairOrder => PackedKernel<TOps, TVector, TCodec, TElement>.HalfSplitSlotsInPairOrder;
+
     // Slots stay in memory: with the fast path, its checks and the out-of-line exact paths, register-resident blocks
     // would spend the JIT's inlining budget (and measured slower).
     public static int ResidentInterleavedBlocks => 0;

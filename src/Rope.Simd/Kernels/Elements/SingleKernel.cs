@@ -21,6 +21,8 @@ internal readonly struct SingleKernel<TOps, TVector, TProducts> : IRotationKerne
 
     public static bool TwoHeadsPerPass => true;
 
+    public static bool HalfSplitSlotsInPairOrder => true;
+
     // Eight blocks (16 registers) cover a rotary dim of 128 interleaved at 512 bits; loads and results need the rest.
     public static int ResidentInterleavedBlocks
     {
