@@ -39,6 +39,60 @@ public class RacingCallerTests
     }
 
     [Theory]
+    [MemberData(nameof(Paths.Supported), MemberType = typeof(Paths))]
+    public async Task AKeyAppendedWhilePositionsChangeIsRotatedForThePlaceItIsStoredAt(RopePath path)
+    {
+        // Token t's position flips between t and t + Tokens while the append runs: whichever value the call reads, the
+        // key stored at a place must be the key rotated for that place's position (the position is read once).
+        const int Tokens = 64, HeadDim = 64, Calls = 400;
+        RopeEngine engine = RopeEngine.Get(path);
+        var table = RopeTable.Create(HeadDim, 2 * Tokens);
+        var shape = new RopeShape(Tokens, heads: 1, headDim: HeadDim);
+        var random = new Random(5);
+        float[] keys = TestData.Activations(random, shape.RequiredLength), values = new float[keys.Length];
+        // The key of token t rotated for position t and for position t + Tokens.
+        float[] atFirst = [.. keys], atSecond = [.. keys];
+        engine.Apply(table, atFirst, shape, 0, RopeLayout.HalfSplit);
+        engine.Apply(table, atSecond, shape, Tokens, RopeLayout.HalfSplit);
+        int[] positions = [.. Enumerable.Range(0, Tokens)];
+        var keyCache = new float[2 * Tokens * HeadDim];
+        var valueCache = new float[keyCache.Length];
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        var flipper = Task.Run(() =>
+        {
+            for (int flip = 0; !stop.IsCancellationRequested; flip++)
+            {
+                int token = flip % Tokens;
+                Volatile.Write(ref positions[token], positions[token] < Tokens ? token + Tokens : token);
+            }
+        }, CancellationToken.None);
+        try
+        {
+            for (int call = 0; call < Calls; call++)
+            {
+                keyCache.AsSpan().Fill(float.NaN);
+                engine.ApplyAndAppend(table, Span<float>.Empty, new RopeShape(Tokens, 0, HeadDim), keys, values, shape,
+                    RopeKvCache<float>.PositionMajor(keyCache, valueCache, 1, 2 * Tokens, 1, HeadDim), positions, RopeLayout.HalfSplit);
+                for (int place = 0; place < 2 * Tokens; place++)
+                {
+                    float[] expected = place < Tokens ? atFirst : atSecond;
+                    int token = place % Tokens;
+                    if (!float.IsNaN(keyCache[place * HeadDim]))
+                    {
+                        Assert.True(keyCache.AsSpan(place * HeadDim, HeadDim).SequenceEqual(expected.AsSpan(token * HeadDim, HeadDim)),
+                            $"call {call}: the key stored at position {place} was rotated for another position");
+                    }
+                }
+            }
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await flipper;
+        }
+    }
+
+    [Theory]
     [MemberData(nameof(PathsWithParallelism))]
     public void PositionsTurnedNegativeDuringACallNeverComputeOrIndexARow(RopePath path, bool parallel)
     {

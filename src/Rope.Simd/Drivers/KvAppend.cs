@@ -33,6 +33,9 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
     // Floats of rotated keys a chunk of tokens keeps in scratch: 64 KiB, resident in L2 between the rotation and the stores.
     private const int ChunkFloats = 16 * 1024;
 
+    // Tokens in a chunk at most: each keeps its position and its cache place (two longs) in scratch.
+    private const int ChunkTokens = 256;
+
     /// <summary>Tokens [firstToken, endToken): <paramref name="queries"/> (none where rotated apart) and <paramref name="keys"/>.</summary>
     [SkipLocalsInit]
     public void Run<TOps, TVector, TElement, TRows, TPositions>(in TRows rows, in TPositions positions, RopeLayout layout, bool inverse,
@@ -64,10 +67,11 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
         int span = layout == RopeLayout.Interleaved ? rotaryDim : rotaryDim / 2;
         bool chunked = sameDriver && (typeof(TElement) != typeof(float) || (queryNorm.Kind == RopeHeadNormKind.None && keyNorm.Kind == RopeHeadNormKind.None)
             || ResidentRotation<TOps, TVector, SingleKernel<TOps, TVector, FusedWhereAvailable>, float>.Fits(span, layout == RopeLayout.Interleaved));
-        int chunk = chunked ? Math.Clamp(ChunkFloats / tokenLength, 1, endToken - firstToken) : 1;
+        int chunk = chunked ? Math.Clamp(ChunkFloats / tokenLength, 1, Math.Min(ChunkTokens, endToken - firstToken)) : 1;
         // Rotated keys (float32, or the activations' type) of a chunk or a token, a bridge for values between two 16-bit
-        // types, the token's row where one is written, and the heads' scales.
-        int length = (chunk + 1) * tokenLength + rowLength + headCount;
+        // types, a chunk's positions and cache places (two longs a token, 8-byte aligned: tokenLength is even), the
+        // token's row where one is written, and the heads' scales.
+        int length = (chunk + 1) * tokenLength + 4 * chunk + rowLength + headCount;
         float[]? rented = null;
         Span<float> scratch = length <= Scratch.StackLimit
             ? stackalloc float[length + Scratch.CacheLineFloats]
@@ -122,9 +126,11 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
         (int sequence, int token) = Math.DivRem(firstToken, tokensPerSequence);
         for (int index = firstToken; index < endToken; index++)
         {
-            long place = Place(positions, table, index, sequence, token);
+            // One read of the caller's position: the key is rotated for the position whose place it is stored at.
+            long position = positions.Position(index, sequence, token);
+            long place = Place(position, table, sequence);
             nint tokenOffset = (nint)sequence * shape.BatchStride + (nint)token * shape.TokenStride;
-            ref float row = ref positions.Row<TRows, TOps, TVector>(rows, index, sequence, token, rowScratch);
+            ref float row = ref rows.Row<TOps, TVector>(position, rowScratch);
             var tokenRow = new InterleavedRows<float>((byte*)Unsafe.AsPointer(ref row), rotaryDim, rotaryDim, 0);
             nint queryOffset = (nint)sequence * queryShape.BatchStride + (nint)token * queryShape.TokenStride;
             if (sameDriver)
@@ -190,32 +196,50 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
         int headDim = shape.HeadDim, tokenLength = shape.Heads * headDim;
         Span<TElement> rotated = MemoryMarshal.Cast<float, TElement>(scratch[..(chunk * tokenLength)])[..(chunk * tokenLength)];
         Span<float> bridge = scratch.Slice(chunk * tokenLength, tokenLength);
+        Span<long> chunkPositions = MemoryMarshal.Cast<float, long>(scratch.Slice((chunk + 1) * tokenLength, 2 * chunk)), places = MemoryMarshal.Cast<float, long>(
+            scratch.Slice((chunk + 1) * tokenLength + 2 * chunk, 2 * chunk));
+        long* positionValues = (long*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(chunkPositions));
         for (int chunkStart = firstToken; chunkStart < endToken; chunkStart += chunk)
         {
             int chunkEnd = Math.Min(chunkStart + chunk, endToken);
+            // Each token's position read once from the caller's memory and its cache place checked: the rotation takes
+            // its row from the same value (token i of the call at positionValues[i - chunkStart]).
+            (int sequence, int token) = Math.DivRem(chunkStart, tokensPerSequence);
+            for (int index = chunkStart; index < chunkEnd; index++)
+            {
+                long position = chunkPositions[index - chunkStart] = positions.Position(index, sequence, token);
+                places[index - chunkStart] = Place(position, table, sequence);
+                if (++token == tokensPerSequence)
+                {
+                    token = 0;
+                    sequence++;
+                }
+            }
+
+            var readPositions = new ExplicitPositions<long>(positionValues - chunkStart);
             // Token i of the call (counted over all sequences) lands at (i - chunkStart)·tokenLength of the scratch.
             var keyTarget = new RotationTarget<TElement>(keys.Source, rotated, shape, -(nint)chunkStart * tokenLength, tokenLength,
                 (nint)tokensPerSequence * tokenLength);
             if (queryNorm.Kind == RopeHeadNormKind.None && keyNorm.Kind == RopeHeadNormKind.None)
             {
-                new PlainRotation().Run<TOps, TVector, TElement, TRows, TPositions>(rows, positions, layout, inverse, chunkStart, chunkEnd, tokensPerSequence,
-                    queries, keyTarget);
+                new PlainRotation().Run<TOps, TVector, TElement, TRows, ExplicitPositions<long>>(rows, readPositions, layout, inverse, chunkStart, chunkEnd,
+                    tokensPerSequence, queries, keyTarget);
             }
             else
             {
-                new NormalizedRotation(queryNorm, keyNorm).Run<TOps, TVector, TElement, TRows, TPositions>(rows, positions, layout, inverse, chunkStart,
-                    chunkEnd, tokensPerSequence, queries, keyTarget);
+                new NormalizedRotation(queryNorm, keyNorm).Run<TOps, TVector, TElement, TRows, ExplicitPositions<long>>(rows, readPositions, layout, inverse,
+                    chunkStart, chunkEnd, tokensPerSequence, queries, keyTarget);
             }
 
             // Tokens whose cache places follow one another (and whose values do) go to the cache as one run: a prefill
             // into a position-major cache is then one conversion per chunk for the keys and one for the values.
-            (int sequence, int token) = Math.DivRem(chunkStart, tokensPerSequence);
+            (sequence, token) = Math.DivRem(chunkStart, tokensPerSequence);
             int runStart = chunkStart;
             long runPlace = 0;
             nint runValues = 0;
             for (int index = chunkStart; index < chunkEnd; index++)
             {
-                long place = Place(positions, table, index, sequence, token);
+                long place = places[index - chunkStart];
                 nint valueOffset = (nint)sequence * shape.BatchStride + (nint)token * shape.TokenStride;
                 int run = index - runStart;
                 if (run > 0 && (place != runPlace + (long)run * tokenLength || valueOffset != runValues + (nint)run * tokenLength))
@@ -270,14 +294,12 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
     }
 
     /// <summary>
-    /// Where a token's first head goes in the cache: its position, read once from the caller's memory, and for a paged
-    /// cache its block-table entry, both checked here where they index the cache.
+    /// Where a token's first head goes in the cache: its position (read once from the caller's memory by the caller of
+    /// this), and for a paged cache its block-table entry, read once; both checked here where they index the cache.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private long Place<TPositions>(in TPositions positions, ReadOnlySpan<int> table, int index, int sequence, int token)
-        where TPositions : struct, IPositionSource
+    private long Place(long position, ReadOnlySpan<int> table, int sequence)
     {
-        long position = positions.Position(index, sequence, token);
         long block = 0;
         if (position < 0 || position >= addressing.Capacity || (addressing.IsPaged && (block = addressing.Block(table, sequence, position)) < 0))
         {
