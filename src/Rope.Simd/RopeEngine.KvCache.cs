@@ -146,8 +146,8 @@ public sealed partial class RopeEngine
         where TCache : unmanaged
     {
         CheckPacked(qkv.Length, packing);
-        ApplyAndAppend(rows, qkv, packing.QueryShape, queryNorm, qkv[packing.KeyOffset..], qkv[packing.ValueOffset..], packing.KeyShape, keyNorm, cache,
-            positions, layout);
+        ApplyAndAppend(rows, qkv, packing.QueryShape, queryNorm, From(qkv, packing.KeyOffset), From(qkv, packing.ValueOffset), packing.KeyShape, keyNorm,
+            cache, positions, layout);
     }
 
     /// <summary>
@@ -171,8 +171,11 @@ public sealed partial class RopeEngine
         where TElement : unmanaged
     {
         CheckPacked(qkv.Length, packing);
-        ApplyWithNorm(rows, qkv, packing.QueryShape, queryNorm, qkv[packing.KeyOffset..], packing.KeyShape, keyNorm, positions, layout);
+        ApplyWithNorm(rows, qkv, packing.QueryShape, queryNorm, From(qkv, packing.KeyOffset), packing.KeyShape, keyNorm, positions, layout);
     }
+
+    /// <summary>The buffer from one tensor's offset on; empty where a buffer of no tokens ends before it.</summary>
+    private static Span<TElement> From<TElement>(Span<TElement> qkv, int offset) => offset <= qkv.Length ? qkv[offset..] : [];
 
     private static void CheckPacked(int length, RopePackedQkv packing)
     {

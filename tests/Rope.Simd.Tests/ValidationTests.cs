@@ -157,6 +157,33 @@ public class ValidationTests
     }
 
     [Fact]
+    public void EmptyPackedBuffersAndHeadlessNormalizedTensorsAreANoOp()
+    {
+        // No tokens in a packed buffer: every packed overload returns at once.
+        var table = RopeTable.Create(64, 16);
+        var packing = new RopePackedQkv(0, 4, 2, 64);
+        RopeHeadNorm norm = RopeHeadNorm.RmsUnweighted(1e-6f);
+        float[] keyCache = new float[16 * 2 * 64], valueCache = new float[keyCache.Length];
+        Engine.ApplyWithNorm(table, Span<float>.Empty, packing, norm, norm, 0, RopeLayout.HalfSplit);
+        Engine.ApplyAndAppend(table, Span<Half>.Empty, packing, norm, norm,
+            RopeKvCache<float>.PositionMajor(keyCache, valueCache, 1, 16, 2, 64), 0, RopeLayout.HalfSplit);
+        Engine.ApplyAndAppend(table, Span<BFloat16>.Empty, new RopePackedQkv(3, 0, 4, 2, 64), norm, norm,
+            RopeKvCache<float>.PositionMajor(new float[3 * 16 * 2 * 64], new float[3 * 16 * 2 * 64], 3, 16, 2, 64), 0, RopeLayout.Interleaved);
+        Assert.All(keyCache, value => Assert.Equal(0f, value));
+
+        // No query heads, with a token stride, a norm and 16-bit keys: only the keys are normalized and rotated.
+        foreach (RopeEngine engine in RopeEngine.Supported)
+        {
+            var keyShape = new RopeShape(4, 2, 64, tokenStride: 3 * 64, headStride: 64);
+            Half[] keys = [.. Enumerable.Range(0, keyShape.RequiredLength).Select(i => (Half)MathF.Sin(i))], expected = [.. keys];
+            engine.ApplyWithNorm(table, Span<Half>.Empty, new RopeShape(4, 0, 64, tokenStride: 3 * 64, headStride: 64), norm, keys.AsSpan(), keyShape, norm,
+                0, RopeLayout.HalfSplit);
+            engine.ApplyWithNorm(table, expected.AsSpan(), keyShape, norm, 0, RopeLayout.HalfSplit);
+            Assert.Equal(expected, keys);
+        }
+    }
+
+    [Fact]
     public void UnsupportedPathIsReportedAsSuch()
     {
         foreach (RopePath path in Enum.GetValues<RopePath>().Where(path => !RopeEngine.IsSupported(path)))

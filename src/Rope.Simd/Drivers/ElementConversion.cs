@@ -55,6 +55,12 @@ internal static class ElementConversion<TOps, TVector>
         where TElement : unmanaged
     {
         int headDim = shape.HeadDim;
+        if (shape.Heads == 0)
+        {
+            // A tensor of no heads spans nothing, whatever its token stride says.
+            return;
+        }
+
         if (shape.HeadStride == headDim)
         {
             Widen(source.Slice((int)tokenOffset, packed.Length), packed);
@@ -72,6 +78,11 @@ internal static class ElementConversion<TOps, TVector>
         where TElement : unmanaged
     {
         int headDim = shape.HeadDim;
+        if (shape.Heads == 0)
+        {
+            return;
+        }
+
         if (shape.HeadStride == headDim)
         {
             Narrow(packed, destination.Slice((int)tokenOffset, packed.Length));
