@@ -1024,7 +1024,14 @@ static void test_rotate_norm_append_from_packed_qkv(void) {
     CHECK_OK(rope_simd_rotate_norm(&rows, ROPE_SIMD_FLOAT32, ROPE_SIMD_HALF_SPLIT, &positions, &q, &query_norm, &k, &key_norm));
 
     rope_simd_batch_tensor pq, pk, pv;
-    rope_simd_packed_qkv_tensors(qkv, TOKENS * ROW, sizeof(float), 1, TOKENS, QH, KVH, HEAD, &pq, &pk, &pv);
+    CHECK_OK(rope_simd_packed_qkv_tensors(qkv, TOKENS * ROW, ROPE_SIMD_FLOAT32, 1, TOKENS, QH, KVH, HEAD, &pq, &pk, &pv));
+    /* A buffer a row short, and a dtype the helper does not know: refused, the parts left empty. */
+    rope_simd_batch_tensor sq, sk, sv;
+    CHECK(rope_simd_packed_qkv_tensors(qkv, TOKENS * ROW - 1, ROPE_SIMD_FLOAT32, 1, TOKENS, QH, KVH, HEAD, &sq, &sk, &sv) == ROPE_SIMD_ERROR_OUT_OF_RANGE,
+          "a short packed buffer was described");
+    CHECK(sq.data == NULL && sk.data == NULL && sv.data == NULL && sv.length == 0, "a refused packed buffer left its parts set");
+    CHECK(rope_simd_packed_qkv_tensors(qkv, TOKENS * ROW, (rope_simd_dtype)3, 1, TOKENS, QH, KVH, HEAD, &sq, &sk, &sv) == ROPE_SIMD_ERROR_INVALID_ARGUMENT,
+          "an unknown dtype was taken");
     rope_simd_kv_cache cache = {.layout = ROPE_SIMD_KV_POSITION_MAJOR, .dtype = ROPE_SIMD_FLOAT32, .keys = key_cache, .values = value_cache,
                                 .length = CACHE, .batch = 1, .capacity = CAPACITY, .heads = KVH, .head_dim = HEAD};
     CHECK_OK(rope_simd_rotate_norm_append(&rows, ROPE_SIMD_FLOAT32, ROPE_SIMD_HALF_SPLIT, &positions, &pq, &query_norm, &pk, &key_norm, &pv, &cache));
