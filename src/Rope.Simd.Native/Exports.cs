@@ -331,6 +331,30 @@ internal static unsafe class Exports
     private static RopeKvCache<TCache> KvCache<TCache>(in NativeKvCache cache)
         where TCache : unmanaged
     {
+        try
+        {
+            return CheckedKvCache<TCache>(cache);
+        }
+        catch (ArgumentException exception) when (exception.ParamName is { } parameter)
+        {
+            // The cache's factories name their own parameters (keys, heads, ...): here each comes from a field of cache.
+            string field = parameter switch
+            {
+                "keys" or "values" or "keyBlocks" or "valueBlocks" => "length",
+                "blockTable" => "block_table_length",
+                "blockSize" => "block_size",
+                "blocksPerSequence" => "blocks_per_sequence",
+                "headDim" => "head_dim",
+                _ => parameter,
+            };
+            NativeStatus status = exception is ArgumentOutOfRangeException ? NativeStatus.OutOfRange : NativeStatus.InvalidArgument;
+            throw new NativeException(status, exception.Message.Replace($" (Parameter '{parameter}')", $" (argument cache->{field})", StringComparison.Ordinal));
+        }
+    }
+
+    private static RopeKvCache<TCache> CheckedKvCache<TCache>(in NativeKvCache cache)
+        where TCache : unmanaged
+    {
         if (cache.Keys is null || cache.Values is null)
         {
             throw new NativeException(NativeStatus.NullPointer, $"cache->{(cache.Keys is null ? "keys" : "values")} is NULL.");
@@ -366,7 +390,7 @@ internal static unsafe class Exports
     {
         if (tensor.Source is not null)
         {
-            throw new NativeException(NativeStatus.InvalidArgument, $"{name}.source must be NULL: this call reads and writes in place.");
+            throw new NativeException(NativeStatus.InvalidArgument, $"{name}->source must be NULL: this call reads and writes in place.");
         }
     }
 
@@ -684,19 +708,22 @@ internal static unsafe class Exports
             PlatformNotSupportedException => NativeStatus.Unsupported,
             _ => NativeStatus.Internal,
         };
-        return (int)LastError.Record(status, $"{function}: {CallerFacingMessage(exception)}");
+        return (int)LastError.Record(status, $"{function}: {CallerFacingMessage(function, exception)}");
     }
 
     /// <summary>The message with the engine's parameter names replaced by the C argument they come from.</summary>
-    private static string CallerFacingMessage(Exception exception)
+    private static string CallerFacingMessage(string function, Exception exception)
     {
         if (exception is not ArgumentException { ParamName: { } parameter } argument)
         {
             return exception.Message;
         }
 
+        // The appends take a values tensor of their own; elsewhere the engine's single tensor, "values", is the queries.
+        bool withValues = function is "rope_simd_rotate_append" or "rope_simd_rotate_norm_append";
         string argumentName = parameter switch
         {
+            "values" when withValues => "values",
             "values" or "queries" or "queryShape" or "shape" or "source" or "destination" or "querySource" or "queryDestination" => "queries",
             "keys" or "keyShape" or "keySource" or "keyDestination" => "keys",
             "norm" or "queryNorm" => "query_norm",

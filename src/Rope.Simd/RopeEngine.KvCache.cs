@@ -80,7 +80,8 @@ public sealed partial class RopeEngine
     {
         ElementType<TElement>.Check();
         ElementType<TCache>.Check();
-        ValidateInPlace(rows, layout, queries.Length, queryShape, positions);
+        Validate(rows, layout, queries.Length, queryShape, nameof(queries), nameof(queryShape));
+        positions.Validate(rows, queryShape);
         Validate(rows, layout, keys.Length, keyShape, nameof(keys), nameof(keyShape));
         Guard.Length(values.Length, keyShape, nameof(values));
         SameTokens(queryShape, keyShape);

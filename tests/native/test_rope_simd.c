@@ -1024,7 +1024,14 @@ static void test_rotate_norm_append_from_packed_qkv(void) {
     CHECK_OK(rope_simd_rotate_norm(&rows, ROPE_SIMD_FLOAT32, ROPE_SIMD_HALF_SPLIT, &positions, &q, &query_norm, &k, &key_norm));
 
     rope_simd_batch_tensor pq, pk, pv;
-    rope_simd_packed_qkv_tensors(qkv, TOKENS * ROW, sizeof(float), 1, TOKENS, QH, KVH, HEAD, &pq, &pk, &pv);
+    CHECK_OK(rope_simd_packed_qkv_tensors(qkv, TOKENS * ROW, ROPE_SIMD_FLOAT32, 1, TOKENS, QH, KVH, HEAD, &pq, &pk, &pv));
+    /* A buffer a row short, and a dtype the helper does not know: refused, the parts left empty. */
+    rope_simd_batch_tensor sq, sk, sv;
+    CHECK(rope_simd_packed_qkv_tensors(qkv, TOKENS * ROW - 1, ROPE_SIMD_FLOAT32, 1, TOKENS, QH, KVH, HEAD, &sq, &sk, &sv) == ROPE_SIMD_ERROR_OUT_OF_RANGE,
+          "a short packed buffer was described");
+    CHECK(sq.data == NULL && sk.data == NULL && sv.data == NULL && sv.length == 0, "a refused packed buffer left its parts set");
+    CHECK(rope_simd_packed_qkv_tensors(qkv, TOKENS * ROW, (rope_simd_dtype)3, 1, TOKENS, QH, KVH, HEAD, &sq, &sk, &sv) == ROPE_SIMD_ERROR_INVALID_ARGUMENT,
+          "an unknown dtype was taken");
     rope_simd_kv_cache cache = {.layout = ROPE_SIMD_KV_POSITION_MAJOR, .dtype = ROPE_SIMD_FLOAT32, .keys = key_cache, .values = value_cache,
                                 .length = CACHE, .batch = 1, .capacity = CAPACITY, .heads = KVH, .head_dim = HEAD};
     CHECK_OK(rope_simd_rotate_norm_append(&rows, ROPE_SIMD_FLOAT32, ROPE_SIMD_HALF_SPLIT, &positions, &pq, &query_norm, &pk, &key_norm, &pv, &cache));
@@ -1060,6 +1067,65 @@ static void test_rotate_norm_append_from_packed_qkv(void) {
     CHECK_OK(rope_simd_table_free(table));
 }
 
+/* ---- every append error names the C argument at fault ---- */
+
+static void test_append_errors_name_their_argument(void) {
+    enum { TOKENS = 2, QH = 4, KH = 2, HEAD = 64, CAPACITY = 8, QUERIES = TOKENS * QH * HEAD, KEYS = TOKENS * KH * HEAD, CACHE = CAPACITY * KH * HEAD };
+    rope_simd_table table;
+    CHECK_OK(rope_simd_table_create(HEAD, 10000, 0, 64, &table));
+    static float queries[QUERIES], keys[KEYS], values[KEYS], key_cache[CACHE], value_cache[CACHE], weight[HEAD];
+    for (int i = 0; i < QUERIES; i++) queries[i] = activation();
+    for (int i = 0; i < KEYS; i++) keys[i] = activation(), values[i] = activation();
+    for (int i = 0; i < HEAD; i++) weight[i] = 1.0f;
+    rope_simd_rows rows = {.format = ROPE_SIMD_ROWS_TABLE, .table = table};
+    rope_simd_batch_positions positions = {.kind = ROPE_SIMD_POSITIONS_SEQUENTIAL, .start = 0};
+    rope_simd_head_norm norm = {.kind = ROPE_SIMD_NORM_RMS, .epsilon = 1e-6f, .weight = weight, .length = HEAD};
+    rope_simd_batch_tensor q = {.data = queries, .length = QUERIES, .tokens = TOKENS, .heads = QH, .head_dim = HEAD};
+    rope_simd_batch_tensor k = {.data = keys, .length = KEYS, .tokens = TOKENS, .heads = KH, .head_dim = HEAD};
+    rope_simd_batch_tensor v = {.data = values, .length = KEYS, .tokens = TOKENS, .heads = KH, .head_dim = HEAD};
+    rope_simd_kv_cache cache = {.layout = ROPE_SIMD_KV_POSITION_MAJOR, .dtype = ROPE_SIMD_FLOAT32, .keys = key_cache, .values = value_cache,
+                                .length = CACHE, .batch = 1, .capacity = CAPACITY, .heads = KH, .head_dim = HEAD};
+    rope_simd_batch_tensor short_q = q, short_k = k, short_v = v, null_v = v, sourced_v = v;
+    short_q.length = QUERIES - 1;
+    short_k.length = KEYS - 1;
+    short_v.length = KEYS - 1;
+    null_v.data = NULL;
+    sourced_v.source = values;
+    rope_simd_kv_cache short_cache = cache, no_values = cache, no_heads = cache;
+    short_cache.length = CACHE - 1;
+    no_values.values = NULL;
+    no_heads.heads = 0;
+    struct {
+        const rope_simd_batch_tensor *q, *k, *v;
+        const rope_simd_kv_cache* cache;
+        int expected_status;
+        const char* named;
+    } cases[] = {
+        {&short_q, &k, &v, &cache, ROPE_SIMD_ERROR_INVALID_ARGUMENT, "(argument queries)"},
+        {&q, &short_k, &v, &cache, ROPE_SIMD_ERROR_INVALID_ARGUMENT, "(argument keys)"},
+        {&q, &k, &short_v, &cache, ROPE_SIMD_ERROR_INVALID_ARGUMENT, "(argument values)"},
+        {&q, &k, &null_v, &cache, ROPE_SIMD_ERROR_NULL_POINTER, "values->data"},
+        {&q, &k, &sourced_v, &cache, ROPE_SIMD_ERROR_INVALID_ARGUMENT, "values->source"},
+        {&q, &k, &v, &short_cache, ROPE_SIMD_ERROR_INVALID_ARGUMENT, "(argument cache->length)"},
+        {&q, &k, &v, &no_values, ROPE_SIMD_ERROR_NULL_POINTER, "cache->values"},
+        {&q, &k, &v, &no_heads, ROPE_SIMD_ERROR_OUT_OF_RANGE, "(argument cache->heads)"},
+    };
+    for (int with_norm = 0; with_norm < 2; with_norm++) {
+        for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+            int status = with_norm
+                ? rope_simd_rotate_norm_append(&rows, ROPE_SIMD_FLOAT32, ROPE_SIMD_HALF_SPLIT, &positions, cases[c].q, &norm, cases[c].k, &norm, cases[c].v,
+                                               cases[c].cache)
+                : rope_simd_rotate_append(&rows, ROPE_SIMD_FLOAT32, ROPE_SIMD_HALF_SPLIT, &positions, cases[c].q, cases[c].k, cases[c].v, cases[c].cache);
+            const char* message = rope_simd_last_error();
+            CHECK(status == cases[c].expected_status, "%s case %zu: status %d, expected %d (%s)", with_norm ? "norm_append" : "append", c, status,
+                  cases[c].expected_status, message);
+            CHECK(strstr(message, cases[c].named) != NULL, "%s case %zu: the message does not name %s: %s", with_norm ? "norm_append" : "append", c,
+                  cases[c].named, message);
+        }
+    }
+    CHECK_OK(rope_simd_table_free(table));
+}
+
 int main(int argc, char** argv) {
     golden_directory = argc > 1 ? argv[1] : "tests/Rope.Simd.Tests/Golden";
     run("engine_loads_and_reports_its_path", test_engine_loads_and_reports_its_path);
@@ -1086,6 +1152,7 @@ int main(int argc, char** argv) {
     run("rotate_norm_matches_the_oracle_and_rejects_bad_norms", test_rotate_norm_matches_the_oracle_and_rejects_bad_norms);
     run("rotate_append_writes_the_cache_and_rejects_bad_input", test_rotate_append_writes_the_cache_and_rejects_bad_input);
     run("rotate_norm_append_from_packed_qkv", test_rotate_norm_append_from_packed_qkv);
+    run("append_errors_name_their_argument", test_append_errors_name_their_argument);
     printf("total: %d, failed: %d, succeeded: %d, skipped: 0\n", tests_run, tests_failed, tests_run - tests_failed);
     return tests_failed == 0 ? 0 : 1;
 }

@@ -60,6 +60,8 @@ public sealed class LlamaModel
 
     public IReadOnlyList<LlamaLayer> Layers { get; }
 
+    /// <summary>Reads a model, checking every size against the file before anything is allocated for it.</summary>
+    /// <exception cref="InvalidDataException">The file is not GGUF, is truncated or malformed, or holds a model this decoder does not run.</exception>
     public static LlamaModel Load(string path)
     {
         GgufRopeModel rope = GgufConfig.Load(path);
@@ -73,17 +75,46 @@ public sealed class LlamaModel
                 + "dense llama and qwen3 files without attention biases.");
         }
 
-        int embedding = file.Int($"{arch}.embedding_length"), layerCount = file.Int($"{arch}.block_count");
-        int feedForward = file.Int($"{arch}.feed_forward_length");
+        int embedding = Positive(file, $"{arch}.embedding_length"), layerCount = Positive(file, $"{arch}.block_count");
+        int feedForward = Positive(file, $"{arch}.feed_forward_length");
         float epsilon = file.Float($"{arch}.attention.layer_norm_rms_epsilon");
-        int headDim = rope.Configuration.HeadDim, queryWidth = rope.QueryHeads * headDim, keyWidth = rope.KeyValueHeads * headDim;
+        if (!float.IsFinite(epsilon) || epsilon < 0)
+        {
+            throw new InvalidDataException($"{arch}.attention.layer_norm_rms_epsilon is {epsilon}; it must be finite and not negative.");
+        }
+
+        // Every layer has at least 9 tensors: a block count the file does not list is refused before any layer is made.
+        if (layerCount > file.TensorCount / 9)
+        {
+            throw new InvalidDataException($"{arch}.block_count is {layerCount} but the file lists {file.TensorCount} tensors, at least 9 a layer.");
+        }
+
+        int headDim = rope.Configuration.HeadDim;
+        if (rope.QueryHeads <= 0 || rope.KeyValueHeads <= 0 || rope.QueryHeads % rope.KeyValueHeads != 0)
+        {
+            throw new InvalidDataException($"{rope.QueryHeads} query heads cannot share {rope.KeyValueHeads} KV heads: the query heads must be a positive "
+                + "multiple of the KV heads.");
+        }
+
+        int queryWidth = Width(rope.QueryHeads, headDim, "query"), keyWidth = Width(rope.KeyValueHeads, headDim, "KV");
+        // The stacked QKV matrix holds (query + 2 KV) × head dim rows of the embedding.
+        if (((long)queryWidth + 2L * keyWidth) * embedding > Array.MaxLength)
+        {
+            throw new InvalidDataException($"The stacked QKV matrix of ({queryWidth} + 2 × {keyWidth}) × {embedding} is larger than an array holds.");
+        }
+
         if (rope.Configuration.Sections is not null)
         {
             throw new InvalidDataException($"{arch} uses multimodal positions; this decoder takes text token ids only.");
         }
 
         IReadOnlyList<long> embeddingShape = file.Shape("token_embd.weight");
-        int vocabulary = checked((int)embeddingShape[^1]);
+        if (embeddingShape.Count != 2 || embeddingShape[1] is <= 0 or > int.MaxValue)
+        {
+            throw new InvalidDataException($"Tensor 'token_embd.weight' is [{string.Join(", ", embeddingShape)}]; the model needs [{embedding}, vocabulary].");
+        }
+
+        int vocabulary = (int)embeddingShape[1];
         float[] tokenEmbedding = file.ReadFloats("token_embd.weight", embedding, vocabulary);
         // Tied embeddings (no output.weight) reuse the token embedding as the output head.
         float[] output = file.HasTensor("output.weight") ? file.ReadFloats("output.weight", embedding, vocabulary) : tokenEmbedding;
@@ -110,5 +141,15 @@ public sealed class LlamaModel
 
         return new LlamaModel(rope, embedding, feedForward, vocabulary, epsilon, file.IsHalf("blk.0.attn_q.weight"), tokenEmbedding,
             file.ReadFloats("output_norm.weight", embedding), output, layers);
+    }
+
+    private static int Positive(GgufFile file, string key) =>
+        file.Int(key) is var value && value > 0 ? value : throw new InvalidDataException($"{key} is {file.Int(key)}; it must be positive.");
+
+    private static int Width(int heads, int headDim, string kind)
+    {
+        long width = (long)heads * headDim;
+        return width <= int.MaxValue ? (int)width
+            : throw new InvalidDataException($"{heads} {kind} heads of {headDim} make rows of {width} elements, more than an array holds.");
     }
 }

@@ -28,6 +28,7 @@
 #ifndef ROPE_SIMD_H
 #define ROPE_SIMD_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -260,35 +261,80 @@ int rope_simd_rotate_norm_append(const rope_simd_rows* rows, rope_simd_dtype dty
                                  const rope_simd_head_norm* key_norm, const rope_simd_batch_tensor* values,
                                  const rope_simd_kv_cache* cache);
 
+/* One part of a packed QKV buffer; see rope_simd_packed_qkv_tensors. */
+static inline void rope_simd_packed_qkv_part(rope_simd_batch_tensor* part, void* data, int64_t length, int64_t batch, int64_t tokens,
+                                             int64_t heads, int64_t head_dim, int64_t row) {
+    part->data = data;
+    part->source = NULL;
+    part->length = length;
+    part->batch = batch;
+    part->tokens = tokens;
+    part->heads = heads;
+    part->head_dim = head_dim;
+    part->batch_stride = row * tokens;
+    part->token_stride = row;
+    part->head_stride = head_dim;
+}
+
 /* The queries, keys and values of a fused QKV projection's output, [batch][tokens][(query_heads + 2*kv_heads) *
  * head_dim] (each row: the query heads, then the key heads, then the value heads), as three rope_simd_batch_tensors
- * over the one buffer of `length` elements of `element_size` bytes: the calls above then read (and, for the queries,
- * write) it where it lies. A helper of this header: it checks nothing, the calls check the tensors. */
-static inline void rope_simd_packed_qkv_tensors(void* data, int64_t length, int64_t element_size, int64_t batch, int64_t tokens,
-                                                int64_t query_heads, int64_t kv_heads, int64_t head_dim,
-                                                rope_simd_batch_tensor* queries, rope_simd_batch_tensor* keys,
-                                                rope_simd_batch_tensor* values) {
-    int64_t row = (query_heads + 2 * kv_heads) * head_dim;
-    int64_t key_offset = query_heads * head_dim, value_offset = (query_heads + kv_heads) * head_dim;
-    rope_simd_batch_tensor part = {0};
-    part.batch = batch;
-    part.tokens = tokens;
-    part.head_dim = head_dim;
-    part.batch_stride = row * tokens;
-    part.token_stride = row;
-    part.head_stride = head_dim;
-    *queries = part;
-    queries->data = data;
-    queries->length = length;
-    queries->heads = query_heads;
-    *keys = part;
-    keys->data = (char*)data + key_offset * element_size;
-    keys->length = length > key_offset ? length - key_offset : 0;
-    keys->heads = kv_heads;
-    *values = part;
-    values->data = (char*)data + value_offset * element_size;
-    values->length = length > value_offset ? length - value_offset : 0;
-    values->heads = kv_heads;
+ * over the one buffer of `length` elements of `dtype`: the calls above then read (and, for the queries, write) it
+ * where it lies. A helper of this header (it sets no rope_simd_last_error message): returns ROPE_SIMD_ERROR_NULL_POINTER
+ * for a NULL output (or a NULL data with elements to describe), ROPE_SIMD_ERROR_INVALID_ARGUMENT for an unknown dtype,
+ * ROPE_SIMD_ERROR_OUT_OF_RANGE for a negative count, a size that overflows, or a buffer shorter than
+ * batch (0 is taken as 1) * tokens * row elements, and then sets every output to an empty tensor (nothing is read or
+ * written through it). */
+static inline int rope_simd_packed_qkv_tensors(void* data, int64_t length, rope_simd_dtype dtype, int64_t batch, int64_t tokens,
+                                               int64_t query_heads, int64_t kv_heads, int64_t head_dim,
+                                               rope_simd_batch_tensor* queries, rope_simd_batch_tensor* keys,
+                                               rope_simd_batch_tensor* values) {
+    size_t element_size;
+    int64_t heads = 0, row = 0, sequence = 0, required = 0, sequences = batch == 0 ? 1 : batch;
+    int status = ROPE_SIMD_OK;
+    if (queries == NULL || keys == NULL || values == NULL) return ROPE_SIMD_ERROR_NULL_POINTER;
+    switch (dtype) {
+    case ROPE_SIMD_FLOAT32: element_size = 4; break;
+    case ROPE_SIMD_BFLOAT16:
+    case ROPE_SIMD_FLOAT16: element_size = 2; break;
+    default: element_size = 0; status = ROPE_SIMD_ERROR_INVALID_ARGUMENT; break;
+    }
+    /* Every product is checked before it is taken, in int64 (no signed overflow); byte offsets are size_t. */
+    if (status == ROPE_SIMD_OK
+        && (length < 0 || batch < 0 || tokens < 0 || query_heads < 0 || kv_heads < 0 || head_dim < 0
+            || kv_heads > (INT64_MAX - query_heads) / 2
+            || (head_dim > 0 && query_heads + 2 * kv_heads > INT64_MAX / head_dim)
+            || (uint64_t)length > SIZE_MAX / element_size))
+        status = ROPE_SIMD_ERROR_OUT_OF_RANGE;
+    if (status == ROPE_SIMD_OK) {
+        heads = query_heads + 2 * kv_heads;
+        row = heads * head_dim;
+        if ((row > 0 && tokens > INT64_MAX / row) || (row * tokens > 0 && sequences > INT64_MAX / (row * tokens)))
+            status = ROPE_SIMD_ERROR_OUT_OF_RANGE;
+    }
+    if (status == ROPE_SIMD_OK) {
+        sequence = row * tokens;
+        required = sequence * sequences;
+        if (length < required) status = ROPE_SIMD_ERROR_OUT_OF_RANGE;
+        else if (data == NULL && required > 0) status = ROPE_SIMD_ERROR_NULL_POINTER;
+    }
+    if (status != ROPE_SIMD_OK) {
+        rope_simd_packed_qkv_part(queries, NULL, 0, 0, 0, 0, 0, 0);
+        rope_simd_packed_qkv_part(keys, NULL, 0, 0, 0, 0, 0, 0);
+        rope_simd_packed_qkv_part(values, NULL, 0, 0, 0, 0, 0, 0);
+        return status;
+    }
+    {
+        /* The key and value parts start query_heads and query_heads + kv_heads heads into the first row (both within
+         * the buffer when it holds a row). */
+        int64_t key_offset = query_heads * head_dim, value_offset = (query_heads + kv_heads) * head_dim;
+        int has_rows = required > 0;
+        rope_simd_packed_qkv_part(queries, data, length, batch, tokens, query_heads, head_dim, row);
+        rope_simd_packed_qkv_part(keys, has_rows ? (char*)data + (size_t)key_offset * element_size : data,
+                                  has_rows ? length - key_offset : length, batch, tokens, kv_heads, head_dim, row);
+        rope_simd_packed_qkv_part(values, has_rows ? (char*)data + (size_t)value_offset * element_size : data,
+                                  has_rows ? length - value_offset : length, batch, tokens, kv_heads, head_dim, row);
+    }
+    return ROPE_SIMD_OK;
 }
 
 #ifdef __cplusplus

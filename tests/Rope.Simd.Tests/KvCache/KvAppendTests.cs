@@ -337,6 +337,15 @@ public class KvAppendTests
         Assert<ArgumentException>("cache", () => RopeEngine.Default.ApplyAndAppend(Table, queries.AsSpan(), setup.QueryShape, setup.Keys, setup.Values,
             setup.KeyShape, Paged(badTable), setup.Positions, RopeLayout.HalfSplit));
 
+        // Short queries, keys and values, each named as itself.
+        Assert<ArgumentException>("queries", () => RopeEngine.Default.ApplyAndAppend(Table, queries.AsSpan(0, setup.QueryShape.RequiredLength - 1),
+            setup.QueryShape, setup.Keys, setup.Values, setup.KeyShape, Paged(setup.BlockTable), setup.Positions, RopeLayout.HalfSplit));
+        Assert<ArgumentException>("keys", () => RopeEngine.Default.ApplyAndAppend(Table, queries.AsSpan(), setup.QueryShape,
+            setup.Keys.AsSpan(0, setup.KeyShape.RequiredLength - 1), setup.Values, setup.KeyShape, Paged(setup.BlockTable), setup.Positions,
+            RopeLayout.HalfSplit));
+        Assert<ArgumentException>("values", () => RopeEngine.Default.ApplyAndAppend(Table, queries.AsSpan(), setup.QueryShape, setup.Keys,
+            setup.Values.AsSpan(0, setup.KeyShape.RequiredLength - 1), setup.KeyShape, Paged(setup.BlockTable), setup.Positions, RopeLayout.HalfSplit));
+
         // Heads that do not match the cache, and queries inside the cache.
         var wrongHeads = RopeShape.Bshd(Batch, Tokens, KvHeads + 1, HeadDim);
         float[] wide = new float[wrongHeads.RequiredLength];
