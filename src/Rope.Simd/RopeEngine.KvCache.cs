@@ -88,6 +88,11 @@ public sealed partial class RopeEngine
         queryNorm.Validate(queryShape.HeadDim, nameof(queryNorm));
         keyNorm.Validate(keyShape.HeadDim, nameof(keyNorm));
         ValidateCache(queries, queryShape, keys, values, keyShape, cache, positions);
+        var written = WrittenMemory.QueriesAndCache<TElement, TCache>(queries, queryShape, cache.Keys, cache.Values);
+        written.CheckRowsAndPositions(rows, positions);
+        written.CheckWeights(queryNorm.Weight, nameof(queryNorm));
+        written.CheckWeights(keyNorm.Weight, nameof(keyNorm));
+        written.CheckBlockTable(cache.BlockTable);
 
         unsafe
         {
@@ -113,8 +118,7 @@ public sealed partial class RopeEngine
                 }
 
                 var append = new KvAppend<TCache>(keyCache, valueCache, cache.Addressing, blockTable, cache.BlockTable.Length, pinnedQueryNorm,
-                    new PinnedHeadNorm(keyWeights, keyNorm.Epsilon, keyNorm.Kind), valueSource, values.Length,
-                    Overlaps(keys, cache.Keys) || Overlaps(keys, cache.Values));
+                    new PinnedHeadNorm(keyWeights, keyNorm.Epsilon, keyNorm.Kind), valueSource, values.Length, SourcesInCache(keys, values, cache));
                 // One thread: the append's writes go to cache places that positions, not head ranges, decide.
                 Rotation.Run(Get(Path), rows, positions, layout, false, keyShape, separately ? default : queryTarget,
                     new RotationTarget<TElement>(keys, default, keyShape), append);
@@ -228,10 +232,10 @@ public sealed partial class RopeEngine
             throw new ArgumentException("The key and value caches share memory.", nameof(cache));
         }
 
-        // Keys and values may already lie in the cache when its type is theirs (a token's keys are read before any is
-        // written; values are moved as memory); converted, they must lie apart from it.
-        if (typeof(TElement) != typeof(TCache)
-            && (Overlaps(keys, cache.Keys) || Overlaps(keys, cache.Values) || Overlaps(values, cache.Keys) || Overlaps(values, cache.Values)))
+        // Keys and values may already lie in the cache when its type is theirs, where no write of the call reaches them
+        // before they are read (checked once the places are known); converted, they must lie apart from it.
+        bool sourcesInCache = SourcesInCache(keys, values, cache);
+        if (typeof(TElement) != typeof(TCache) && sourcesInCache)
         {
             throw new ArgumentException("The keys or values share memory with a cache of another element type; converted, they must lie apart from it.",
                 nameof(cache));
@@ -256,7 +260,18 @@ public sealed partial class RopeEngine
                 }
             }
         }
+
+        if (sourcesInCache)
+        {
+            CacheSources.Check(keys, values, keyShape, cache, positions);
+        }
     }
+
+    /// <summary>Whether the keys or the values share memory with the cache (then the append takes them token by token).</summary>
+    private static bool SourcesInCache<TElement, TCache>(ReadOnlySpan<TElement> keys, ReadOnlySpan<TElement> values, scoped in RopeKvCache<TCache> cache)
+        where TElement : unmanaged
+        where TCache : unmanaged =>
+        Overlaps(keys, cache.Keys) || Overlaps(keys, cache.Values) || Overlaps(values, cache.Keys) || Overlaps(values, cache.Values);
 
     /// <summary>Whether two spans share any byte (at one instant: spans of different objects never do).</summary>
     private static bool Overlaps<TFirst, TSecond>(ReadOnlySpan<TFirst> first, ReadOnlySpan<TSecond> second)

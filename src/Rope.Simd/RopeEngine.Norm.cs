@@ -35,8 +35,9 @@ public sealed partial class RopeEngine
         where TElement : unmanaged
     {
         ElementType<TElement>.Check();
-        ValidateInPlace(rows, layout, values.Length, shape, positions);
+        WrittenMemory written = ValidateInPlace(rows, layout, values, shape, positions);
         norm.Validate(shape.HeadDim, nameof(norm));
+        written.CheckWeights(norm.Weight, nameof(norm));
         unsafe
         {
             fixed (float* weights = norm.Weight)
@@ -71,10 +72,12 @@ public sealed partial class RopeEngine
     {
         ElementType<TElement>.Check();
         // A normalized head is read and written whole, pass-through elements included.
-        ValidateInPlace(rows, layout, queries, queryShape, keys, keyShape, positions);
+        WrittenMemory written = ValidateInPlace(rows, layout, queries, queryShape, keys, keyShape, positions);
         Disjoint(queries, queryShape, queryShape.HeadDim, keys, keyShape, keyShape.HeadDim, nameof(keys), "the queries");
         queryNorm.Validate(queryShape.HeadDim, nameof(queryNorm));
         keyNorm.Validate(keyShape.HeadDim, nameof(keyNorm));
+        written.CheckWeights(queryNorm.Weight, nameof(queryNorm));
+        written.CheckWeights(keyNorm.Weight, nameof(keyNorm));
         unsafe
         {
             fixed (float* queryWeights = queryNorm.Weight, keyWeights = keyNorm.Weight)

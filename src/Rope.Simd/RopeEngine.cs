@@ -131,7 +131,7 @@ public sealed partial class RopeEngine
         where TElement : unmanaged
     {
         ElementType<TElement>.Check();
-        ValidateInPlace(rows, layout, values.Length, shape, positions);
+        ValidateInPlace(rows, layout, values, shape, positions);
         Rotation.Run(this, rows, positions, layout, inverse, shape, new RotationTarget<TElement>(values, values, shape), default, new PlainRotation());
     }
 
@@ -251,14 +251,21 @@ public sealed partial class RopeEngine
     }
 
     // Every Apply overload validates all of its arguments through one of these before anything is written.
-    private static void ValidateInPlace(scoped in RopeRows rows, RopeLayout layout, int length, RopeShape shape, RopePositions positions)
+    // Each returns what the call writes, for the checks of the other inputs it reads.
+    private static WrittenMemory ValidateInPlace<TElement>(scoped in RopeRows rows, RopeLayout layout, Span<TElement> values, RopeShape shape,
+        RopePositions positions, string name = "values")
+        where TElement : unmanaged
     {
-        Validate(rows, layout, length, shape, "values", nameof(shape));
+        Validate(rows, layout, values.Length, shape, name, nameof(shape));
         positions.Validate(rows, shape);
+        var written = WrittenMemory.Tensor<TElement>(values, shape, name);
+        written.CheckRowsAndPositions(rows, positions);
+        return written;
     }
 
-    private static void ValidateInPlace<TElement>(scoped in RopeRows rows, RopeLayout layout, Span<TElement> queries, RopeShape queryShape,
+    private static WrittenMemory ValidateInPlace<TElement>(scoped in RopeRows rows, RopeLayout layout, Span<TElement> queries, RopeShape queryShape,
         Span<TElement> keys, RopeShape keyShape, RopePositions positions)
+        where TElement : unmanaged
     {
         Validate(rows, layout, queries.Length, queryShape, nameof(queries), nameof(queryShape));
         Validate(rows, layout, keys.Length, keyShape, nameof(keys), nameof(keyShape));
@@ -266,19 +273,25 @@ public sealed partial class RopeEngine
         // In place, a head's rotated elements are read and written and its pass-through elements are not touched.
         Disjoint(queries, queryShape, rows.RotaryDim, keys, keyShape, rows.RotaryDim, "keys", "the queries");
         positions.Validate(rows, queryShape);
+        var written = WrittenMemory.Tensors<TElement>(queries, queryShape, nameof(queries), keys, keyShape, nameof(keys));
+        written.CheckRowsAndPositions(rows, positions);
+        return written;
     }
 
     private static void ValidateOutOfPlace<TElement>(scoped in RopeRows rows, RopeLayout layout, ReadOnlySpan<TElement> source,
         Span<TElement> destination, RopeShape shape, RopePositions positions)
+        where TElement : unmanaged
     {
         Validate(rows, layout, source.Length, shape, nameof(source), nameof(shape));
         ValidateDestination(source, destination, shape, nameof(destination));
         positions.Validate(rows, shape);
+        WrittenMemory.Tensor<TElement>(destination, shape, nameof(destination)).CheckRowsAndPositions(rows, positions);
     }
 
     private static void ValidateOutOfPlace<TElement>(scoped in RopeRows rows, RopeLayout layout,
         ReadOnlySpan<TElement> querySource, Span<TElement> queryDestination, RopeShape queryShape,
         ReadOnlySpan<TElement> keySource, Span<TElement> keyDestination, RopeShape keyShape, RopePositions positions)
+        where TElement : unmanaged
     {
         Validate(rows, layout, querySource.Length, queryShape, nameof(querySource), nameof(queryShape));
         ValidateDestination(querySource, queryDestination, queryShape, nameof(queryDestination));
@@ -302,6 +315,8 @@ public sealed partial class RopeEngine
         }
 
         positions.Validate(rows, queryShape);
+        WrittenMemory.Tensors<TElement>(queryDestination, queryShape, nameof(queryDestination), keyDestination, keyShape, nameof(keyDestination))
+            .CheckRowsAndPositions(rows, positions);
     }
 
     private static void Validate(scoped in RopeRows rows, RopeLayout layout, int length, RopeShape shape, string spanName, string shapeName)

@@ -26,7 +26,7 @@ namespace Rope.Simd.Drivers;
 /// again here, where they index the cache.
 /// </remarks>
 internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCache, KvCacheAddressing addressing, int* blockTable, int blockTableLength,
-    PinnedHeadNorm queryNorm, PinnedHeadNorm keyNorm, void* values, int valuesLength, bool keysInCache)
+    PinnedHeadNorm queryNorm, PinnedHeadNorm keyNorm, void* values, int valuesLength, bool sourcesInCache)
     : IRotationOperation
     where TCache : unmanaged
 {
@@ -56,9 +56,9 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
         int rotaryDim = rows.RotaryDim, headDim = shape.HeadDim, headCount = shape.Heads, tokenLength = headCount * headDim;
         // float32 keys, and 16-bit keys into a cache of their own type, are rotated by the driver that rotates the queries
         // (the bits of Apply and ApplyWithNorm), in the same call, from where they lie; other keys are widened first.
-        // Keys lying in the cache itself, or whose heads are not one after another, take the widened way too (a token's
-        // keys are then all read before any is written).
-        bool sameDriver = (typeof(TElement) == typeof(float) || typeof(TElement) == typeof(TCache)) && !keysInCache && shape.HeadStride == headDim;
+        // Keys or values lying in the cache itself, or keys whose heads are not one after another, take the widened way
+        // too, token by token (a token's keys are then all read before any is written, its values after its keys are).
+        bool sameDriver = (typeof(TElement) == typeof(float) || typeof(TElement) == typeof(TCache)) && !sourcesInCache && shape.HeadStride == headDim;
         int rowLength = positions.ScratchLength(rows.ScratchLength, rotaryDim);
         // Where the queries' and keys' driver handles a key destination of its own layout (everywhere but float32 heads
         // normalized by the fallback for spans of no whole register blocks), tokens go in chunks: one driver call rotates

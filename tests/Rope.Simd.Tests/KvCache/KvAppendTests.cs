@@ -306,6 +306,83 @@ public class KvAppendTests
     }
 
     [Fact]
+    public void KeysAndValuesAtTheirOwnPlacesInTheCacheAreRotatedThere()
+    {
+        // A projection that wrote each token's keys and values at its cache places: the append rotates the keys there.
+        const int Tokens = 5, Heads = 2, HeadDim = 64, Capacity = 8, Start = 2;
+        var random = new Random(3);
+        var table = RopeTable.Create(HeadDim, Capacity);
+        var shape = new RopeShape(Tokens, Heads, HeadDim);
+        float[] keys = TestData.Activations(random, shape.RequiredLength), values = TestData.Activations(random, shape.RequiredLength);
+        foreach (RopeEngine engine in RopeEngine.Supported)
+        {
+            float[] keyCache = new float[Capacity * Heads * HeadDim], valueCache = new float[keyCache.Length];
+            keys.CopyTo(keyCache, Start * Heads * HeadDim);
+            values.CopyTo(valueCache, Start * Heads * HeadDim);
+            engine.ApplyAndAppend(table, Span<float>.Empty, new RopeShape(Tokens, 0, HeadDim), keyCache.AsSpan(Start * Heads * HeadDim, keys.Length),
+                valueCache.AsSpan(Start * Heads * HeadDim, values.Length), shape, RopeKvCache<float>.PositionMajor(keyCache, valueCache, 1, Capacity, Heads, HeadDim),
+                Start, RopeLayout.Interleaved);
+            float[] expected = [.. keys];
+            engine.Apply(table, expected, shape, Start, RopeLayout.Interleaved);
+            Assert.Equal(expected, keyCache.AsSpan(Start * Heads * HeadDim, keys.Length).ToArray());
+            Assert.Equal(values, valueCache.AsSpan(Start * Heads * HeadDim, values.Length).ToArray());
+        }
+    }
+
+    [Fact]
+    public void InputsAWriteCouldReachBeforeTheyAreReadAreRefused()
+    {
+        const int Tokens = 4, Heads = 2, HeadDim = 32, Capacity = 8;
+        var table = RopeTable.Create(HeadDim, Capacity);
+        var shape = new RopeShape(Tokens, Heads, HeadDim);
+        int token = Heads * HeadDim;
+        float[] keyCache = [.. Enumerable.Range(0, Capacity * token).Select(i => MathF.Sin(i))], valueCache = [.. keyCache.Select(x => -x)];
+        float[] original = [.. keyCache], originalValues = [.. valueCache];
+        float[] queries = [.. Enumerable.Range(0, 2 * shape.RequiredLength).Select(i => MathF.Cos(i))], originalQueries = [.. queries];
+        RopeKvCache<float> Cache() => RopeKvCache<float>.PositionMajor(keyCache, valueCache, 1, Capacity, Heads, HeadDim);
+        void Refused(string parameter, Action call)
+        {
+            ValidationTests.AssertThrowsNaming<ArgumentException>(parameter, call);
+            Assert.Equal(original, keyCache);
+            Assert.Equal(originalValues, valueCache);
+            Assert.Equal(originalQueries, queries);
+        }
+
+        // Keys (or values) in the cache one position before their own places: token 0's write would land on token 1's keys.
+        Refused("keys", () => RopeEngine.Default.ApplyAndAppend(table, Span<float>.Empty, new RopeShape(Tokens, 0, HeadDim), keyCache.AsSpan(0, shape.RequiredLength),
+            new float[shape.RequiredLength], shape, Cache(), 1, RopeLayout.HalfSplit));
+        Refused("values", () => RopeEngine.Default.ApplyAndAppend(table, Span<float>.Empty, new RopeShape(Tokens, 0, HeadDim), new float[shape.RequiredLength],
+            valueCache.AsSpan(0, shape.RequiredLength), shape, Cache(), 1, RopeLayout.HalfSplit));
+        // Values in the key cache at the token's own key place: its keys are written before its values are read.
+        Refused("keys", () => RopeEngine.Default.ApplyAndAppend(table, Span<float>.Empty, new RopeShape(Tokens, 0, HeadDim), new float[shape.RequiredLength],
+            keyCache.AsSpan(0, shape.RequiredLength), shape, Cache(), 0, RopeLayout.HalfSplit));
+
+        // Read-only inputs inside what the call writes: norm weights, cos/sin rows, positions, a block table.
+        Span<float> written = queries.AsSpan(0, shape.RequiredLength);
+        Refused("norm", () => RopeEngine.Default.ApplyWithNorm(table, queries.AsSpan(0, shape.RequiredLength), shape,
+            RopeHeadNorm.Rms(queries.AsSpan(HeadDim, HeadDim), 1e-6f), 0, RopeLayout.HalfSplit));
+        Refused("keyNorm", () => RopeEngine.Default.ApplyAndAppend(table, queries.AsSpan(0, shape.RequiredLength), shape, RopeHeadNorm.None,
+            new float[shape.RequiredLength], new float[shape.RequiredLength], shape, RopeHeadNorm.Rms(keyCache.AsSpan(HeadDim, HeadDim), 1e-6f), Cache(), 0,
+            RopeLayout.HalfSplit));
+        Refused("rows", () => RopeEngine.Default.Apply(RopeRows.Separate<float>(queries.AsSpan(0, Capacity * HeadDim / 2),
+            queries.AsSpan(shape.RequiredLength, Capacity * HeadDim / 2), HeadDim), queries.AsSpan(0, shape.RequiredLength), shape, 0, RopeLayout.HalfSplit));
+        Refused("rows", () => RopeEngine.Default.Apply<float>(RopeRows.Interleaved<float>(queries.AsSpan(0, Capacity * HeadDim), HeadDim),
+            queries.AsSpan(shape.RequiredLength, shape.RequiredLength), queries.AsSpan(0, shape.RequiredLength), shape, 0, RopeLayout.HalfSplit));
+        int[] positionsAndValues = new int[shape.RequiredLength];
+        Refused("positions", () => RopeEngine.Default.Apply(table, System.Runtime.InteropServices.MemoryMarshal.Cast<int, float>(positionsAndValues.AsSpan()), shape,
+            positionsAndValues.AsSpan(0, Tokens), RopeLayout.HalfSplit));
+        int[] blockTable = [0, 1];
+        float[] pagedKeys = new float[2 * 4 * token], pagedValues = new float[pagedKeys.Length];
+        Span<int> tableInCache = System.Runtime.InteropServices.MemoryMarshal.Cast<float, int>(pagedKeys.AsSpan(0, 2));
+        blockTable.CopyTo(tableInCache);
+        ValidationTests.AssertThrowsNaming<ArgumentException>("cache", () => RopeEngine.Default.ApplyAndAppend(table, Span<float>.Empty,
+            new RopeShape(Tokens, 0, HeadDim), new float[shape.RequiredLength], new float[shape.RequiredLength], shape,
+            RopeKvCache<float>.Paged(pagedKeys, pagedValues, 4, Heads, HeadDim, System.Runtime.InteropServices.MemoryMarshal.Cast<float, int>(pagedKeys.AsSpan(0, 2)), 2), 0,
+            RopeLayout.HalfSplit));
+        Assert.Equal(blockTable, tableInCache.ToArray());
+    }
+
+    [Fact]
     public void BadInputIsRejectedBeforeAnythingIsWritten()
     {
         var setup = new Setup<float, float>(CacheKind.Paged, value => value);
