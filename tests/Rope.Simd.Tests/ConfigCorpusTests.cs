@@ -9,6 +9,12 @@ namespace Rope.Simd.Tests;
 /// </summary>
 public class ConfigCorpusTests
 {
+    /// <summary>Gemma-3-4b-it's config.json: its text_config leaves head_dim, num_attention_heads, rope_theta and rope_local_base_freq to Gemma3TextConfig's defaults.</summary>
+    private const string Gemma3_4b = "google/gemma-3-4b-it";
+
+    /// <summary>Llama-4-Scout-17B-16E-Instruct's config.json: llama3 scaling with low_freq_factor = high_freq_factor = 1.</summary>
+    private const string Llama4Scout = "meta-llama/Llama-4-Scout-17B-16E-Instruct";
+
     /// <summary>Model, its config's rope fields, the expected head dim, rotary dim and base of the default schedule (0: another schedule, checked apart).</summary>
     public static TheoryData<string, string, int, int, double> Corpus => new()
     {
@@ -38,7 +44,8 @@ public class ConfigCorpusTests
         { "deepseek-ai/DeepSeek-V3", """{ "model_type": "deepseek_v3", "hidden_size": 7168, "num_attention_heads": 128, "qk_rope_head_dim": 64, "qk_nope_head_dim": 128, "max_position_embeddings": 163840, "rope_theta": 10000, "rope_scaling": { "beta_fast": 32, "beta_slow": 1, "factor": 40, "mscale": 1.0, "mscale_all_dim": 1.0, "original_max_position_embeddings": 4096, "type": "yarn" } }""", 64, 64, 0 },
         { "THUDM/chatglm3-6b", """{ "model_type": "chatglm", "hidden_size": 4096, "num_attention_heads": 32, "kv_channels": 128, "seq_length": 8192 }""", 128, 64, 10000 },
         { "THUDM/glm-4-9b-chat", """{ "model_type": "chatglm", "hidden_size": 4096, "num_attention_heads": 32, "kv_channels": 128, "seq_length": 131072, "rope_ratio": 500 }""", 128, 64, 5000000 },
-        { "google/gemma-3-4b-it (text_config, full-attention layers)", """{ "model_type": "gemma3", "text_config": { "model_type": "gemma3_text", "hidden_size": 2560, "head_dim": 256, "num_attention_heads": 8, "num_hidden_layers": 34, "rope_local_base_freq": 10000.0, "rope_scaling": { "factor": 8.0, "rope_type": "linear" }, "sliding_window_pattern": 6 } }""", 256, 256, 0 },
+        { Gemma3_4b, """{ "architectures": ["Gemma3ForConditionalGeneration"], "model_type": "gemma3", "text_config": { "hidden_size": 2560, "intermediate_size": 10240, "model_type": "gemma3_text", "num_hidden_layers": 34, "rope_scaling": { "factor": 8.0, "rope_type": "linear" }, "sliding_window": 1024 }, "vision_config": { "hidden_size": 1152, "model_type": "siglip_vision_model", "num_attention_heads": 16, "num_hidden_layers": 27 } }""", 256, 256, 0 },
+        { Llama4Scout, """{ "architectures": ["Llama4ForConditionalGeneration"], "model_type": "llama4", "text_config": { "attention_chunk_size": 8192, "head_dim": 128, "hidden_size": 5120, "max_position_embeddings": 10485760, "model_type": "llama4_text", "no_rope_layers": [], "num_attention_heads": 40, "num_hidden_layers": 48, "num_key_value_heads": 8, "rope_scaling": { "factor": 16.0, "high_freq_factor": 1.0, "low_freq_factor": 1.0, "original_max_position_embeddings": 8192, "rope_type": "llama3" }, "rope_theta": 500000.0, "use_qk_norm": true }, "vision_config": { "hidden_size": 1408, "model_type": "llama4_vision_model", "num_attention_heads": 16, "rope_theta": 10000 } }""", 128, 128, 0 },
     };
 
     [Theory]
@@ -72,8 +79,52 @@ public class ConfigCorpusTests
         Assert.Equal(RopeScaling.Llama3(64, 500000, 32, 8192).InverseFrequencies.ToArray(), Of("meta-llama/Llama-3.2-1B"));
         Assert.Equal(RopeScaling.Yarn(64, 10000, 40, 4096, mscale: 1, mscaleAllDim: 1).InverseFrequencies.ToArray(), Of("deepseek-ai/DeepSeek-V3"));
         // Gemma 3's global layers: the class default base 1e6, linearly scaled by 8.
-        Assert.Equal(RopeScaling.Linear(256, 1e6, 8).InverseFrequencies.ToArray(), Of("google/gemma-3-4b-it (text_config, full-attention layers)"));
+        Assert.Equal(RopeScaling.Linear(256, 1e6, 8).InverseFrequencies.ToArray(), Of(Gemma3_4b));
     }
+
+    [Fact]
+    public void Gemma3_4bAsPublishedTakesTheClassDefaults()
+    {
+        RopeLayerSchedule layers = HuggingFaceConfig.ParseLayers(Json(Gemma3_4b));
+        Assert.Equal(34, layers.LayerTypes.Count);
+        for (int layer = 0; layer < 34; layer++)
+        {
+            // Gemma3TextConfig: sliding_window_pattern 6, head_dim 256; global layers at rope_theta 1e6 with the linear
+            // factor 8, sliding ones at rope_local_base_freq 1e4 unscaled.
+            bool full = (layer + 1) % 6 == 0;
+            RopeConfiguration config = layers.ForLayer(layer)!;
+            Assert.Equal((full ? "full_attention" : "sliding_attention", 256, 256), (layers.LayerTypes[layer], config.HeadDim, config.RotaryDim));
+            for (int i = 0; i < 128; i++)
+            {
+                double expected = full ? Math.Pow(1e6, -2.0 * i / 256) / 8 : Math.Pow(1e4, -2.0 * i / 256);
+                Assert.Equal(expected, config.Frequencies.InverseFrequencies[i], expected * 1e-15);
+            }
+        }
+
+        Assert.Same(layers.ForLayer(0), layers.ForLayer(1));
+        Assert.Same(layers.ForLayer(5), layers.ForLayer(11));
+    }
+
+    [Fact]
+    public void Llama4ScoutAsPublishedIsAStepAndEveryFourthLayerHasNoRope()
+    {
+        RopeConfiguration config = HuggingFaceConfig.Parse(Json(Llama4Scout));
+        Assert.Equal(("llama3", 128, (int?)10485760), (config.ScalingType, config.RotaryDim, config.MaxPositionEmbeddings));
+        for (int i = 0; i < 64; i++)
+        {
+            // transformers' llama3 init with low_freq_factor = high_freq_factor = 1: ω / 16 where the wavelength exceeds
+            // 8192 / 1, ω elsewhere (the smooth band between 8192 / 1 and 8192 / 1 is empty).
+            double w = Math.Pow(500000, -2.0 * i / 128);
+            double expected = 2 * Math.PI / w > 8192 ? w / 16 : w;
+            Assert.Equal(expected, config.Frequencies.InverseFrequencies[i], expected * 1e-15);
+        }
+
+        RopeLayerSchedule layers = HuggingFaceConfig.ParseLayers(Json(Llama4Scout));
+        Assert.Equal(48, layers.LayerTypes.Count);
+        Assert.Equal([.. Enumerable.Range(0, 48).Where(layer => (layer + 1) % 4 == 0)], Enumerable.Range(0, 48).Where(layer => layers.ForLayer(layer) is null));
+    }
+
+    private static string Json(string model) => (string)Corpus.Single(row => (string)row.Data.Item1 == model).Data.Item2;
 
     [Fact]
     public void Gemma3LayersGetTheirOwnSchedules()

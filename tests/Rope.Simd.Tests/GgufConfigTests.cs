@@ -165,5 +165,139 @@ public class GgufConfigTests
         }
     }
 
+    [Fact]
+    public void NumericArraysCostNoMoreThanTheFile()
+    {
+        // A thousand arrays of 4096 numbers (llama.cpp's token scores and the like): none of them rope data.
+        var file = new MemoryStream();
+        var writer = new BinaryWriter(file);
+        const int Arrays = 1000;
+        Header(writer, tensors: 0, keys: 3 + Arrays);
+        Key(writer, "general.architecture", 8);
+        Text(writer, "llama");
+        Key(writer, "llama.attention.head_count", 4);
+        writer.Write(8u);
+        Key(writer, "llama.embedding_length", 4);
+        writer.Write(512u);
+        for (int i = 0; i < Arrays; i++)
+        {
+            Key(writer, $"junk.{i}", 9);
+            writer.Write(i % 2 == 0 ? 0u : 6u);
+            writer.Write(i % 2 == 0 ? 4096ul : 1024ul);
+            writer.Write(new byte[4096]);
+        }
+
+        byte[] bytes = file.ToArray();
+        GgufRopeModel model = null!;
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        model = GgufConfig.Read(new MemoryStream(bytes));
+        Assert.InRange(GC.GetAllocatedBytesForCurrentThread() - before, 0, bytes.Length / 4);
+        Assert.Equal(64, model.Configuration.RotaryDim);
+    }
+
+    [Theory]
+    [InlineData(1 << 22)]
+    [InlineData(1 << 30)]
+    public void RotaryDimIsCheckedBeforeTensorsAreRead(int rotaryDim)
+    {
+        // A sparse file: a header that places LongRoPE factors of rotaryDim / 2 values in data the file only claims.
+        ulong pairs = (ulong)rotaryDim / 2;
+        byte[] header = new GgufWriter().String("general.architecture", "phi3").UInt32("phi3.attention.head_count", 1)
+            .UInt32("phi3.attention.key_length", (uint)rotaryDim).UInt32("phi3.rope.dimension_count", (uint)rotaryDim)
+            .UInt32("phi3.context_length", 131072).String("phi3.rope.scaling.type", "longrope").UInt32("phi3.rope.scaling.original_context_length", 4096)
+            .Tensor("rope_factors_short.weight", 0, [pairs], [], offset: 0).Tensor("rope_factors_long.weight", 0, [pairs], [], offset: pairs * 4).Bytes();
+        using var stream = new SparseStream(header, header.Length + 2 * (long)pairs * 4);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var error = Assert.Throws<InvalidDataException>(() => GgufConfig.Read(stream));
+        Assert.InRange(GC.GetAllocatedBytesForCurrentThread() - before, 0, 1 << 20);
+        Assert.Contains("phi3.rope.dimension_count", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void DimensionSectionsThatWrapIn64BitsAreRejected()
+    {
+        // Three non-negative sections whose 64-bit sum wraps to 64, and whose low 32 bits are 16, 24 and 24.
+        long[] sections = [long.MaxValue - uint.MaxValue + 16, long.MaxValue - uint.MaxValue + 24, (1L << 33) + 24, 0];
+        var file = new MemoryStream();
+        var writer = new BinaryWriter(file);
+        Header(writer, tensors: 0, keys: 4);
+        Key(writer, "general.architecture", 8);
+        Text(writer, "qwen2vl");
+        Key(writer, "qwen2vl.attention.head_count", 4);
+        writer.Write(8u);
+        Key(writer, "qwen2vl.attention.key_length", 4);
+        writer.Write(128u);
+        Key(writer, "qwen2vl.rope.dimension_sections", 9);
+        writer.Write(11u);
+        writer.Write((ulong)sections.Length);
+        foreach (long section in sections)
+        {
+            writer.Write(section);
+        }
+
+        file.Position = 0;
+        var error = Assert.Throws<InvalidDataException>(() => GgufConfig.Read(file));
+        Assert.Contains("rope.dimension_sections", error.Message, StringComparison.Ordinal);
+    }
+
+    private static void Header(BinaryWriter writer, ulong tensors, ulong keys)
+    {
+        writer.Write("GGUF"u8);
+        writer.Write(3u);
+        writer.Write(tensors);
+        writer.Write(keys);
+    }
+
+    private static void Key(BinaryWriter writer, string key, uint type)
+    {
+        Text(writer, key);
+        writer.Write(type);
+    }
+
+    private static void Text(BinaryWriter writer, string text)
+    {
+        writer.Write((ulong)System.Text.Encoding.UTF8.GetByteCount(text));
+        writer.Write(System.Text.Encoding.UTF8.GetBytes(text));
+    }
+
+    /// <summary>A file of <paramref name="length"/> bytes whose first bytes are <paramref name="head"/> and the rest zeros, held in memory as its head alone.</summary>
+    private sealed class SparseStream(byte[] head, long length) : Stream
+    {
+        private long position;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => true;
+
+        public override bool CanWrite => false;
+
+        public override long Length => length;
+
+        public override long Position { get => position; set => position = value; }
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            int read = (int)Math.Clamp(length - position, 0, count);
+            for (int i = 0; i < read; i++)
+            {
+                buffer[offset + i] = position + i < head.Length ? head[position + i] : (byte)0;
+            }
+
+            position += read;
+            return read;
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) =>
+            position = origin switch { SeekOrigin.Begin => offset, SeekOrigin.Current => position + offset, _ => length + offset };
+
+        public override void Flush()
+        {
+        }
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
     private static byte[] Floats(double[] values) => [.. values.SelectMany(v => BitConverter.GetBytes((float)v))];
 }

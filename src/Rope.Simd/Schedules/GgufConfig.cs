@@ -126,7 +126,10 @@ public static class GgufConfig
             throw new InvalidDataException($"general.alignment is {alignment}; it must be a power of two up to 2^20.");
         }
 
-        long dataStart = (reader.Position + alignment - 1) / alignment * alignment;
+        // A stream may claim any length: the rounding up is kept from wrapping (Floats checks the data lies in the file).
+        long dataStart = reader.Position <= long.MaxValue - alignment
+            ? (reader.Position + alignment - 1) / alignment * alignment
+            : throw new InvalidDataException("The GGUF file is malformed: its tensor data would start past 2^63 bytes.");
         double[]? Tensor(string name, int pairs)
         {
             if (!ropeTensors.TryGetValue(name, out var tensor))
@@ -175,6 +178,13 @@ public static class GgufConfig
         if (rotaryDim % 2 != 0 || rotaryDim > headDim || headDim % 2 != 0)
         {
             throw new InvalidDataException($"{prefix}rope.dimension_count is {rotaryDim} for heads of {headDim}; it must be even and at most the head dim.");
+        }
+
+        // Checked before any tensor is read: the rope tensors hold one value per pair.
+        if (rotaryDim > RopeFrequencies.MaxRotaryDim)
+        {
+            throw new InvalidDataException(
+                $"{prefix}rope.dimension_count (or the head dim it defaults to) is {rotaryDim}; Rope.Simd accepts at most {RopeFrequencies.MaxRotaryDim}.");
         }
 
         int? context = Optional("context_length") is long length ? Count("context_length", length) : null;
@@ -226,11 +236,13 @@ public static class GgufConfig
 
     private static MropeSections Sections(object listed, string prefix, int rotaryDim)
     {
-        long[] values = listed is object[] array ? [.. array.Select(v => Integer(v, prefix + "rope.dimension_sections"))]
-            : throw new InvalidDataException($"{prefix}rope.dimension_sections must be an array.");
-        if (values.Length < 3 || values.Any(v => v < 0) || values[0] + values[1] + values[2] != rotaryDim / 2)
+        long[] values = listed as long[] ?? throw new InvalidDataException($"{prefix}rope.dimension_sections must be an array of integers.");
+        int pairs = rotaryDim / 2;
+        // Each section checked on its own before the sum, so the sum cannot wrap.
+        if (values.Length < 3 || values.Any(v => v < 0) || values[0] > pairs || values[1] > pairs || values[2] > pairs
+            || values[0] + values[1] + values[2] != pairs)
         {
-            throw new InvalidDataException($"{prefix}rope.dimension_sections must start with three counts summing to rotary_dim / 2 ({rotaryDim / 2}).");
+            throw new InvalidDataException($"{prefix}rope.dimension_sections must start with three non-negative counts summing to rotary_dim / 2 ({pairs}).");
         }
 
         return MropeSections.Contiguous((int)values[0], (int)values[1], (int)values[2]);
@@ -251,6 +263,9 @@ public static class GgufConfig
         float or double => throw new InvalidDataException($"{Bounded(key)} must be finite."),
         _ => Integer(value, key),
     };
+
+    /// <summary>What an array the reader skipped unread stands for in the metadata.</summary>
+    private static readonly object SkippedArray = new();
 
     private static string Bounded(string text) => text.Length <= 64 ? text : $"{text[..64]}... ({text.Length} characters)";
 
@@ -299,8 +314,9 @@ public static class GgufConfig
         };
 
         /// <summary>
-        /// An array value: numbers kept (they are small where rope reads them), strings skipped. Arrays of arrays are refused,
-        /// as llama.cpp refuses them; read, they would recurse as deep as a file nests them.
+        /// An array value. Only <c>&lt;arch&gt;.rope.dimension_sections</c> is read (into a long[] when its elements are
+        /// integers); every other array, the token lists and scores among them, is skipped unread. Arrays of arrays are
+        /// refused, as llama.cpp refuses them; read, they would recurse as deep as a file nests them.
         /// </summary>
         private object Array(string key)
         {
@@ -319,17 +335,18 @@ public static class GgufConfig
                     throw new InvalidDataException($"The GGUF file is truncated: array '{Bounded(key)}' claims {count} values.");
                 }
 
-                if (count > 4096)
+                bool integers = type is not (6 or 7 or 12);
+                if (!key.EndsWith(".rope.dimension_sections", StringComparison.Ordinal) || !integers || count > 16)
                 {
-                    // Token lists and the like: not rope data, skipped unread.
+                    // Not rope data (or not integers, which Sections refuses): skipped unread.
                     stream.Seek((long)count * size, SeekOrigin.Current);
-                    return System.Array.Empty<object>();
+                    return SkippedArray;
                 }
 
-                var values = new object[count];
-                for (ulong i = 0; i < count; i++)
+                var values = new long[count];
+                for (int i = 0; i < values.Length; i++)
                 {
-                    values[i] = Value(type, key);
+                    values[i] = Integer(Value(type, key), key);
                 }
 
                 return values;
@@ -354,7 +371,7 @@ public static class GgufConfig
                     stream.Seek((long)length, SeekOrigin.Current);
                 }
 
-                return System.Array.Empty<object>();
+                return SkippedArray;
             }
 
             throw new InvalidDataException($"GGUF array '{Bounded(key)}' has element type {type} (0 to 12 are valid).");
@@ -363,7 +380,12 @@ public static class GgufConfig
         /// <summary><paramref name="count"/> float32 values of a tensor at <paramref name="offset"/> past the data start.</summary>
         public double[] Floats(long dataStart, ulong offset, int count, string name)
         {
-            if (dataStart > stream.Length || offset > (ulong)(stream.Length - dataStart) || (ulong)count * 4 > (ulong)(stream.Length - dataStart) - offset)
+            if (count is <= 0 or > RopeFrequencies.MaxRotaryDim / 2)
+            {
+                throw new InvalidDataException($"Tensor '{name}' would hold {count} values; a rope tensor holds 1 to {RopeFrequencies.MaxRotaryDim / 2}.");
+            }
+
+            if (dataStart < 0 || dataStart > stream.Length || offset > (ulong)(stream.Length - dataStart) || (ulong)count * 4 > (ulong)(stream.Length - dataStart) - offset)
             {
                 throw new InvalidDataException($"Tensor '{name}' lies past the end of the file.");
             }

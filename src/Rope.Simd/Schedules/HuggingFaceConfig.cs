@@ -33,8 +33,23 @@ public sealed record RopeConfiguration(int HeadDim, RopeFrequencies Frequencies,
 /// </summary>
 /// <param name="Beta">β, llama_4_scaling_beta.</param>
 /// <param name="OriginalMaxPositionEmbeddings">L.</param>
+/// <exception cref="ArgumentOutOfRangeException">β is negative or not finite, or L is not positive.</exception>
 public sealed record RopeQueryScale(double Beta, int OriginalMaxPositionEmbeddings)
 {
+    /// <summary>β, llama_4_scaling_beta: finite and not negative.</summary>
+    public double Beta
+    {
+        get;
+        init => field = CheckBeta(value);
+    } = CheckBeta(Beta);
+
+    /// <summary>L, the original context length: positive.</summary>
+    public int OriginalMaxPositionEmbeddings
+    {
+        get;
+        init => field = CheckLength(value);
+    } = CheckLength(OriginalMaxPositionEmbeddings);
+
     /// <summary>1 + β·ln(1 + ⌊position / L⌋).</summary>
     /// <exception cref="ArgumentOutOfRangeException">The position is negative.</exception>
     public double Factor(long position)
@@ -42,6 +57,14 @@ public sealed record RopeQueryScale(double Beta, int OriginalMaxPositionEmbeddin
         ArgumentOutOfRangeException.ThrowIfNegative(position);
         return 1 + Beta * Math.Log(1 + Math.Floor((double)position / OriginalMaxPositionEmbeddings));
     }
+
+    private static double CheckBeta(double beta) => double.IsFinite(beta) && beta >= 0
+        ? beta
+        : throw new ArgumentOutOfRangeException(nameof(Beta), beta, "Must be finite and not negative.");
+
+    private static int CheckLength(int length) => length > 0
+        ? length
+        : throw new ArgumentOutOfRangeException(nameof(OriginalMaxPositionEmbeddings), length, "Must be positive (the original context length).");
 }
 
 /// <summary>
@@ -70,9 +93,10 @@ public sealed record RopeLayerSchedule(IReadOnlyList<string> LayerTypes, IReadOn
 /// <c>rope_scaling</c> object or the newer <c>rope_parameters</c> (rotary_emb_base for GPT-NeoX), partial_rotary_factor (or rotary_pct / rope_pct / rotary_dim),
 /// head_dim (or hidden_size / num_attention_heads, GPT-J's n_embd / n_head, ChatGLM's kv_channels; DeepSeek's qk_rope_head_dim, the rotated slice, wins), max_position_embeddings
 /// (GPT-J's n_positions) and original_max_position_embeddings. A multimodal wrapper's <c>text_config</c> is read where
-/// the text model's fields are. Where the config leaves rope_theta out, the default of the model_type's transformers
-/// class applies (10000 for most, 1e6 for Mixtral and Gemma 3, 500000 for Llama 4); an unknown model_type without
-/// rope_theta is an error.
+/// the text model's fields are. Where the config leaves out a field its model_type's transformers config class
+/// defaults (head_dim, hidden_size, num_attention_heads, num_hidden_layers, max_position_embeddings, rope_theta,
+/// partial_rotary_factor, Gemma 3's rope_local_base_freq and sliding_window_pattern, ...), that default applies, for
+/// the model types listed in docs/scaling.md; an unknown model_type without rope_theta is an error.
 /// Fields outside the rope part are ignored; inside it, an unknown or inconsistent field is an error naming it, never
 /// a silent default. The pair layout is not in config.json: the caller states it when rotating.
 /// </summary>
@@ -80,6 +104,12 @@ public static class HuggingFaceConfig
 {
     /// <summary>The most layers <see cref="ParseLayers"/> lists (published models have a few hundred at most).</summary>
     private const int MaxLayers = 1 << 16;
+
+    /// <summary>
+    /// The most distinct rope schedules <see cref="ParseLayers"/> resolves (published models have up to three): each costs
+    /// up to <see cref="RopeFrequencies.MaxRotaryDim"/>/2 doubles from a few bytes of JSON.
+    /// </summary>
+    private const int MaxSchedules = 64;
 
     private static readonly Dictionary<string, string[]> FieldsByType = new(StringComparer.Ordinal)
     {
@@ -119,7 +149,8 @@ public static class HuggingFaceConfig
     /// <param name="sequenceLength">The current sequence length, for the kinds that depend on it; 0 at the start.</param>
     /// <param name="longRope">How LongRoPE picks its factors.</param>
     /// <exception cref="ArgumentException">As <see cref="Parse"/>, or num_hidden_layers, layer_types or no_rope_layers are
-    /// missing or do not agree, or num_hidden_layers is above 65536.</exception>
+    /// missing or do not agree, num_hidden_layers is above 65536, a listed layer type has no rope_parameters entry, or
+    /// the layer types need more than 64 distinct rope schedules.</exception>
     public static RopeLayerSchedule ParseLayers(string json, int sequenceLength = 0, LongRopeSelection longRope = LongRopeSelection.BySequenceLength)
     {
         Guard.NonNegative(sequenceLength);
@@ -129,11 +160,43 @@ public static class HuggingFaceConfig
             JsonElement text = TextModel(root);
             string? modelType = ModelType(root);
             string[] types = LayerTypes(text, modelType);
+            // rope_parameters per layer type, indexed once; each distinct parameter set (by its JSON text) is resolved
+            // once and its configuration shared by every layer type that gives it.
+            Dictionary<string, JsonElement>? perTypeParameters = PerTypeParameters(text);
+            bool perType = perTypeParameters is not null || LocalBase(text, modelType) is not null;
             var schedules = new Dictionary<string, RopeConfiguration>(StringComparer.Ordinal);
-            bool perType = HasPerLayerParameters(text) || OptionalNumber(text, "rope_local_base_freq") is not null;
-            foreach (string type in types.Distinct(StringComparer.Ordinal).Where(type => type != RopeLayerSchedule.NoRope))
+            var resolved = new Dictionary<string, RopeConfiguration>(StringComparer.Ordinal);
+            foreach (string type in types)
             {
-                schedules[type] = Resolve(text, modelType, sequenceLength, longRope, perType ? type : null);
+                if (type == RopeLayerSchedule.NoRope || schedules.ContainsKey(type))
+                {
+                    continue;
+                }
+
+                JsonElement? parameters = null;
+                string key = "";
+                if (perTypeParameters is not null)
+                {
+                    parameters = PerTypeEntry(perTypeParameters, "rope_parameters", type, listed: true);
+                    key = Encoding.UTF8.GetString(JsonMarshal.GetRawUtf8Value(parameters.Value));
+                }
+                else if (perType)
+                {
+                    key = type;
+                }
+
+                if (!resolved.TryGetValue(key, out RopeConfiguration? configuration))
+                {
+                    if (resolved.Count == MaxSchedules)
+                    {
+                        throw Error("rope_parameters", $"give the layer types more than {MaxSchedules} distinct rope schedules; Rope.Simd reads at most {MaxSchedules}");
+                    }
+
+                    configuration = Resolve(text, modelType, sequenceLength, longRope, perType ? type : null, parameters);
+                    resolved.Add(key, configuration);
+                }
+
+                schedules.Add(type, configuration);
             }
 
             return new RopeLayerSchedule(types, schedules);
@@ -183,17 +246,124 @@ public static class HuggingFaceConfig
     /// <summary>The text model's model_type (the wrapper's where text_config has none).</summary>
     private static string? ModelType(JsonElement root) => OptionalString(TextModel(root), "model_type") ?? OptionalString(root, "model_type");
 
-    /// <summary>rope_theta of each model_type's transformers class where a config may leave it out (GPT-J and GPT-NeoX fix 10000).</summary>
-    private static readonly Dictionary<string, double> DefaultThetas = new(StringComparer.Ordinal)
-    {
-        ["llama"] = 10000, ["mistral"] = 10000, ["mixtral"] = 1e6, ["qwen2"] = 10000, ["qwen2_moe"] = 10000, ["qwen3"] = 10000,
-        ["qwen3_moe"] = 10000, ["gemma"] = 10000, ["gemma2"] = 10000, ["gemma3"] = 1e6, ["gemma3_text"] = 1e6, ["gptj"] = 10000,
-        ["gpt_neox"] = 10000, ["phi"] = 10000, ["phi3"] = 10000, ["stablelm"] = 10000, ["falcon"] = 10000, ["olmo"] = 10000,
-        ["olmo2"] = 10000, ["starcoder2"] = 10000, ["deepseek_v3"] = 10000, ["llama4"] = 500000, ["llama4_text"] = 500000,
-        ["chatglm"] = 10000,
-    };
+    /// <summary>
+    /// The defaults of each model_type's transformers config class for the fields Rope.Simd reads, applied where the
+    /// config leaves the field out (a config.json stores only what differs from its class's defaults).
+    /// </summary>
+    private static readonly Dictionary<string, Dictionary<string, double>> ModelDefaults = BuildModelDefaults();
 
-    private static RopeConfiguration Resolve(JsonElement root, string? modelType, int sequenceLength, LongRopeSelection longRope, string? layerType)
+    private static Dictionary<string, Dictionary<string, double>> BuildModelDefaults()
+    {
+        static Dictionary<string, double> Model(double hidden, double heads, double layers, double maxPositions, double theta) =>
+            new(StringComparer.Ordinal)
+            {
+                ["hidden_size"] = hidden, ["num_attention_heads"] = heads, ["num_hidden_layers"] = layers,
+                ["max_position_embeddings"] = maxPositions, ["rope_theta"] = theta,
+            };
+
+        Dictionary<string, double> gemma3 = Model(2304, 8, 26, 131072, 1e6);
+        gemma3["head_dim"] = 256;
+        gemma3["rope_local_base_freq"] = 10000;
+        gemma3["sliding_window_pattern"] = 6;
+        Dictionary<string, double> llama4 = Model(5120, 40, 48, 4096 * 32, 500000);
+        llama4["head_dim"] = 128;
+        llama4["no_rope_layer_interval"] = 4;
+        Dictionary<string, double> olmo = Model(4096, 32, 32, 2048, 10000);
+        var defaults = new Dictionary<string, Dictionary<string, double>>(StringComparer.Ordinal)
+        {
+            ["llama"] = Model(4096, 32, 32, 2048, 10000),
+            ["mistral"] = Model(4096, 32, 32, 4096 * 32, 10000),
+            ["mixtral"] = Model(4096, 32, 32, 4096 * 32, 1e6),
+            ["qwen2"] = Model(4096, 32, 32, 32768, 10000),
+            ["qwen2_moe"] = Model(2048, 16, 24, 32768, 10000),
+            ["qwen3"] = With(Model(4096, 32, 32, 32768, 10000), "head_dim", 128),
+            ["qwen3_moe"] = Model(2048, 32, 24, 32768, 10000),
+            ["gemma"] = With(Model(3072, 16, 28, 8192, 10000), "head_dim", 256),
+            ["gemma2"] = With(Model(2304, 8, 26, 8192, 10000), "head_dim", 256),
+            ["gemma3"] = gemma3,
+            ["gemma3_text"] = gemma3,
+            ["gptj"] = new(StringComparer.Ordinal)
+            {
+                ["n_embd"] = 4096, ["n_head"] = 16, ["n_layer"] = 28, ["n_positions"] = 2048, ["rotary_dim"] = 64, ["rope_theta"] = 10000,
+            },
+            ["gpt_neox"] = With(With(Model(6144, 64, 44, 2048, 10000), "rotary_pct", 0.25), "rotary_emb_base", 10000),
+            ["phi"] = With(Model(2048, 32, 24, 2048, 10000), "partial_rotary_factor", 0.5),
+            ["phi3"] = With(Model(3072, 32, 32, 4096, 10000), "original_max_position_embeddings", 4096),
+            ["stablelm"] = With(Model(2560, 32, 32, 4096, 10000), "partial_rotary_factor", 0.25),
+            ["falcon"] = Model(4544, 71, 32, 2048, 10000),
+            ["olmo"] = olmo,
+            ["olmo2"] = olmo,
+            ["starcoder2"] = Model(3072, 24, 30, 4096, 10000),
+            ["deepseek_v3"] = With(Model(7168, 128, 61, 4096, 10000), "qk_rope_head_dim", 64),
+            ["llama4"] = llama4,
+            ["llama4_text"] = llama4,
+            // ChatGLM (remote code): its base is 10000 × rope_ratio, read apart.
+            ["chatglm"] = new(StringComparer.Ordinal) { ["hidden_size"] = 4096, ["num_attention_heads"] = 32, ["kv_channels"] = 128, ["num_layers"] = 28 },
+        };
+        return defaults;
+
+        static Dictionary<string, double> With(Dictionary<string, double> model, string field, double value)
+        {
+            model[field] = value;
+            return model;
+        }
+    }
+
+    /// <summary>The model_type's class default of a field, or null.</summary>
+    private static double? Default(string? modelType, string field) =>
+        modelType is not null && ModelDefaults.TryGetValue(modelType, out Dictionary<string, double>? defaults)
+            && defaults.TryGetValue(field, out double value) ? value : null;
+
+    /// <summary>The first of <paramref name="names"/> (aliases of one field) the config gives, else the first the model_type defaults.</summary>
+    private static int? Int(JsonElement root, string? modelType, params ReadOnlySpan<string> names)
+    {
+        foreach (string name in names)
+        {
+            if (OptionalInt(root, name) is int value)
+            {
+                return value;
+            }
+        }
+
+        foreach (string name in names)
+        {
+            if (Default(modelType, name) is double value)
+            {
+                return (int)value;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>A positive count (max_position_embeddings and the like), the config's or the class default, or null.</summary>
+    private static int? PositiveInt(JsonElement root, string? modelType, params ReadOnlySpan<string> names)
+    {
+        int? value = Int(root, modelType, names);
+        if (value is <= 0)
+        {
+            string given = names[0];
+            foreach (string name in names)
+            {
+                if (root.TryGetProperty(name, out _))
+                {
+                    given = name;
+                    break;
+                }
+            }
+
+            throw Error(given, $"is {value}; it must be positive");
+        }
+
+        return value;
+    }
+
+    /// <summary>Gemma 3's rope_local_base_freq: the config's, or Gemma3TextConfig's default where rope_parameters are not given per layer type.</summary>
+    private static double? LocalBase(JsonElement root, string? modelType) =>
+        OptionalNumber(root, "rope_local_base_freq") ?? (HasPerLayerParameters(root) ? null : Default(modelType, "rope_local_base_freq"));
+
+    private static RopeConfiguration Resolve(JsonElement root, string? modelType, int sequenceLength, LongRopeSelection longRope, string? layerType,
+        JsonElement? perTypeParameters = null)
     {
         if (root.TryGetProperty("alibi", out JsonElement alibi) && alibi.ValueKind == JsonValueKind.True)
         {
@@ -201,14 +371,26 @@ public static class HuggingFaceConfig
         }
 
         // Gemma 3: sliding-window layers rotate at rope_local_base_freq without the rope scaling of the global layers.
-        if (OptionalNumber(root, "rope_local_base_freq") is double localBase)
+        int headDim = HeadDim(root, modelType);
+        int? maxPositions = PositiveInt(root, modelType, "max_position_embeddings", "n_positions");
+        if (LocalBase(root, modelType) is double localBase)
         {
             switch (layerType)
             {
                 case "sliding_attention":
-                    int local = HeadDim(root);
-                    return new RopeConfiguration(local, RopeFrequencies.Create(RotaryDim(root, null, local), localBase), "default",
-                        OptionalInt(root, "max_position_embeddings"), 1);
+                    int localRotaryDim = RotaryDim(root, modelType, null, headDim);
+                    RopeFrequencies local;
+                    try
+                    {
+                        local = RopeFrequencies.Create(localRotaryDim, localBase);
+                    }
+                    catch (ArgumentException exception)
+                    {
+                        throw new ArgumentException($"config.json: rope_local_base_freq is out of range: {exception.Message.Replace(
+                            $" (Parameter '{exception.ParamName}')", "", StringComparison.Ordinal)}", "json", exception);
+                    }
+
+                    return new RopeConfiguration(headDim, local, "default", maxPositions, 1);
                 case "full_attention":
                     break;
                 default:
@@ -217,19 +399,17 @@ public static class HuggingFaceConfig
             }
         }
 
-        JsonElement? parameters = RopeParameters(root, layerType);
-        int headDim = HeadDim(root);
-        int rotaryDim = RotaryDim(root, parameters, headDim);
-        int? maxPositions = OptionalInt(root, "max_position_embeddings") ?? OptionalInt(root, "n_positions");
+        JsonElement? parameters = perTypeParameters ?? RopeParameters(root, layerType);
+        int rotaryDim = RotaryDim(root, modelType, parameters, headDim);
 
         double @base = OptionalNumber(parameters, "rope_theta") is double nested
             ? Consistent("rope_theta", nested, OptionalNumber(root, "rope_theta"))
             : OptionalNumber(root, "rope_theta") ?? OptionalNumber(root, "rotary_emb_base") // GPT-NeoX's name for it
                 ?? ChatGlmBase(root, modelType)
-                ?? (modelType is not null && DefaultThetas.TryGetValue(modelType, out double defaultTheta) ? defaultTheta
-                    : throw Error("rope_theta", modelType is null
+                ?? Default(modelType, "rope_theta") ?? Default(modelType, "rotary_emb_base")
+                ?? throw Error("rope_theta", modelType is null
                         ? "is missing (neither at the top level nor in rope_parameters), and there is no model_type whose default would apply"
-                        : $"is missing, and model_type {Quote(modelType)} has no default Rope.Simd knows"));
+                        : $"is missing, and model_type {Quote(modelType)} has no default Rope.Simd knows");
 
         string type = Type(parameters);
         var allowed = new HashSet<string>(FieldsByType.TryGetValue(type, out string[]? fields)
@@ -248,11 +428,16 @@ public static class HuggingFaceConfig
         }
 
         double Factor() => OptionalNumber(parameters, "factor") ?? throw Error("factor", $"is required by rope type '{type}'");
-        int OriginalLength() =>
-            OptionalInt(parameters, "original_max_position_embeddings") is int nestedLength
+        int OriginalLength()
+        {
+            int length = OptionalInt(parameters, "original_max_position_embeddings") is int nestedLength
                 ? (int)Consistent("original_max_position_embeddings", nestedLength, OptionalInt(root, "original_max_position_embeddings"))
-                : OptionalInt(root, "original_max_position_embeddings")
-                    ?? throw Error("original_max_position_embeddings", $"is required by rope type '{type}'");
+                : Int(root, modelType, "original_max_position_embeddings")
+                    ?? throw Error("original_max_position_embeddings", $"is required by rope type '{type}'{(
+                        parameters is JsonElement p && p.TryGetProperty("llama_4_scaling_beta", out _) ? " and by llama_4_scaling_beta" : "")}");
+            return length > 0 ? length : throw Error("original_max_position_embeddings", $"is {length}; it must be positive");
+        }
+
         int MaxPositions() => maxPositions ?? throw Error("max_position_embeddings", $"is required by rope type '{type}'");
 
         double softmaxScale = 1;
@@ -273,7 +458,7 @@ public static class HuggingFaceConfig
         return new RopeConfiguration(headDim, frequencies, type, maxPositions, softmaxScale, Sections(parameters, rotaryDim))
         {
             QueryScale = OptionalNumber(parameters, "llama_4_scaling_beta") is double beta
-                ? new RopeQueryScale(beta >= 0 ? beta : throw Error("llama_4_scaling_beta", $"is {beta}; it must not be negative"), OriginalLength())
+                ? new RopeQueryScale(beta >= 0 ? beta : throw Error("llama_4_scaling_beta", $"is {beta.ToString(CultureInfo.InvariantCulture)}; it must not be negative"), OriginalLength())
                 : null,
         };
 
@@ -411,17 +596,54 @@ public static class HuggingFaceConfig
         bool nested = chosen.EnumerateObject().Any(p => p.Value.ValueKind == JsonValueKind.Object);
         if (nested)
         {
-            string[] types = [.. chosen.EnumerateObject().Select(p => p.Name)];
             if (layerType is null || !chosen.TryGetProperty(layerType, out JsonElement perLayer))
             {
+                string[] types = [.. chosen.EnumerateObject().Take(9).Select(p => p.Name)];
                 throw Error(name, $"is given per layer type ({string.Join(", ", types.Take(8).Select(Quote))}{(types.Length > 8 ? ", ..." : "")}); pass the layer type to read");
             }
 
-            return perLayer;
+            return PerTypeObject(perLayer, name, layerType);
         }
 
         return chosen;
     }
+
+    /// <summary>rope_parameters (or rope_scaling) given per layer type, indexed by layer type once; null where they are not per layer type.</summary>
+    private static Dictionary<string, JsonElement>? PerTypeParameters(JsonElement root)
+    {
+        // RopeParameters checks the rest (both given, not an object) when a schedule is resolved.
+        bool hasParameters = root.TryGetProperty("rope_parameters", out JsonElement parameters) && parameters.ValueKind == JsonValueKind.Object;
+        bool hasScaling = root.TryGetProperty("rope_scaling", out JsonElement scaling) && scaling.ValueKind == JsonValueKind.Object;
+        if (hasParameters == hasScaling)
+        {
+            return null;
+        }
+
+        JsonElement chosen = hasParameters ? parameters : scaling;
+        if (!chosen.EnumerateObject().Any(p => p.Value.ValueKind == JsonValueKind.Object))
+        {
+            return null;
+        }
+
+        var index = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+        foreach (JsonProperty property in chosen.EnumerateObject())
+        {
+            index.Add(property.Name, property.Value);   // keys are unique: RejectDuplicateKeys ran
+        }
+
+        return index;
+    }
+
+    /// <summary>The rope parameters of one layer type from the index; an object, or an error naming the field.</summary>
+    private static JsonElement PerTypeEntry(Dictionary<string, JsonElement> index, string name, string layerType, bool listed) =>
+        index.TryGetValue(layerType, out JsonElement entry)
+            ? PerTypeObject(entry, name, layerType)
+            : throw Error(name, $"is given per layer type but has no entry for {Quote(layerType)}{(listed ? ", which layer_types lists" : "")}");
+
+    private static JsonElement PerTypeObject(JsonElement entry, string name, string layerType) =>
+        entry.ValueKind == JsonValueKind.Object
+            ? entry
+            : throw Error($"{name}[{Quote(layerType)}]", $"must be an object (the rope parameters of layer type {Quote(layerType)}), not {Describe(entry)}");
 
     private static string Type(JsonElement? parameters)
     {
@@ -444,28 +666,28 @@ public static class HuggingFaceConfig
         };
     }
 
-    private static int HeadDim(JsonElement root)
+    private static int HeadDim(JsonElement root, string? modelType)
     {
         // DeepSeek's multi-head latent attention rotates a separate slice of qk_rope_head_dim per head.
-        if (OptionalInt(root, "qk_rope_head_dim") is int ropeSlice)
+        if (Int(root, modelType, "qk_rope_head_dim") is int ropeSlice)
         {
             return ropeSlice > 0 && ropeSlice % 2 == 0 ? ropeSlice : throw Error("qk_rope_head_dim", $"is {ropeSlice}; it must be positive and even");
         }
 
-        if (OptionalInt(root, "head_dim") is int headDim)
+        if (Int(root, modelType, "head_dim") is int headDim)
         {
             return headDim > 0 && headDim % 2 == 0 ? headDim : throw Error("head_dim", $"is {headDim}; it must be positive and even");
         }
 
         // ChatGLM: kv_channels per head.
-        if (OptionalInt(root, "kv_channels") is int channels)
+        if (Int(root, modelType, "kv_channels") is int channels)
         {
             return channels > 0 && channels % 4 == 0 ? channels : throw Error("kv_channels", $"is {channels}; it must be positive and a multiple of 4");
         }
 
         // GPT-J names them n_embd and n_head.
-        int hidden = OptionalInt(root, "hidden_size") ?? OptionalInt(root, "n_embd") ?? throw Error("head_dim", "is missing, and so is hidden_size to derive it");
-        int heads = OptionalInt(root, "num_attention_heads") ?? OptionalInt(root, "n_head")
+        int hidden = Int(root, modelType, "hidden_size", "n_embd") ?? throw Error("head_dim", "is missing, and so is hidden_size to derive it");
+        int heads = Int(root, modelType, "num_attention_heads", "n_head")
             ?? throw Error("head_dim", "is missing, and so is num_attention_heads to derive it");
         if (hidden <= 0)
         {
@@ -485,13 +707,20 @@ public static class HuggingFaceConfig
         return hidden / heads;
     }
 
-    private static int RotaryDim(JsonElement root, JsonElement? parameters, int headDim)
+    private static int RotaryDim(JsonElement root, string? modelType, JsonElement? parameters, int headDim)
     {
         double? factor = OptionalNumber(parameters, "partial_rotary_factor") is double nested
             ? Consistent("partial_rotary_factor", nested, OptionalNumber(root, "partial_rotary_factor"))
             : OptionalNumber(root, "partial_rotary_factor") ?? OptionalNumber(root, "rotary_pct") ?? OptionalNumber(root, "rope_pct")
                 ?? (root.TryGetProperty("kv_channels", out _) ? 0.5 : null); // ChatGLM rotates half of each head
         int? absolute = OptionalInt(root, "rotary_dim");
+        if (factor is null && absolute is null)
+        {
+            // The config gives none of them: the model_type's class default, if it has one.
+            factor = Default(modelType, "partial_rotary_factor") ?? Default(modelType, "rotary_pct") ?? (Default(modelType, "kv_channels") is not null ? 0.5 : null);
+            absolute = Default(modelType, "rotary_dim") is double defaultDim ? (int)defaultDim : null;
+        }
+
         if (factor is double f && absolute is int a && (int)(headDim * f) != a)
         {
             throw Error("rotary_dim", $"is {a} but the partial rotary factor gives {(int)(headDim * f)}");
@@ -525,7 +754,7 @@ public static class HuggingFaceConfig
     /// <summary>Each layer's type: layer_types, Gemma 3's sliding_window_pattern, Llama 4's no_rope_layers, or one type for all.</summary>
     private static string[] LayerTypes(JsonElement root, string? modelType)
     {
-        int layers = OptionalInt(root, "num_hidden_layers") ?? OptionalInt(root, "n_layer") ?? OptionalInt(root, "num_layers")
+        int layers = Int(root, modelType, "num_hidden_layers", "n_layer", "num_layers")
             ?? throw Error("num_hidden_layers", "is missing; the layers cannot be listed without it");
         if (layers is <= 0 or > MaxLayers)
         {
@@ -544,9 +773,9 @@ public static class HuggingFaceConfig
                 throw Error("layer_types", $"lists {types.Length} layers but num_hidden_layers is {layers}");
             }
         }
-        else if (OptionalNumber(root, "rope_local_base_freq") is not null)
+        else if (LocalBase(root, modelType) is not null)
         {
-            int pattern = OptionalInt(root, "sliding_window_pattern") ?? 6;
+            int pattern = Int(root, modelType, "sliding_window_pattern") ?? 6;
             types = pattern > 0
                 ? [.. Enumerable.Range(0, layers).Select(layer => (layer + 1) % pattern == 0 ? "full_attention" : "sliding_attention")]
                 : throw Error("sliding_window_pattern", $"is {pattern}; it must be positive");
@@ -565,7 +794,7 @@ public static class HuggingFaceConfig
         if (!listsNoRope && modelType is "llama4" or "llama4_text")
         {
             // Llama4TextConfig's default: every no_rope_layer_interval-th layer (4) applies no rotary embedding.
-            int interval = OptionalInt(root, "no_rope_layer_interval") ?? 4;
+            int interval = Int(root, modelType, "no_rope_layer_interval") ?? 4;
             for (int layer = 0; layer < layers; layer++)
             {
                 types[layer] = interval > 0 && (layer + 1) % interval == 0 ? RopeLayerSchedule.NoRope : types[layer];

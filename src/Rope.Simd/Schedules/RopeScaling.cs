@@ -153,14 +153,15 @@ public static class RopeScaling
 
     /// <summary>
     /// Llama 3 / 3.1 (Meta's apply_scaling): with wavelength λ_i = 2π/ω_i, λ &lt; L0/hf keeps ω_i, λ &gt; L0/lf uses ω_i / s, and
-    /// between them (1 − t)·ω_i/s + t·ω_i with t = (L0/λ − lf)/(hf − lf). A = 1.
+    /// between them (1 − t)·ω_i/s + t·ω_i with t = (L0/λ − lf)/(hf − lf). With hf = lf (Llama 4 Scout: both 1) the band
+    /// between is empty and the schedule a step: ω_i / s where λ &gt; L0/lf, ω_i elsewhere. A = 1.
     /// </summary>
     /// <param name="rotaryDim">Rotated elements per head: positive, even and at most <see cref="RopeFrequencies.MaxRotaryDim"/>.</param>
     /// <param name="base">θ: finite and above 1 (500000 for Llama 3).</param>
     /// <param name="factor">s (8 for Llama 3.1, 32 for Llama 3.2 1B/3B).</param>
     /// <param name="originalMaxPositionEmbeddings">L0 (8192).</param>
     /// <param name="lowFrequencyFactor">lf (1).</param>
-    /// <param name="highFrequencyFactor">hf (4), above lf.</param>
+    /// <param name="highFrequencyFactor">hf (4): finite and at least lf.</param>
     public static RopeFrequencies Llama3(int rotaryDim, double @base, double factor, int originalMaxPositionEmbeddings,
         double lowFrequencyFactor = 1, double highFrequencyFactor = 4)
     {
@@ -168,9 +169,9 @@ public static class RopeScaling
         Positive(factor);
         PositiveLength(originalMaxPositionEmbeddings);
         Positive(lowFrequencyFactor);
-        if (!(highFrequencyFactor > lowFrequencyFactor) || !double.IsFinite(highFrequencyFactor))
+        if (!(highFrequencyFactor >= lowFrequencyFactor) || !double.IsFinite(highFrequencyFactor))
         {
-            throw new ArgumentOutOfRangeException(nameof(highFrequencyFactor), highFrequencyFactor, "Must be finite and above the low frequency factor.");
+            throw new ArgumentOutOfRangeException(nameof(highFrequencyFactor), highFrequencyFactor, "Must be finite and at least the low frequency factor.");
         }
 
         double lowWavelength = originalMaxPositionEmbeddings / lowFrequencyFactor;
@@ -186,6 +187,12 @@ public static class RopeScaling
             if (wavelength > lowWavelength)
             {
                 return w / factor;
+            }
+
+            if (highFrequencyFactor == lowFrequencyFactor)
+            {
+                // The band [L0/hf, L0/lf] is the one wavelength L0/lf, where the smooth factor would be 0/0: ω kept, as above it.
+                return w;
             }
 
             double smooth = (originalMaxPositionEmbeddings / wavelength - lowFrequencyFactor) / (highFrequencyFactor - lowFrequencyFactor);
