@@ -72,7 +72,8 @@ public readonly ref struct RopeKvCache<TCache>
         ArgumentOutOfRangeException.ThrowIfLessThan(heads, 1);
         Guard.PositiveEven(headDim);
         ArgumentOutOfRangeException.ThrowIfLessThan(blocksPerSequence, 1);
-        long blockLength = (long)blockSize * heads * headDim;
+        // Products in 128 bits: three counts below 2^31 cannot wrap there (a block that would is simply too long for any span).
+        Int128 blockLength = (Int128)blockSize * heads * headDim;
         if (blockTable.Length == 0 || blockTable.Length % blocksPerSequence != 0)
         {
             throw new ArgumentException(
@@ -85,7 +86,7 @@ public readonly ref struct RopeKvCache<TCache>
                 keyBlocks.Length < blockLength ? nameof(keyBlocks) : nameof(valueBlocks));
         }
 
-        long blocks = Math.Min(keyBlocks.Length, valueBlocks.Length) / blockLength;
+        long blocks = (long)(Math.Min(keyBlocks.Length, valueBlocks.Length) / blockLength);
         long capacity = (long)blocksPerSequence * blockSize;
         return new(keyBlocks, valueBlocks, RopeKvCacheLayout.Paged, blockTable.Length / blocksPerSequence, heads, headDim,
             (int)Math.Min(capacity, int.MaxValue), blockSize, blockTable, blocksPerSequence, blocks);
@@ -126,7 +127,7 @@ public readonly ref struct RopeKvCache<TCache>
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(heads, 1);
         Guard.PositiveEven(headDim);
-        long required = (long)batch * capacity * heads * headDim;
+        Int128 required = (Int128)batch * capacity * heads * headDim;
         if (keys.Length < required || values.Length < required)
         {
             throw new ArgumentException(

@@ -438,6 +438,17 @@ public class KvAppendTests
     }
 
     [Fact]
+    public void CacheSizesAreCheckedWithoutWrapping()
+    {
+        // 2^16 of each count: 2^64 elements, which wraps to 0 in 64 bits; a block of 2^64 elements likewise.
+        float[] small = new float[16];
+        ValidationTests.AssertThrowsNaming<ArgumentException>("keys", () => RopeKvCache<float>.PositionMajor(small, small, 1 << 16, 1 << 16, 1 << 16, 1 << 16));
+        ValidationTests.AssertThrowsNaming<ArgumentException>("keys", () => RopeKvCache<float>.HeadMajor(small, small, 1 << 16, 1 << 16, 1 << 16, 1 << 16));
+        ValidationTests.AssertThrowsNaming<ArgumentException>("keyBlocks", () => RopeKvCache<float>.Paged(small, small, 1 << 20, 1 << 20, 1 << 24, [0], 1));
+        ValidationTests.AssertThrowsNaming<ArgumentException>("keyBlocks", () => RopeKvCache<float>.Paged(small, small, int.MaxValue, int.MaxValue, 1 << 30, [0], 1));
+    }
+
+    [Fact]
     public void BadPackedInputAndNormsAreRejectedBeforeAnythingIsWritten()
     {
         var setup = new Setup<float, float>(CacheKind.PositionMajor, value => value);
