@@ -433,8 +433,6 @@ static void head_reference(const call_ref* c, const double* x, int64_t head_dim,
         memcpy(n, x, sizeof(double) * (size_t)head_dim);
     }
     double tiny = 0x1p-120 * weight_scale;
-    double half_ulp_type = out_dtype != ROPE_SIMD_FLOAT32; /* marks 16-bit output; the half ulp is added when comparing */
-    (void)half_ulp_type;
     int half = rotary / 2;
     for (int i = 0; i < half; i++) {
         int64_t ja = c->layout == ROPE_SIMD_INTERLEAVED ? 2 * i : i, jb = c->layout == ROPE_SIMD_INTERLEAVED ? 2 * i + 1 : i + half;
@@ -789,7 +787,7 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (int call = 0; call < 3 && r.at < r.size; call++) {
         uint8_t dtype_byte = (uint8_t)take(&r, 1);
         int sane = dtype_byte % 4 != 0;
-        int dtype = sane ? (dtype_byte >> 2) % 3 : dtype_byte % 16 == 15 ? (int)take(&r, 4) : dtype_byte % 3;
+        int dtype = sane || (dtype_byte >> 2) % 16 != 15 ? (dtype_byte >> 2) % 3 : (int)take(&r, 4);
         int esize = dtype == ROPE_SIMD_FLOAT32 ? 4 : 2;
         int layout = sane ? (int)(take(&r, 1) % 2) : take(&r, 1) % 16 == 15 ? (int)take(&r, 4) : (int)(take(&r, 1) % 2);
         int flags = sane ? (int)(take(&r, 1) % 2) : take(&r, 1) % 16 == 15 ? (int)take(&r, 4) : (int)(take(&r, 1) % 2);
@@ -983,7 +981,7 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                    batch, and positions of every kind, each buffer exactly as long as the call says it is. */
                 uint8_t format = (uint8_t)take(&r, 1) % 6;
                 rows_arg.format = format == 5 ? (int32_t)take(&r, 4) : format;
-                rows_arg.dtype = take(&r, 1) % 16 == 15 ? (int32_t)take(&r, 4) : dtype_byte % 3;
+                rows_arg.dtype = take(&r, 1) % 16 == 15 ? (int32_t)take(&r, 4) : (dtype_byte >> 2) % 3;
                 int row_element = rows_arg.dtype == ROPE_SIMD_FLOAT32 ? 4 : 2;
                 rows_arg.table = table;
                 size_t row_values = (size_t)(take(&r, 2) % 8192);
