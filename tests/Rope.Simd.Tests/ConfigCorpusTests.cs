@@ -9,10 +9,10 @@ namespace Rope.Simd.Tests;
 /// </summary>
 public class ConfigCorpusTests
 {
-    /// <summary>Gemma-3-4b-it's config.json: its text_config leaves head_dim, num_attention_heads, rope_theta and rope_local_base_freq to Gemma3TextConfig's defaults.</summary>
+    /// <summary>Gemma-3-4b-it's config.json: its text_config leaves head_dim, num_attention_heads, max_position_embeddings, rope_theta, rope_local_base_freq and sliding_window_pattern to Gemma3TextConfig's defaults.</summary>
     private const string Gemma3_4b = "google/gemma-3-4b-it";
 
-    /// <summary>Llama-4-Scout-17B-16E-Instruct's config.json: llama3 scaling with low_freq_factor = high_freq_factor = 1.</summary>
+    /// <summary>Llama-4-Scout-17B-16E-Instruct's config.json: llama3 scaling with low_freq_factor = high_freq_factor = 1, max_position_embeddings 10485760 (40 times the base model's 262144), no_rope_layers empty (Llama4TextConfig's every fourth layer).</summary>
     private const string Llama4Scout = "meta-llama/Llama-4-Scout-17B-16E-Instruct";
 
     /// <summary>Model, its config's rope fields, the expected head dim, rotary dim and base of the default schedule (0: another schedule, checked apart).</summary>
@@ -89,11 +89,13 @@ public class ConfigCorpusTests
         Assert.Equal(34, layers.LayerTypes.Count);
         for (int layer = 0; layer < 34; layer++)
         {
-            // Gemma3TextConfig: sliding_window_pattern 6, head_dim 256; global layers at rope_theta 1e6 with the linear
-            // factor 8, sliding ones at rope_local_base_freq 1e4 unscaled.
+            // Gemma3TextConfig: sliding_window_pattern 6 (layer i is full attention where (i + 1) % 6 == 0), head_dim 256,
+            // max_position_embeddings 131072; global layers at rope_theta 1e6 with the linear factor 8, sliding ones at
+            // rope_local_base_freq 1e4 unscaled.
             bool full = (layer + 1) % 6 == 0;
             RopeConfiguration config = layers.ForLayer(layer)!;
-            Assert.Equal((full ? "full_attention" : "sliding_attention", 256, 256), (layers.LayerTypes[layer], config.HeadDim, config.RotaryDim));
+            Assert.Equal((full ? "full_attention" : "sliding_attention", 256, 256, (int?)131072),
+                (layers.LayerTypes[layer], config.HeadDim, config.RotaryDim, config.MaxPositionEmbeddings));
             for (int i = 0; i < 128; i++)
             {
                 double expected = full ? Math.Pow(1e6, -2.0 * i / 256) / 8 : Math.Pow(1e4, -2.0 * i / 256);
@@ -118,6 +120,12 @@ public class ConfigCorpusTests
             double expected = 2 * Math.PI / w > 8192 ? w / 16 : w;
             Assert.Equal(expected, config.Frequencies.InverseFrequencies[i], expected * 1e-15);
         }
+
+        // The step falls between pairs 34 and 35 (wavelengths about 6695 and 8219), well clear of 8192 itself, where
+        // transformers' smooth factor would be 0/0: no pair of Scout's schedule reaches that boundary.
+        double[] wavelengths = [.. Enumerable.Range(0, 64).Select(i => 2 * Math.PI / Math.Pow(500000, -2.0 * i / 128))];
+        Assert.Equal(35, wavelengths.Count(wavelength => wavelength < 8192));
+        Assert.All(wavelengths, wavelength => Assert.True(Math.Abs(wavelength / 8192 - 1) > 3e-3));
 
         RopeLayerSchedule layers = HuggingFaceConfig.ParseLayers(Json(Llama4Scout));
         Assert.Equal(48, layers.LayerTypes.Count);

@@ -191,7 +191,9 @@ public static class RopeScaling
 
             if (highFrequencyFactor == lowFrequencyFactor)
             {
-                // The band [L0/hf, L0/lf] is the one wavelength L0/lf, where the smooth factor would be 0/0: ω kept, as above it.
+                // The band [L0/hf, L0/lf] is the one wavelength L0/lf, where the smooth factor would be 0/0 (NaN in transformers'
+                // _compute_llama3_parameters, an assertion in Meta's apply_scaling): ω kept, as at shorter wavelengths. No
+                // published schedule reaches it (Llama 4 Scout's nearest wavelength is 0.3% above L0).
                 return w;
             }
 
