@@ -155,6 +155,64 @@ internal sealed class MatrixCase<T, TCache>
                 Call(engine, RowsFor(rotaryDim, RowSource.Table, 0), twin);
                 Assert.True(outputs.SameBits(twin), $"{engine}: {combination.Rows} rows gave other bits than the table's rows");
             }
+
+            if (operation.IsAppend && pathEngine.Path == twinPath && (typeof(T) == typeof(float) || typeof(T) == typeof(TCache)))
+            {
+                AssertSeparateCallsBits(engine, outputs);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The append against the separate calls on the same path: queries with ApplyWithNorm's bits, keys (float32, or
+    /// of the cache's own type) with ApplyWithNorm's bits followed by the span conversion, at every place.
+    /// </summary>
+    private void AssertSeparateCallsBits(RopeEngine engine, Outputs outputs)
+    {
+        bool packed = operation.Kind == Operation.AppendPacked;
+        RopeRows source = rows.Make();
+        RopeLayout layout = combination.Layout;
+        T[] separateQueries = packed ? [.. qkv] : [.. queries];
+        if (queryShape.Heads > 0)
+        {
+            engine.ApplyWithNorm(source, separateQueries.AsSpan(), queryShape, Norm(queryNorm, queryWeights, headDim), MakePositions(), layout);
+        }
+
+        AssertSameBits(separateQueries, packed ? outputs.Qkv : outputs.Queries, $"{engine}: the append's queries are not ApplyWithNorm's bits");
+        T[] separateKeys = packed ? [.. qkv] : [.. keys];
+        int offset = packed ? packing.KeyOffset : 0;
+        engine.ApplyWithNorm(source, separateKeys.AsSpan(offset), keyShape, Norm(keyNorm, keyWeights, headDim), MakePositions(), layout);
+        TCache[] converted = new TCache[headDim];
+        for (int sequence = 0; sequence < batch; sequence++)
+        {
+            for (int token = 0; token < tokens; token++)
+            {
+                for (int h = 0; h < keyShape.Heads; h++)
+                {
+                    int start = offset + (sequence * keyShape.BatchStride) + (token * keyShape.TokenStride) + (h * keyShape.HeadStride);
+                    Convert(engine, separateKeys.AsSpan(start, headDim), converted);
+                    int place = Place(sequence, temporal[(sequence * tokens) + token], h);
+                    Assert.True(MemoryMarshal.AsBytes(converted.AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(outputs.KeyCache.AsSpan(place, headDim))),
+                        $"{engine}: the cached key of sequence {sequence} token {token} head {h} is not ApplyWithNorm's bits converted once");
+                }
+            }
+        }
+    }
+
+    /// <summary>The span conversion between the activations' and the cache's type (a copy for the same type).</summary>
+    private static void Convert(RopeEngine engine, ReadOnlySpan<T> from, Span<TCache> to)
+    {
+        if (typeof(T) == typeof(TCache))
+        {
+            MemoryMarshal.Cast<T, TCache>(from).CopyTo(to);
+        }
+        else if (typeof(TCache) == typeof(BFloat16))
+        {
+            engine.ConvertToBFloat16(MemoryMarshal.Cast<T, float>(from), MemoryMarshal.Cast<TCache, BFloat16>(to));
+        }
+        else
+        {
+            engine.ConvertToHalf(MemoryMarshal.Cast<T, float>(from), MemoryMarshal.Cast<TCache, Half>(to));
         }
     }
 
