@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 using Rope.Simd.Drivers;
 using Rope.Simd.Kernels;
 
@@ -47,41 +46,39 @@ public sealed partial class RopeEngine
     private void Narrow<TElement>(ReadOnlySpan<float> source, Span<TElement> destination)
         where TElement : unmanaged
     {
-        switch (Path)
-        {
-            case RopePath.Vector512:
-                ElementConversion<Vector512Ops, Vector512<float>>.Narrow(source, destination);
-                break;
-            case RopePath.Vector256:
-                ElementConversion<Vector256Ops, Vector256<float>>.Narrow(source, destination);
-                break;
-            case RopePath.Vector128:
-                ElementConversion<Vector128Ops, Vector128<float>>.Narrow(source, destination);
-                break;
-            default:
-                ElementConversion<ScalarOps, LanePair>.Narrow(source, destination);
-                break;
-        }
+        var work = new Narrowing<TElement>(source, destination);
+        IsaPaths.Run(Path, ref work);
     }
 
     private void Widen<TElement>(ReadOnlySpan<TElement> source, Span<float> destination)
         where TElement : unmanaged
     {
-        switch (Path)
-        {
-            case RopePath.Vector512:
-                ElementConversion<Vector512Ops, Vector512<float>>.Widen(source, destination);
-                break;
-            case RopePath.Vector256:
-                ElementConversion<Vector256Ops, Vector256<float>>.Widen(source, destination);
-                break;
-            case RopePath.Vector128:
-                ElementConversion<Vector128Ops, Vector128<float>>.Widen(source, destination);
-                break;
-            default:
-                ElementConversion<ScalarOps, LanePair>.Widen(source, destination);
-                break;
-        }
+        var work = new Widening<TElement>(source, destination);
+        IsaPaths.Run(Path, ref work);
+    }
+
+    private readonly ref struct Narrowing<TElement>(ReadOnlySpan<float> source, Span<TElement> destination) : IIsaWork
+        where TElement : unmanaged
+    {
+        private readonly ReadOnlySpan<float> source = source;
+        private readonly Span<TElement> destination = destination;
+
+        public void Run<TOps, TVector>()
+            where TOps : IVectorOps<TVector>
+            where TVector : struct =>
+            ElementConversion<TOps, TVector>.Narrow(source, destination);
+    }
+
+    private readonly ref struct Widening<TElement>(ReadOnlySpan<TElement> source, Span<float> destination) : IIsaWork
+        where TElement : unmanaged
+    {
+        private readonly ReadOnlySpan<TElement> source = source;
+        private readonly Span<float> destination = destination;
+
+        public void Run<TOps, TVector>()
+            where TOps : IVectorOps<TVector>
+            where TVector : struct =>
+            ElementConversion<TOps, TVector>.Widen(source, destination);
     }
 
     private static void ValidateConversion<TFrom, TTo>(ReadOnlySpan<TFrom> source, Span<TTo> destination)

@@ -120,7 +120,7 @@ public sealed partial class RopeEngine
                 var append = new KvAppend<TCache>(keyCache, valueCache, cache.Addressing, blockTable, cache.BlockTable.Length, pinnedQueryNorm,
                     new PinnedHeadNorm(keyWeights, keyNorm.Epsilon, keyNorm.Kind), valueSource, values.Length, SourcesInCache(keys, values, cache));
                 // One thread: the append's writes go to cache places that positions, not head ranges, decide.
-                Rotation.Run(Get(Path), rows, positions, layout, false, keyShape, separately ? default : queryTarget,
+                Rotation.RunOnOneThread(Path, rows, positions, layout, false, keyShape, separately ? default : queryTarget,
                     new RotationTarget<TElement>(keys, default, keyShape), append);
             }
         }

@@ -119,6 +119,9 @@ public readonly record struct RopeShape
     /// <summary>The span one sequence's heads cover.</summary>
     internal int SequenceLength { get; }
 
+    /// <summary>Element where token <paramref name="token"/> of sequence <paramref name="sequence"/> starts (its first head).</summary>
+    internal nint TokenOffset(int sequence, int token) => (nint)sequence * BatchStride + (nint)token * TokenStride;
+
     /// <summary>The same heads, strides and batch with another head count (a part of the heads).</summary>
     internal RopeShape WithHeads(int heads) => new(Batch, Tokens, heads, HeadDim, BatchStride, TokenStride, HeadStride);
 

@@ -23,9 +23,13 @@ internal static class ElementConversion<TOps, TVector>
         {
             ConversionDriver<TOps, TVector, BFloat16Codec, BFloat16>.Narrow(source, MemoryMarshal.Cast<TElement, BFloat16>(destination));
         }
-        else
+        else if (typeof(TElement) == typeof(Half))
         {
             ConversionDriver<TOps, TVector, HalfCodec, Half>.Narrow(source, MemoryMarshal.Cast<TElement, Half>(destination));
+        }
+        else
+        {
+            ElementKernels.ThrowUnsupported<TElement>();
         }
     }
 
@@ -41,9 +45,13 @@ internal static class ElementConversion<TOps, TVector>
         {
             ConversionDriver<TOps, TVector, BFloat16Codec, BFloat16>.Widen(MemoryMarshal.Cast<TElement, BFloat16>(source), destination);
         }
-        else
+        else if (typeof(TElement) == typeof(Half))
         {
             ConversionDriver<TOps, TVector, HalfCodec, Half>.Widen(MemoryMarshal.Cast<TElement, Half>(source), destination);
+        }
+        else
+        {
+            ElementKernels.ThrowUnsupported<TElement>();
         }
     }
 

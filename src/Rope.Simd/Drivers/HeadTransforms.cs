@@ -135,7 +135,7 @@ internal readonly unsafe struct NormalizedHeads<TOps, TVector>(float* scales, in
     private static void Scales(scoped in RotationTarget<float> target, int sequence, int token, bool normalizes, float epsilon, float* scales)
     {
         RopeShape shape = target.Shape;
-        NormalizedRotationDriver<TOps, TVector>.Scales(target.Source, (nint)sequence * shape.BatchStride + (nint)token * shape.TokenStride, shape,
+        NormalizedRotationDriver<TOps, TVector>.Scales(target.Source, shape.TokenOffset(sequence, token), shape,
             normalizes, epsilon, new Span<float>(scales, shape.Heads));
     }
 

@@ -36,38 +36,36 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
     // Tokens in a chunk at most: each keeps its position and its cache place (two longs) in scratch.
     private const int ChunkTokens = 256;
 
-    /// <summary>Tokens [firstToken, endToken): <paramref name="queries"/> (none where rotated apart) and <paramref name="keys"/>.</summary>
+    /// <summary>The tokens of <paramref name="work"/>: <paramref name="queries"/> (none where rotated apart) and <paramref name="keys"/>.</summary>
     [SkipLocalsInit]
-    public void Run<TOps, TVector, TElement, TRows, TPositions>(in TRows rows, in TPositions positions, RopeLayout layout, bool inverse,
-        int firstToken, int endToken, int tokensPerSequence, scoped in RotationTarget<TElement> queries, scoped in RotationTarget<TElement> keys)
+    public void Run<TOps, TVector, TElement>(in RotationWork work, scoped in RotationTarget<TElement> queries, scoped in RotationTarget<TElement> keys)
         where TOps : IVectorOps<TVector>
         where TVector : struct
         where TElement : unmanaged
-        where TRows : struct, IRowSource
-        where TPositions : struct, IPositionSource
     {
-        if (keys.Shape.Heads == 0 || endToken <= firstToken)
+        TokenRange tokens = work.Tokens;
+        if (keys.Shape.Heads == 0 || tokens.IsEmpty)
         {
             return;
         }
 
         RopeShape shape = keys.Shape;
         var valueSource = new ReadOnlySpan<TElement>(values, valuesLength);
-        int rotaryDim = rows.RotaryDim, headDim = shape.HeadDim, headCount = shape.Heads, tokenLength = headCount * headDim;
+        int rotaryDim = work.Rows.RotaryDim, headDim = shape.HeadDim, headCount = shape.Heads, tokenLength = headCount * headDim;
         // float32 keys, and 16-bit keys into a cache of their own type, are rotated by the driver that rotates the queries
         // (the bits of Apply and ApplyWithNorm), in the same call, from where they lie; other keys are widened first.
         // Keys or values lying in the cache itself, or keys whose heads are not one after another, take the widened way
         // too, token by token (a token's keys are then all read before any is written, its values after its keys are).
         bool sameDriver = (typeof(TElement) == typeof(float) || typeof(TElement) == typeof(TCache)) && !sourcesInCache && shape.HeadStride == headDim;
-        int rowLength = positions.ScratchLength(rows.ScratchLength, rotaryDim);
+        int rowLength = work.Rows.ScratchLength;
         // Where the queries' and keys' driver handles a key destination of its own layout (everywhere but float32 heads
         // normalized by the fallback for spans of no whole register blocks), tokens go in chunks: one driver call rotates
         // a chunk's queries in place and its keys into L2-resident scratch, then the chunk's keys and values are written
         // to the cache. Otherwise each token has its own driver call, its row serving as a one-row cache.
-        int span = layout == RopeLayout.Interleaved ? rotaryDim : rotaryDim / 2;
+        int span = work.Interleaved ? rotaryDim : rotaryDim / 2;
         bool chunked = sameDriver && (typeof(TElement) != typeof(float) || (queryNorm.Kind == RopeHeadNormKind.None && keyNorm.Kind == RopeHeadNormKind.None)
-            || ResidentRotation<TOps, TVector, SingleKernel<TOps, TVector, FusedWhereAvailable>, float>.Fits(span, layout == RopeLayout.Interleaved));
-        int chunk = chunked ? Math.Clamp(ChunkFloats / tokenLength, 1, Math.Min(ChunkTokens, endToken - firstToken)) : 1;
+            || ResidentRotation<TOps, TVector, SingleKernel<TOps, TVector, FusedWhereAvailable>, float>.Fits(span, work.Interleaved));
+        int chunk = chunked ? Math.Clamp(ChunkFloats / tokenLength, 1, Math.Min(ChunkTokens, tokens.End - tokens.First)) : 1;
         // Rotated keys (float32, or the activations' type) of a chunk or a token, a bridge for values between two 16-bit
         // types, a chunk's positions and cache places (two longs a token, 8-byte aligned: tokenLength is even), the
         // token's row where one is written, and the heads' scales.
@@ -84,13 +82,11 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
             scratch = Scratch.AlignToCacheLine(scratch, length);
             if (chunked)
             {
-                AppendChunks<TOps, TVector, TElement, TRows, TPositions>(rows, positions, layout, inverse, firstToken, endToken, tokensPerSequence, queries,
-                    keys, valueSource, scratch, chunk, table);
+                AppendChunks<TOps, TVector, TElement>(work, queries, keys, valueSource, scratch, chunk, table);
             }
             else
             {
-                AppendTokens<TOps, TVector, TElement, TRows, TPositions>(rows, positions, layout, inverse, firstToken, endToken, tokensPerSequence, queries,
-                    keys, valueSource, scratch, sameDriver, table);
+                AppendTokens<TOps, TVector, TElement>(work, queries, keys, valueSource, scratch, sameDriver, table);
             }
         }
 
@@ -104,35 +100,33 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
     /// Token by token, each with its own driver call, the token's row serving as a one-row cache: where keys are widened
     /// first, lie in the cache, or are normalized float32 heads whose span the register-resident rotation does not take.
     /// </summary>
-    private void AppendTokens<TOps, TVector, TElement, TRows, TPositions>(in TRows rows, in TPositions positions, RopeLayout layout, bool inverse,
-        int firstToken, int endToken, int tokensPerSequence, scoped in RotationTarget<TElement> queries, scoped in RotationTarget<TElement> keys,
-        ReadOnlySpan<TElement> valueSource, Span<float> scratch, bool sameDriver, ReadOnlySpan<int> table)
+    private void AppendTokens<TOps, TVector, TElement>(in RotationWork work, scoped in RotationTarget<TElement> queries,
+        scoped in RotationTarget<TElement> keys, ReadOnlySpan<TElement> valueSource, Span<float> scratch, bool sameDriver, ReadOnlySpan<int> table)
         where TOps : IVectorOps<TVector>
         where TVector : struct
         where TElement : unmanaged
-        where TRows : struct, IRowSource
-        where TPositions : struct, IPositionSource
     {
+        RowReader rows = work.Rows;
+        TokenRange tokens = work.Tokens;
         RopeShape shape = keys.Shape, queryShape = queries.Shape;
         RopeShape queryToken = queryShape.Heads == 0 ? default
             : new RopeShape(1, queryShape.Heads, queryShape.HeadDim, queryShape.TokenStride, queryShape.HeadStride);
-        int rotaryDim = rows.RotaryDim, headDim = shape.HeadDim, headCount = shape.Heads, tokenLength = headCount * headDim;
+        int rotaryDim = work.Rows.RotaryDim, headDim = shape.HeadDim, headCount = shape.Heads, tokenLength = headCount * headDim;
         var keyToken = new RopeShape(1, headCount, headDim);
         // Rotated keys of the cache's type go straight into a cache whose heads of a position lie one after another.
         bool keysIntoCache = sameDriver && typeof(TElement) == typeof(TCache) && addressing.HeadsAdjacent;
-        int rowLength = positions.ScratchLength(rows.ScratchLength, rotaryDim);
+        int rowLength = rows.ScratchLength;
         Span<float> keyScratch = scratch[..tokenLength], bridge = scratch.Slice(tokenLength, tokenLength);
         Span<float> rowScratch = scratch.Slice(2 * tokenLength, rowLength), scales = scratch.Slice(2 * tokenLength + rowLength, headCount);
-        (int sequence, int token) = Math.DivRem(firstToken, tokensPerSequence);
-        for (int index = firstToken; index < endToken; index++)
+        for (TokenCursor cursor = tokens.Start(); cursor.Index < tokens.End; cursor.Next())
         {
             // One read of the caller's position: the key is rotated for the position whose place it is stored at.
-            long position = positions.Position(index, sequence, token);
-            long place = Place(position, table, sequence);
-            nint tokenOffset = (nint)sequence * shape.BatchStride + (nint)token * shape.TokenStride;
-            ref float row = ref rows.Row<TOps, TVector>(position, rowScratch);
-            var tokenRow = new InterleavedRows<float>((byte*)Unsafe.AsPointer(ref row), rotaryDim, rotaryDim, 0);
-            nint queryOffset = (nint)sequence * queryShape.BatchStride + (nint)token * queryShape.TokenStride;
+            TokenPosition position = work.Positions.Read(cursor);
+            long place = Place(position.Value, table, cursor.Sequence);
+            nint tokenOffset = shape.TokenOffset(cursor.Sequence, cursor.Token);
+            ref float row = ref rows.Interleaved<TOps, TVector>(position, rowScratch);
+            var tokenRow = RotationWork.OneRow((float*)Unsafe.AsPointer(ref row), rotaryDim, work.Layout, work.Inverse);
+            nint queryOffset = queryShape.TokenOffset(cursor.Sequence, cursor.Token);
             if (sameDriver)
             {
                 // Queries in place and keys into the cache (or scratch) by one driver call, as ApplyWithNorm rotates both.
@@ -140,7 +134,7 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
                     ? new Span<TElement>((TElement*)keyCache + place, tokenLength)
                     : MemoryMarshal.Cast<float, TElement>(keyScratch)[..tokenLength];
                 var keyTarget = new RotationTarget<TElement>(keys.Source.Slice((int)tokenOffset, tokenLength), destination, keyToken);
-                Rotate<TOps, TVector, TElement>(tokenRow, layout, inverse, queries, queryOffset, queryToken, keyTarget);
+                Rotate<TOps, TVector, TElement>(tokenRow, queries, queryOffset, queryToken, keyTarget);
                 if (!keysIntoCache)
                 {
                     StoreKeys<TOps, TVector, TElement>(MemoryMarshal.Cast<float, TElement>(keyScratch)[..tokenLength], headDim, place);
@@ -150,7 +144,7 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
             {
                 if (queryShape.Heads > 0)
                 {
-                    Rotate<TOps, TVector, TElement>(tokenRow, layout, inverse, queries, queryOffset, queryToken, default);
+                    Rotate<TOps, TVector, TElement>(tokenRow, queries, queryOffset, queryToken, default);
                 }
 
                 // Keys widened into float32 scratch (float32 keys copied), rotated there (float32 keys, or any keys into a
@@ -160,22 +154,17 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
                 var target = new RotationTarget<float>(keyScratch, keyScratch, keyToken);
                 if (typeof(TCache) == typeof(float) || typeof(TElement) == typeof(float))
                 {
-                    RotateWidened<TOps, TVector, FusedWhereAvailable>(tokenRow, layout, inverse, target, scales);
+                    RotateWidened<TOps, TVector, FusedWhereAvailable>(tokenRow, target, scales);
                 }
                 else
                 {
-                    RotateWidened<TOps, TVector, RoundedTwice>(tokenRow, layout, inverse, target, scales);
+                    RotateWidened<TOps, TVector, RoundedTwice>(tokenRow, target, scales);
                 }
 
                 StoreKeys<TOps, TVector, float>(keyScratch, headDim, place);
             }
 
             AppendValues<TOps, TVector, TElement>(valueSource, shape, tokenOffset, place, bridge);
-            if (++token == tokensPerSequence)
-            {
-                token = 0;
-                sequence++;
-            }
         }
     }
 
@@ -183,15 +172,14 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
     /// Tokens in chunks: per chunk one driver call rotates the queries in place and the keys into <paramref name="scratch"/>
     /// (laid out [chunk token][heads][headDim]), then each token's keys and values go to its place in the cache.
     /// </summary>
-    private void AppendChunks<TOps, TVector, TElement, TRows, TPositions>(in TRows rows, in TPositions positions, RopeLayout layout, bool inverse,
-        int firstToken, int endToken, int tokensPerSequence, scoped in RotationTarget<TElement> queries, scoped in RotationTarget<TElement> keys,
-        ReadOnlySpan<TElement> values, Span<float> scratch, int chunk, ReadOnlySpan<int> table)
+    private void AppendChunks<TOps, TVector, TElement>(in RotationWork work, scoped in RotationTarget<TElement> queries,
+        scoped in RotationTarget<TElement> keys, ReadOnlySpan<TElement> values, Span<float> scratch, int chunk, ReadOnlySpan<int> table)
         where TOps : IVectorOps<TVector>
         where TVector : struct
         where TElement : unmanaged
-        where TRows : struct, IRowSource
-        where TPositions : struct, IPositionSource
     {
+        TokenRange tokens = work.Tokens;
+        int tokensPerSequence = tokens.PerSequence;
         RopeShape shape = keys.Shape;
         int headDim = shape.HeadDim, tokenLength = shape.Heads * headDim;
         Span<TElement> rotated = MemoryMarshal.Cast<float, TElement>(scratch[..(chunk * tokenLength)])[..(chunk * tokenLength)];
@@ -199,48 +187,41 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
         Span<long> chunkPositions = MemoryMarshal.Cast<float, long>(scratch.Slice((chunk + 1) * tokenLength, 2 * chunk)), places = MemoryMarshal.Cast<float, long>(
             scratch.Slice((chunk + 1) * tokenLength + 2 * chunk, 2 * chunk));
         long* positionValues = (long*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(chunkPositions));
-        for (int chunkStart = firstToken; chunkStart < endToken; chunkStart += chunk)
+        for (int chunkStart = tokens.First; chunkStart < tokens.End; chunkStart += chunk)
         {
-            int chunkEnd = Math.Min(chunkStart + chunk, endToken);
+            int chunkEnd = Math.Min(chunkStart + chunk, tokens.End);
             // Each token's position read once from the caller's memory and its cache place checked: the rotation takes
             // its row from the same value (token i of the call at positionValues[i - chunkStart]).
-            (int sequence, int token) = Math.DivRem(chunkStart, tokensPerSequence);
-            for (int index = chunkStart; index < chunkEnd; index++)
+            for (TokenCursor cursor = tokens.At(chunkStart); cursor.Index < chunkEnd; cursor.Next())
             {
-                long position = chunkPositions[index - chunkStart] = positions.Position(index, sequence, token);
-                places[index - chunkStart] = Place(position, table, sequence);
-                if (++token == tokensPerSequence)
-                {
-                    token = 0;
-                    sequence++;
-                }
+                long position = chunkPositions[cursor.Index - chunkStart] = work.Positions.Read(cursor).Value;
+                places[cursor.Index - chunkStart] = Place(position, table, cursor.Sequence);
             }
 
-            var readPositions = new ExplicitPositions<long>(positionValues - chunkStart);
+            var chunkWork = new RotationWork(work.Rows, PositionReader.Explicit(positionValues - chunkStart), work.Layout, work.Inverse,
+                tokens with { First = chunkStart, End = chunkEnd });
             // Token i of the call (counted over all sequences) lands at (i - chunkStart)·tokenLength of the scratch.
             var keyTarget = new RotationTarget<TElement>(keys.Source, rotated, shape, -(nint)chunkStart * tokenLength, tokenLength,
                 (nint)tokensPerSequence * tokenLength);
             if (queryNorm.Kind == RopeHeadNormKind.None && keyNorm.Kind == RopeHeadNormKind.None)
             {
-                new PlainRotation().Run<TOps, TVector, TElement, TRows, ExplicitPositions<long>>(rows, readPositions, layout, inverse, chunkStart, chunkEnd,
-                    tokensPerSequence, queries, keyTarget);
+                new PlainRotation().Run<TOps, TVector, TElement>(chunkWork, queries, keyTarget);
             }
             else
             {
-                new NormalizedRotation(queryNorm, keyNorm).Run<TOps, TVector, TElement, TRows, ExplicitPositions<long>>(rows, readPositions, layout, inverse,
-                    chunkStart, chunkEnd, tokensPerSequence, queries, keyTarget);
+                new NormalizedRotation(queryNorm, keyNorm).Run<TOps, TVector, TElement>(chunkWork, queries, keyTarget);
             }
 
             // Tokens whose cache places follow one another (and whose values do) go to the cache as one run: a prefill
             // into a position-major cache is then one conversion per chunk for the keys and one for the values.
-            (sequence, token) = Math.DivRem(chunkStart, tokensPerSequence);
             int runStart = chunkStart;
             long runPlace = 0;
             nint runValues = 0;
-            for (int index = chunkStart; index < chunkEnd; index++)
+            for (TokenCursor cursor = tokens.At(chunkStart); cursor.Index < chunkEnd; cursor.Next())
             {
+                int index = cursor.Index;
                 long place = places[index - chunkStart];
-                nint valueOffset = (nint)sequence * shape.BatchStride + (nint)token * shape.TokenStride;
+                nint valueOffset = shape.TokenOffset(cursor.Sequence, cursor.Token);
                 int run = index - runStart;
                 if (run > 0 && (place != runPlace + (long)run * tokenLength || valueOffset != runValues + (nint)run * tokenLength))
                 {
@@ -252,12 +233,6 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
                 {
                     runPlace = place;
                     runValues = valueOffset;
-                }
-
-                if (++token == tokensPerSequence)
-                {
-                    token = 0;
-                    sequence++;
                 }
             }
 
@@ -310,20 +285,18 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
     }
 
     /// <summary>One token's widened keys, normalized where they have a norm and rotated in place with <typeparamref name="TProducts"/>.</summary>
-    private void RotateWidened<TOps, TVector, TProducts>(in InterleavedRows<float> tokenRow, RopeLayout layout, bool inverse,
-        scoped in RotationTarget<float> target, Span<float> scales)
+    private void RotateWidened<TOps, TVector, TProducts>(in RotationWork tokenRow, scoped in RotationTarget<float> target, Span<float> scales)
         where TOps : IVectorOps<TVector>
         where TVector : struct
         where TProducts : IProductSum
     {
         if (keyNorm.Kind == RopeHeadNormKind.None)
         {
-            RotationDriver<TOps, TVector, SingleKernel<TOps, TVector, TProducts>, float>.Rotate(tokenRow, new SequentialPositions(0), layout, inverse,
-                0, 1, 1, target, default);
+            RotationDriver<TOps, TVector, SingleKernel<TOps, TVector, TProducts>, float>.Rotate(tokenRow, target, default);
         }
         else
         {
-            NormalizedRotationDriver<TOps, TVector>.Token<TProducts>(tokenRow, layout, inverse, target, keyNorm, scales);
+            NormalizedRotationDriver<TOps, TVector>.Token<TProducts>(tokenRow, target, keyNorm, scales);
         }
     }
 
@@ -354,8 +327,8 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
     /// normalized where it has a norm and rotated by the driver <c>ApplyWithNorm</c> and <c>Apply</c> use for
     /// <typeparamref name="TElement"/> (the same bits), the token's row serving as a one-row cache.
     /// </summary>
-    private void Rotate<TOps, TVector, TElement>(in InterleavedRows<float> tokenRow, RopeLayout layout, bool inverse,
-        scoped in RotationTarget<TElement> queries, nint queryOffset, RopeShape queryToken, scoped in RotationTarget<TElement> keys)
+    private void Rotate<TOps, TVector, TElement>(in RotationWork tokenRow, scoped in RotationTarget<TElement> queries, nint queryOffset,
+        RopeShape queryToken, scoped in RotationTarget<TElement> keys)
         where TOps : IVectorOps<TVector>
         where TVector : struct
         where TElement : unmanaged
@@ -364,13 +337,11 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
             : new RotationTarget<TElement>(queries.Source[(int)queryOffset..], queries.Destination[(int)queryOffset..], queryToken);
         if (queryNorm.Kind == RopeHeadNormKind.None && (keys.Shape.Heads == 0 || keyNorm.Kind == RopeHeadNormKind.None))
         {
-            new PlainRotation().Run<TOps, TVector, TElement, InterleavedRows<float>, SequentialPositions>(tokenRow, new SequentialPositions(0), layout,
-                inverse, 0, 1, 1, queryTarget, keys);
+            new PlainRotation().Run<TOps, TVector, TElement>(tokenRow, queryTarget, keys);
         }
         else
         {
-            new NormalizedRotation(queryNorm, keyNorm).Run<TOps, TVector, TElement, InterleavedRows<float>, SequentialPositions>(tokenRow,
-                new SequentialPositions(0), layout, inverse, 0, 1, 1, queryTarget, keys);
+            new NormalizedRotation(queryNorm, keyNorm).Run<TOps, TVector, TElement>(tokenRow, queryTarget, keys);
         }
     }
 

@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Rope.Simd.Kernels;
-using Rope.Simd.Positions;
 using Rope.Simd.Rows;
 
 namespace Rope.Simd.Drivers;
@@ -20,23 +19,18 @@ internal readonly unsafe struct PinnedHeadNorm(float* weights, float epsilon, Ro
 /// <summary>QK norm then rotation, in place: each target's heads get their own norm.</summary>
 internal readonly struct NormalizedRotation(PinnedHeadNorm firstNorm, PinnedHeadNorm secondNorm) : IRotationOperation
 {
-    public void Run<TOps, TVector, TElement, TRows, TPositions>(in TRows rows, in TPositions positions, RopeLayout layout, bool inverse,
-        int firstToken, int endToken, int tokensPerSequence, scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second)
+    public void Run<TOps, TVector, TElement>(in RotationWork work, scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second)
         where TOps : IVectorOps<TVector>
         where TVector : struct
         where TElement : unmanaged
-        where TRows : struct, IRowSource
-        where TPositions : struct, IPositionSource
     {
         if (typeof(TElement) == typeof(float))
         {
-            NormalizedRotationDriver<TOps, TVector>.Single(rows, positions, layout, inverse, firstToken, endToken, tokensPerSequence,
-                Rotation.As<TElement, float>(first), Rotation.As<TElement, float>(second), firstNorm, secondNorm);
+            NormalizedRotationDriver<TOps, TVector>.Single(work, Rotation.As<TElement, float>(first), Rotation.As<TElement, float>(second), firstNorm, secondNorm);
         }
         else
         {
-            NormalizedRotationDriver<TOps, TVector>.Widened(rows, positions, layout, inverse, firstToken, endToken, tokensPerSequence, first, second,
-                firstNorm, secondNorm);
+            NormalizedRotationDriver<TOps, TVector>.Widened(work, first, second, firstNorm, secondNorm);
         }
     }
 }
@@ -59,35 +53,28 @@ internal static unsafe class NormalizedRotationDriver<TOps, TVector>
     where TVector : struct
 {
     [SkipLocalsInit]
-    public static void Single<TRows, TPositions>(in TRows rows, in TPositions positions, RopeLayout layout, bool inverse,
-        int firstToken, int endToken, int tokensPerSequence, scoped in RotationTarget<float> first, scoped in RotationTarget<float> second,
+    public static void Single(in RotationWork work, scoped in RotationTarget<float> first, scoped in RotationTarget<float> second,
         in PinnedHeadNorm firstNorm, in PinnedHeadNorm secondNorm)
-        where TRows : struct, IRowSource
-        where TPositions : struct, IPositionSource
     {
+        TokenRange tokens = work.Tokens;
         int firstHeads = first.Shape.Heads, heads = firstHeads + second.Shape.Heads;
-        if (heads == 0 || endToken <= firstToken)
+        if (heads == 0 || tokens.IsEmpty)
         {
             return;
         }
 
-        if (Resident<FusedWhereAvailable, TRows, TPositions>(rows, positions, layout, inverse, firstToken, endToken, tokensPerSequence, first, second, firstNorm, secondNorm))
+        if (Resident<FusedWhereAvailable>(work, first, second, firstNorm, secondNorm))
         {
             return;
         }
 
         float[]? rented = null;
         Span<float> scales = heads <= Scratch.StackLimit ? stackalloc float[heads] : (rented = ArrayPool<float>.Shared.Rent(heads));
-        (int sequence, int token) = Math.DivRem(firstToken, tokensPerSequence);
-        for (int index = firstToken; index < endToken; index++)
+        for (TokenCursor cursor = tokens.Start(); cursor.Index < tokens.End; cursor.Next())
         {
-            NormalizeThenRotate<FusedWhereAvailable, TRows, TPositions>(rows, positions, layout, inverse, index, tokensPerSequence,
-                first, TokenOffset(first.Shape, sequence, token), second, TokenOffset(second.Shape, sequence, token), firstNorm, secondNorm, scales);
-            if (++token == tokensPerSequence)
-            {
-                token = 0;
-                sequence++;
-            }
+            NormalizeThenRotate<FusedWhereAvailable>(work.With(tokens with { First = cursor.Index, End = cursor.Index + 1 }),
+                first, first.Shape.TokenOffset(cursor.Sequence, cursor.Token), second, second.Shape.TokenOffset(cursor.Sequence, cursor.Token),
+                firstNorm, secondNorm, scales);
         }
 
         if (rented is not null)
@@ -97,23 +84,22 @@ internal static unsafe class NormalizedRotationDriver<TOps, TVector>
     }
 
     [SkipLocalsInit]
-    public static void Widened<TElement, TRows, TPositions>(in TRows rows, in TPositions positions, RopeLayout layout, bool inverse,
-        int firstToken, int endToken, int tokensPerSequence, scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second,
+    public static void Widened<TElement>(in RotationWork work, scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second,
         in PinnedHeadNorm firstNorm, in PinnedHeadNorm secondNorm)
         where TElement : unmanaged
-        where TRows : struct, IRowSource
-        where TPositions : struct, IPositionSource
     {
+        TokenRange tokens = work.Tokens;
         RopeShape firstShape = first.Shape, secondShape = second.Shape;
         int firstHeads = firstShape.Heads, heads = firstHeads + secondShape.Heads;
-        if (heads == 0 || endToken <= firstToken)
+        if (heads == 0 || tokens.IsEmpty)
         {
             return;
         }
 
+        RowReader rows = work.Rows;
         int rotaryDim = rows.RotaryDim;
         int firstLength = firstHeads * firstShape.HeadDim, secondLength = secondShape.Heads * secondShape.HeadDim;
-        int rowLength = positions.ScratchLength(rows.ScratchLength, rotaryDim);
+        int rowLength = rows.ScratchLength;
         int length = firstLength + secondLength + heads + rowLength;
         float[]? rented = null;
         Span<float> scratch = length <= Scratch.StackLimit
@@ -128,29 +114,22 @@ internal static unsafe class NormalizedRotationDriver<TOps, TVector>
             RopeShape firstPacked = Packed(firstShape), secondPacked = Packed(secondShape);
             var firstScratch = new RotationTarget<float>(firstValues, firstValues, firstPacked);
             var secondScratch = new RotationTarget<float>(secondValues, secondValues, secondPacked);
-            (int sequence, int token) = Math.DivRem(firstToken, tokensPerSequence);
-            for (int index = firstToken; index < endToken; index++)
+            for (TokenCursor cursor = tokens.Start(); cursor.Index < tokens.End; cursor.Next())
             {
-                nint firstOffset = TokenOffset(firstShape, sequence, token), secondOffset = TokenOffset(secondShape, sequence, token);
+                nint firstOffset = firstShape.TokenOffset(cursor.Sequence, cursor.Token), secondOffset = secondShape.TokenOffset(cursor.Sequence, cursor.Token);
                 ElementConversion<TOps, TVector>.WidenHeads(first.Source, firstOffset, firstShape, firstValues);
                 ElementConversion<TOps, TVector>.WidenHeads(second.Source, secondOffset, secondShape, secondValues);
 
                 // The token's row, as a one-row cache of its own, rotates the scratch heads.
-                ref float row = ref positions.Row<TRows, TOps, TVector>(rows, index, sequence, token, rowScratch);
-                var tokenRow = new InterleavedRows<float>((byte*)Unsafe.AsPointer(ref row), rotaryDim, rotaryDim, 0);
-                if (!Resident<RoundedTwice, InterleavedRows<float>, SequentialPositions>(tokenRow, new SequentialPositions(0), layout, inverse, 0, 1, 1, firstScratch, secondScratch, firstNorm, secondNorm))
+                ref float row = ref rows.Interleaved<TOps, TVector>(work.Positions.Read(cursor), rowScratch);
+                var tokenRow = RotationWork.OneRow((float*)Unsafe.AsPointer(ref row), rotaryDim, work.Layout, work.Inverse);
+                if (!Resident<RoundedTwice>(tokenRow, firstScratch, secondScratch, firstNorm, secondNorm))
                 {
-                    NormalizeThenRotate<RoundedTwice, InterleavedRows<float>, SequentialPositions>(tokenRow, new SequentialPositions(0), layout, inverse,
-                        0, 1, firstScratch, 0, secondScratch, 0, firstNorm, secondNorm, scales);
+                    NormalizeThenRotate<RoundedTwice>(tokenRow, firstScratch, 0, secondScratch, 0, firstNorm, secondNorm, scales);
                 }
 
-                ElementConversion<TOps, TVector>.NarrowHeads(firstValues, first.Destination, first.DestinationOffset(sequence, token), firstShape);
-                ElementConversion<TOps, TVector>.NarrowHeads(secondValues, second.Destination, second.DestinationOffset(sequence, token), secondShape);
-                if (++token == tokensPerSequence)
-                {
-                    token = 0;
-                    sequence++;
-                }
+                ElementConversion<TOps, TVector>.NarrowHeads(firstValues, first.Destination, first.DestinationOffset(cursor.Sequence, cursor.Token), firstShape);
+                ElementConversion<TOps, TVector>.NarrowHeads(secondValues, second.Destination, second.DestinationOffset(cursor.Sequence, cursor.Token), secondShape);
             }
         }
 
@@ -163,20 +142,17 @@ internal static unsafe class NormalizedRotationDriver<TOps, TVector>
     /// <summary>
     /// One token of one tensor, <paramref name="target"/>'s heads packed one after another, normalized and rotated
     /// from its source into its destination (which may be apart) with <typeparamref name="TProducts"/>, the token's
-    /// row as a one-row cache.
+    /// row as a one-row cache (<paramref name="tokenRow"/>).
     /// </summary>
-    public static void Token<TProducts>(in InterleavedRows<float> row, RopeLayout layout, bool inverse, scoped in RotationTarget<float> target,
-        in PinnedHeadNorm norm, Span<float> scales)
+    public static void Token<TProducts>(in RotationWork tokenRow, scoped in RotationTarget<float> target, in PinnedHeadNorm norm, Span<float> scales)
         where TProducts : IProductSum
     {
-        if (Resident<TProducts, InterleavedRows<float>, SequentialPositions>(row, new SequentialPositions(0), layout, inverse, 0, 1, 1, target, default,
-            norm, default))
+        if (Resident<TProducts>(tokenRow, target, default, norm, default))
         {
             return;
         }
 
-        NormalizeThenRotate<TProducts, InterleavedRows<float>, SequentialPositions>(row, new SequentialPositions(0), layout, inverse, 0, 1, target, 0,
-            default, 0, norm, default, scales);
+        NormalizeThenRotate<TProducts>(tokenRow, target, 0, default, 0, norm, default, scales);
     }
 
     /// <summary>
@@ -184,15 +160,12 @@ internal static unsafe class NormalizedRotationDriver<TOps, TVector>
     /// rotation loads it, one pass over the token's heads after their scales (false: the span does not fit).
     /// </summary>
     [SkipLocalsInit]
-    private static bool Resident<TProducts, TRows, TPositions>(in TRows rows, in TPositions positions, RopeLayout layout, bool inverse,
-        int firstToken, int endToken, int tokensPerSequence, scoped in RotationTarget<float> first, scoped in RotationTarget<float> second,
+    private static bool Resident<TProducts>(in RotationWork work, scoped in RotationTarget<float> first, scoped in RotationTarget<float> second,
         in PinnedHeadNorm firstNorm, in PinnedHeadNorm secondNorm)
         where TProducts : IProductSum
-        where TRows : struct, IRowSource
-        where TPositions : struct, IPositionSource
     {
-        bool interleaved = layout == RopeLayout.Interleaved;
-        int rotaryDim = rows.RotaryDim;
+        bool interleaved = work.Interleaved;
+        int rotaryDim = work.Rows.RotaryDim;
         if (!ResidentRotation<TOps, TVector, SingleKernel<TOps, TVector, TProducts>, float>.Fits(interleaved ? rotaryDim : rotaryDim / 2, interleaved))
         {
             return false;
@@ -211,13 +184,13 @@ internal static unsafe class NormalizedRotationDriver<TOps, TVector>
                 firstNorm.Kind != RopeHeadNormKind.None, secondNorm.Kind != RopeHeadNormKind.None);
             if (interleaved)
             {
-                ResidentRotation<TOps, TVector, SingleKernel<TOps, TVector, TProducts>, float>.RotateRows<InterleavedPairs, TRows, TPositions, NormalizedHeads<TOps, TVector>>(
-                    rows, positions, inverse, firstToken, endToken, tokensPerSequence, first, second, transform);
+                ResidentRotation<TOps, TVector, SingleKernel<TOps, TVector, TProducts>, float>.RotateRows<InterleavedPairs, NormalizedHeads<TOps, TVector>>(
+                    work, first, second, transform);
             }
             else
             {
-                ResidentRotation<TOps, TVector, SingleKernel<TOps, TVector, TProducts>, float>.RotateRows<HalfSplitPairs, TRows, TPositions, NormalizedHeads<TOps, TVector>>(
-                    rows, positions, inverse, firstToken, endToken, tokensPerSequence, first, second, transform);
+                ResidentRotation<TOps, TVector, SingleKernel<TOps, TVector, TProducts>, float>.RotateRows<HalfSplitPairs, NormalizedHeads<TOps, TVector>>(
+                    work, first, second, transform);
             }
         }
 
@@ -253,12 +226,9 @@ internal static unsafe class NormalizedRotationDriver<TOps, TVector>
     /// One token where the span is no whole register blocks: every head's scale, every head normalized in place, then
     /// the token rotated by the float32 kernel with <typeparamref name="TProducts"/>.
     /// </summary>
-    private static void NormalizeThenRotate<TProducts, TRows, TPositions>(in TRows rows, in TPositions positions, RopeLayout layout, bool inverse,
-        int index, int tokensPerSequence, scoped in RotationTarget<float> first, nint firstOffset, scoped in RotationTarget<float> second,
-        nint secondOffset, in PinnedHeadNorm firstNorm, in PinnedHeadNorm secondNorm, Span<float> scales)
+    private static void NormalizeThenRotate<TProducts>(in RotationWork oneToken, scoped in RotationTarget<float> first, nint firstOffset,
+        scoped in RotationTarget<float> second, nint secondOffset, in PinnedHeadNorm firstNorm, in PinnedHeadNorm secondNorm, Span<float> scales)
         where TProducts : IProductSum
-        where TRows : struct, IRowSource
-        where TPositions : struct, IPositionSource
     {
         int firstHeads = first.Shape.Heads;
         Scales(first.Source, firstOffset, first.Shape, firstNorm.Kind != RopeHeadNormKind.None, firstNorm.Epsilon, scales);
@@ -267,15 +237,12 @@ internal static unsafe class NormalizedRotationDriver<TOps, TVector>
         Normalize(second.Source, second.Destination, secondOffset, second.Shape, secondNorm, scales[firstHeads..]);
         // Normalized heads are in their destinations now and are rotated there; a target without a norm is rotated from
         // its source into its destination.
-        RotationDriver<TOps, TVector, SingleKernel<TOps, TVector, TProducts>, float>.Rotate(rows, positions, layout, inverse,
-            index, index + 1, tokensPerSequence, firstNorm.Kind == RopeHeadNormKind.None ? first : Normalized(first),
-            secondNorm.Kind == RopeHeadNormKind.None ? second : Normalized(second));
+        RotationDriver<TOps, TVector, SingleKernel<TOps, TVector, TProducts>, float>.Rotate(oneToken,
+            firstNorm.Kind == RopeHeadNormKind.None ? first : Normalized(first), secondNorm.Kind == RopeHeadNormKind.None ? second : Normalized(second));
     }
 
     /// <summary>A target whose heads were normalized into its destination: rotated in place there.</summary>
     private static RotationTarget<float> Normalized(scoped in RotationTarget<float> target) => new(target.Destination, target.Destination, target.Shape);
-
-    private static nint TokenOffset(RopeShape shape, int sequence, int token) => (nint)sequence * shape.BatchStride + (nint)token * shape.TokenStride;
 
     /// <summary>One token of <paramref name="shape"/>'s heads, packed one after another (no heads: an empty shape).</summary>
     private static RopeShape Packed(RopeShape shape) => shape.Heads == 0 ? default : new RopeShape(1, shape.Heads, shape.HeadDim);

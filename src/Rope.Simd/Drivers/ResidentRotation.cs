@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Rope.Simd.Kernels;
-using Rope.Simd.Positions;
 using Rope.Simd.Rows;
 
 namespace Rope.Simd.Drivers;
@@ -57,34 +56,34 @@ internal static class ResidentRotation<TOps, TVector, TKernel, TElement>
     }
 
     /// <summary>
-    /// Rotates tokens [<paramref name="firstToken"/>, <paramref name="endToken"/>) of both targets with their rows
+    /// Rotates the tokens of <paramref name="work"/> of both targets with their rows
     /// <c>[c0, s0, c1, s1, ...]</c>, each expanded straight into registers (no slots written and read back);
     /// <see cref="Fits"/> holds for the layout's span. Scratch is taken only where a row is written for the call.
     /// <paramref name="heads"/> may transform each block before it is rotated (<see cref="PlainHeads{TVector}"/>: none).
     /// </summary>
     [SkipLocalsInit]
-    public static void RotateRows<TLayout, TRows, TPositions, THeads>(in TRows rows, in TPositions positions, bool inverse,
-        int firstToken, int endToken, int tokensPerSequence, scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second,
-        in THeads heads)
+    public static void RotateRows<TLayout, THeads>(in RotationWork work, scoped in RotationTarget<TElement> first,
+        scoped in RotationTarget<TElement> second, in THeads heads)
         where TLayout : struct
-        where TRows : IRowSource
-        where TPositions : IPositionSource
         where THeads : struct, IHeadTransform<TVector>
     {
+        RowReader rows = work.Rows;
+        TokenRange tokens = work.Tokens;
+        bool inverse = work.Inverse;
         int rotaryDim = rows.RotaryDim;
         int span = typeof(TLayout) == typeof(InterleavedPairs) ? rotaryDim : rotaryDim / 2;
         // A head transform writes what lies past the rotary dim itself (EndToken); rotation alone copies it out of place.
         bool plain = typeof(THeads) == typeof(PlainHeads<TVector>);
         bool copyFirst = plain && CopiesPassThrough(first, rotaryDim), copySecond = plain && CopiesPassThrough(second, rotaryDim);
-        int scratchLength = positions.ScratchLength(rows.ScratchLength, rotaryDim);
+        int scratchLength = rows.ScratchLength;
         float[]? rented = null;
         Span<float> scratch = scratchLength == 0 ? default
             : scratchLength <= Scratch.StackLimit ? Scratch.AlignToCacheLine(stackalloc float[scratchLength + Scratch.CacheLineFloats], scratchLength)
             : (rented = ArrayPool<float>.Shared.Rent(scratchLength));
-        (int sequence, int token) = Math.DivRem(firstToken, tokensPerSequence);
-        for (int index = firstToken; index < endToken; index++)
+        for (TokenCursor cursor = tokens.Start(); cursor.Index < tokens.End; cursor.Next())
         {
-            ref float row = ref positions.Row<TRows, TOps, TVector>(rows, index, sequence, token, scratch);
+            int sequence = cursor.Sequence, token = cursor.Token;
+            ref float row = ref rows.Interleaved<TOps, TVector>(work.Positions.Read(cursor), scratch);
             if (typeof(THeads) != typeof(PlainHeads<TVector>))
             {
                 heads.BeginToken(first, second, sequence, token);
@@ -104,12 +103,6 @@ internal static class ResidentRotation<TOps, TVector, TKernel, TElement>
             if (copySecond)
             {
                 CopyPassThrough(second, sequence, token, rotaryDim);
-            }
-
-            if (++token == tokensPerSequence)
-            {
-                token = 0;
-                sequence++;
             }
         }
 

@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using Rope.Simd.Positions;
 using Rope.Simd.Rows;
 using Rope.Simd.Kernels;
 
@@ -54,7 +53,7 @@ internal readonly ref struct RotationTarget<TElement>
 
     /// <summary>Element of the source where token <paramref name="token"/> of sequence <paramref name="sequence"/> starts.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public nint SourceOffset(int sequence, int token) => (nint)sequence * Shape.BatchStride + (nint)token * Shape.TokenStride;
+    public nint SourceOffset(int sequence, int token) => Shape.TokenOffset(sequence, token);
 
     /// <summary>Element of the destination where that token starts.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -81,48 +80,43 @@ internal static class RotationDriver<TOps, TVector, TKernel, TElement>
     where TElement : unmanaged
 {
     /// <summary>
-    /// Rotates tokens [<paramref name="firstToken"/>, <paramref name="endToken"/>) of both targets, counted over all
-    /// sequences (token i is token i mod <paramref name="tokensPerSequence"/> of sequence i / tokensPerSequence); a
-    /// target with no heads is skipped. Each token's row is read once from <paramref name="rows"/> through
-    /// <paramref name="positions"/>.
+    /// Rotates the tokens of <paramref name="work"/> of both targets; a target with no heads is skipped. Each token's
+    /// row is read once.
     /// </summary>
     [SkipLocalsInit]
-    public static void Rotate<TRows, TPositions>(in TRows rows, in TPositions positions, RopeLayout layout, bool inverse,
-        int firstToken, int endToken, int tokensPerSequence, scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second)
-        where TRows : IRowSource
-        where TPositions : IPositionSource
+    public static void Rotate(in RotationWork work, scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second)
     {
+        TokenRange tokens = work.Tokens;
         // No heads means nothing to read or write: return before the token loop (a shape may claim 2^31 - 1 tokens of none).
-        if (endToken <= firstToken || (first.Shape.Heads == 0 && second.Shape.Heads == 0))
+        if (tokens.IsEmpty || (first.Shape.Heads == 0 && second.Shape.Heads == 0))
         {
             return;
         }
 
+        RowReader rows = work.Rows;
         int rotaryDim = rows.RotaryDim;
         int count = TKernel.Count;
-        bool interleaved = layout == RopeLayout.Interleaved;
+        bool interleaved = work.Interleaved, inverse = work.Inverse, runs = rows.GivesRuns;
         int span = interleaved ? rotaryDim : rotaryDim / 2;
         // Spans of a few whole blocks keep their slots in registers across the token's heads.
         bool resident = ResidentRotation<TOps, TVector, TKernel, TElement>.Fits(span, interleaved);
-        if (resident && !(TRows.HasHalves && TPositions.IsSingleStream))
+        if (resident && !runs)
         {
             // Rows expand straight into registers: no slots, so no scratch beyond what a row needs.
             if (interleaved)
             {
-                ResidentRotation<TOps, TVector, TKernel, TElement>.RotateRows<InterleavedPairs, TRows, TPositions, PlainHeads<TVector>>(
-                    rows, positions, inverse, firstToken, endToken, tokensPerSequence, first, second, default);
+                ResidentRotation<TOps, TVector, TKernel, TElement>.RotateRows<InterleavedPairs, PlainHeads<TVector>>(work, first, second, default);
             }
             else
             {
-                ResidentRotation<TOps, TVector, TKernel, TElement>.RotateRows<HalfSplitPairs, TRows, TPositions, PlainHeads<TVector>>(
-                    rows, positions, inverse, firstToken, endToken, tokensPerSequence, first, second, default);
+                ResidentRotation<TOps, TVector, TKernel, TElement>.RotateRows<HalfSplitPairs, PlainHeads<TVector>>(work, first, second, default);
             }
 
             return;
         }
 
         int slotsLength = (span + count - 1) / count * count;
-        int rowScratchLength = positions.ScratchLength(rows.ScratchLength, rotaryDim);
+        int rowScratchLength = rows.ScratchLength;
         // cos and sin slots, the row and element spills of spans shorter than a block, and the row scratch.
         int scratchLength = 2 * slotsLength + 4 * count + rowScratchLength;
 
@@ -145,70 +139,55 @@ internal static class RotationDriver<TOps, TVector, TKernel, TElement>
         // and the signs stay as given.
         bool copyFirst = resident && ResidentRotation<TOps, TVector, TKernel, TElement>.CopiesPassThrough(first, rotaryDim);
         bool copySecond = resident && ResidentRotation<TOps, TVector, TKernel, TElement>.CopiesPassThrough(second, rotaryDim);
-        bool slotsAreRuns = TKernel.HalfSplitSlotsInPairOrder && TRows.HasHalves && TPositions.IsSingleStream && !interleaved && !inverse
-            && span % count == 0;
-        (int sequence, int token) = Math.DivRem(firstToken, tokensPerSequence);
-        for (int index = firstToken; index < endToken; index++)
+        bool slotsAreRuns = TKernel.HalfSplitSlotsInPairOrder && runs && !interleaved && !inverse && span % count == 0;
+        for (TokenCursor cursor = tokens.Start(); cursor.Index < tokens.End; cursor.Next())
         {
             ref float tokenCos = ref cos, tokenSin = ref sin;
-            if (TRows.HasHalves && TPositions.IsSingleStream)
+            RowView row = work.Row<TOps, TVector>(cursor, rowScratch);
+            if (row.IsRuns)
             {
                 // Cosines and sines the caller keeps apart go straight into the slots: no interleaved row between.
-                RowHalves halves = rows.Halves<TOps, TVector>(positions.Position(index, sequence, token), rowScratch);
                 if (slotsAreRuns)
                 {
-                    tokenCos = ref halves.Cosines;
-                    tokenSin = ref halves.Sines;
+                    tokenCos = ref row.Cosines;
+                    tokenSin = ref row.Sines;
                 }
                 else if (interleaved)
                 {
-                    ExpandInterleavedFromHalves(ref halves.Cosines, ref halves.Sines, span, inverse, ref cos, ref sin, ref rowSpill);
+                    ExpandInterleavedFromHalves(ref row.Cosines, ref row.Sines, span, inverse, ref cos, ref sin, ref rowSpill);
                 }
                 else
                 {
-                    ExpandHalfSplitFromHalves(ref halves.Cosines, ref halves.Sines, span, inverse, ref cos, ref sin, ref rowSpill);
+                    ExpandHalfSplitFromHalves(ref row.Cosines, ref row.Sines, span, inverse, ref cos, ref sin, ref rowSpill);
                 }
-
-                if (resident)
-                {
-                    ResidentRotation<TOps, TVector, TKernel, TElement>.RotateToken(first, second, sequence, token, span, interleaved, ref tokenCos, ref tokenSin);
-                }
+            }
+            else if (interleaved)
+            {
+                ExpandInterleaved(ref row.Row, span, inverse, ref cos, ref sin, ref rowSpill);
             }
             else
             {
-                ref float row = ref positions.Row<TRows, TOps, TVector>(rows, index, sequence, token, rowScratch);
-                if (interleaved)
-                {
-                    ExpandInterleaved(ref row, span, inverse, ref cos, ref sin, ref rowSpill);
-                }
-                else
-                {
-                    ExpandHalfSplit(ref row, span, inverse, ref cos, ref sin, ref rowSpill);
-                }
+                ExpandHalfSplit(ref row.Row, span, inverse, ref cos, ref sin, ref rowSpill);
             }
 
             if (resident)
             {
+                ResidentRotation<TOps, TVector, TKernel, TElement>.RotateToken(first, second, cursor.Sequence, cursor.Token, span, interleaved,
+                    ref tokenCos, ref tokenSin);
                 if (copyFirst)
                 {
-                    ResidentRotation<TOps, TVector, TKernel, TElement>.CopyPassThrough(first, sequence, token, rotaryDim);
+                    ResidentRotation<TOps, TVector, TKernel, TElement>.CopyPassThrough(first, cursor.Sequence, cursor.Token, rotaryDim);
                 }
 
                 if (copySecond)
                 {
-                    ResidentRotation<TOps, TVector, TKernel, TElement>.CopyPassThrough(second, sequence, token, rotaryDim);
+                    ResidentRotation<TOps, TVector, TKernel, TElement>.CopyPassThrough(second, cursor.Sequence, cursor.Token, rotaryDim);
                 }
             }
             else
             {
-                RotateTarget(first, sequence, token, span, rotaryDim, interleaved, ref tokenCos, ref tokenSin, ref elementSpill);
-                RotateTarget(second, sequence, token, span, rotaryDim, interleaved, ref tokenCos, ref tokenSin, ref elementSpill);
-            }
-
-            if (++token == tokensPerSequence)
-            {
-                token = 0;
-                sequence++;
+                RotateTarget(first, cursor.Sequence, cursor.Token, span, rotaryDim, interleaved, ref tokenCos, ref tokenSin, ref elementSpill);
+                RotateTarget(second, cursor.Sequence, cursor.Token, span, rotaryDim, interleaved, ref tokenCos, ref tokenSin, ref elementSpill);
             }
         }
 

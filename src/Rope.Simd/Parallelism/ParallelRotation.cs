@@ -1,8 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 using Rope.Simd.Drivers;
-using Rope.Simd.Positions;
-using Rope.Simd.Rows;
 
 namespace Rope.Simd.Parallelism;
 
@@ -241,42 +239,38 @@ internal abstract class ParallelJob
 /// expanded once per token per chunk, so chunks cut tokens first and heads only when there are fewer tokens than chunks.
 /// Rows and positions arrive pinned; the targets are pinned here.
 /// </summary>
-internal sealed unsafe class ParallelRotation<TElement, TRows, TPositions, TOperation> : ParallelJob
+internal sealed unsafe class ParallelRotation<TElement, TOperation> : ParallelJob
     where TElement : unmanaged
-    where TRows : struct, IRowSource
-    where TPositions : struct, IPositionSource
     where TOperation : struct, IRotationOperation
 {
     // Several chunks per worker balance the load when a core is busy with other work.
     private const int ChunksPerWorker = 4;
 
-    private static readonly ParallelRotation<TElement, TRows, TPositions, TOperation>?[] Pool =
-        new ParallelRotation<TElement, TRows, TPositions, TOperation>?[Math.Max(4, 2 * Environment.ProcessorCount)];
+    private static readonly ParallelRotation<TElement, TOperation>?[] Pool =
+        new ParallelRotation<TElement, TOperation>?[Math.Max(4, 2 * Environment.ProcessorCount)];
 
     private Rotation.Call call;
-    private TRows rows;
-    private TPositions positions;
+    private RotationWork work;
     private TOperation operation;
     private PinnedTensor first, second;
     private int tokenChunks, headChunks;
 
     /// <summary>Rotates on up to <c>call.Workers</c> threads (the caller included) and returns when all of it is done.</summary>
-    public static void Run(in Rotation.Call call, in TRows rows, in TPositions positions,
-        scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second, in TOperation operation)
+    public static void Run(in Rotation.Call call, in RotationWork work, scoped in RotationTarget<TElement> first,
+        scoped in RotationTarget<TElement> second, in TOperation operation)
     {
         fixed (TElement* firstSource = first.Source, firstDestination = first.Destination)
         fixed (TElement* secondSource = second.Source, secondDestination = second.Destination)
         {
-            ParallelRotation<TElement, TRows, TPositions, TOperation> job = Rent();
+            ParallelRotation<TElement, TOperation> job = Rent();
             job.call = call;
-            job.rows = rows;
-            job.positions = positions;
+            job.work = work;
             job.operation = operation;
             job.first = new PinnedTensor(firstSource, firstDestination, first.Shape);
             job.second = new PinnedTensor(secondSource, secondDestination, second.Shape);
             int totalHeads = first.Shape.Heads + second.Shape.Heads;
             int wanted = call.Workers * ChunksPerWorker;
-            job.tokenChunks = Math.Min(call.Tokens, wanted);
+            job.tokenChunks = Math.Min(work.Tokens.End, wanted);
             job.headChunks = Math.Min(totalHeads, (wanted + job.tokenChunks - 1) / job.tokenChunks);
             job.Execute(job.tokenChunks * job.headChunks, call.Workers);
         }
@@ -285,21 +279,20 @@ internal sealed unsafe class ParallelRotation<TElement, TRows, TPositions, TOper
     protected override void RotateChunk(int chunk)
     {
         (int tokenChunk, int headChunk) = Math.DivRem(chunk, headChunks);
-        int tokens = call.Tokens;
+        int tokens = work.Tokens.End;
         int firstToken = Cut(tokens, tokenChunk, tokenChunks), endToken = Cut(tokens, tokenChunk + 1, tokenChunks);
         int firstHeads = first.Shape.Heads, totalHeads = firstHeads + second.Shape.Heads;
         int headStart = Cut(totalHeads, headChunk, headChunks), headEnd = Cut(totalHeads, headChunk + 1, headChunks);
         // Combined head h is query head h below firstHeads, key head h - firstHeads from there on.
         int firstStart = Math.Min(headStart, firstHeads), firstEnd = Math.Min(headEnd, firstHeads);
         int secondStart = Math.Max(headStart, firstHeads) - firstHeads, secondEnd = Math.Max(headEnd, firstHeads) - firstHeads;
-        Rotation.OnPath(call.Path, rows, positions, call.Layout, call.Inverse, firstToken, endToken, call.TokensPerSequence,
+        Rotation.OnPath(call.Path, work.With(work.Tokens with { First = firstToken, End = endToken }),
             first.Heads<TElement>(firstStart, firstEnd), second.Heads<TElement>(secondStart, secondEnd), operation);
     }
 
     protected override void Recycle()
     {
-        rows = default;
-        positions = default;
+        work = default;
         operation = default;
         first = second = default;
         for (int slot = 0; slot < Pool.Length; slot++)
@@ -314,7 +307,7 @@ internal sealed unsafe class ParallelRotation<TElement, TRows, TPositions, TOper
     /// <summary>Boundary <paramref name="index"/> of <paramref name="parts"/> near-equal parts of <paramref name="total"/>.</summary>
     private static int Cut(int total, int index, int parts) => (int)((long)total * index / parts);
 
-    private static ParallelRotation<TElement, TRows, TPositions, TOperation> Rent()
+    private static ParallelRotation<TElement, TOperation> Rent()
     {
         for (int slot = 0; slot < Pool.Length; slot++)
         {
@@ -324,7 +317,7 @@ internal sealed unsafe class ParallelRotation<TElement, TRows, TPositions, TOper
             }
         }
 
-        return new ParallelRotation<TElement, TRows, TPositions, TOperation>();
+        return new ParallelRotation<TElement, TOperation>();
     }
 
     /// <summary>A tensor's pinned source and destination; a part of it is a range of its heads over every token of every sequence.</summary>
