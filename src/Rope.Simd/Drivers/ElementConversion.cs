@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Rope.Simd.Kernels;
 
@@ -100,6 +101,38 @@ internal static class ElementConversion<TOps, TVector>
         for (int head = 0; head < shape.Heads; head++)
         {
             Narrow(packed.Slice(head * headDim, headDim), destination.Slice((int)(tokenOffset + (nint)head * shape.HeadStride), headDim));
+        }
+    }
+
+    /// <summary>
+    /// Elements of one type into another: a copy for the same type, and otherwise through float32 (exact widening,
+    /// rounding to nearest even), between the two 16-bit types by way of <paramref name="bridge"/>, a bridge's length at a time.
+    /// </summary>
+    public static void Convert<TFrom, TTo>(ReadOnlySpan<TFrom> source, Span<TTo> destination, Span<float> bridge)
+        where TFrom : unmanaged
+        where TTo : unmanaged
+    {
+        if (typeof(TFrom) == typeof(TTo))
+        {
+            MemoryMarshal.Cast<TFrom, TTo>(source).CopyTo(destination);
+        }
+        else if (typeof(TFrom) == typeof(float))
+        {
+            Narrow(MemoryMarshal.Cast<TFrom, float>(source), destination);
+        }
+        else if (typeof(TTo) == typeof(float))
+        {
+            Widen(source, MemoryMarshal.Cast<TTo, float>(destination));
+        }
+        else
+        {
+            Debug.Assert(!bridge.IsEmpty, "A conversion between two 16-bit types needs a bridge.");
+            for (int start = 0; start < source.Length; start += bridge.Length)
+            {
+                Span<float> widened = bridge[..Math.Min(bridge.Length, source.Length - start)];
+                Widen(source.Slice(start, widened.Length), widened);
+                Narrow(widened, destination.Slice(start, widened.Length));
+            }
         }
     }
 }

@@ -52,19 +52,9 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
         RopeShape shape = keys.Shape;
         var valueSource = new ReadOnlySpan<TElement>(values, valuesLength);
         int rotaryDim = work.Rows.RotaryDim, headDim = shape.HeadDim, headCount = shape.Heads, tokenLength = headCount * headDim;
-        // float32 keys, and 16-bit keys into a cache of their own type, are rotated by the driver that rotates the queries
-        // (the bits of Apply and ApplyWithNorm), in the same call, from where they lie; other keys are widened first.
-        // Keys or values lying in the cache itself, or keys whose heads are not one after another, take the widened way
-        // too, token by token (a token's keys are then all read before any is written, its values after its keys are).
-        bool sameDriver = (typeof(TElement) == typeof(float) || typeof(TElement) == typeof(TCache)) && !sourcesInCache && shape.HeadStride == headDim;
+        bool sameDriver = KeysRotateWithQueries<TElement>(shape);
         int rowLength = work.Rows.ScratchLength;
-        // Where the queries' and keys' driver handles a key destination of its own layout (everywhere but float32 heads
-        // normalized by the fallback for spans of no whole register blocks), tokens go in chunks: one driver call rotates
-        // a chunk's queries in place and its keys into L2-resident scratch, then the chunk's keys and values are written
-        // to the cache. Otherwise each token has its own driver call, its row serving as a one-row cache.
-        int span = work.Interleaved ? rotaryDim : rotaryDim / 2;
-        bool chunked = sameDriver && (typeof(TElement) != typeof(float) || (queryNorm.Kind == RopeHeadNormKind.None && keyNorm.Kind == RopeHeadNormKind.None)
-            || ResidentRotation<TOps, TVector, SingleKernel<TOps, TVector, FusedWhereAvailable>, float>.Fits(span, work.Interleaved));
+        bool chunked = sameDriver && KeysGoInChunks<TOps, TVector, TElement>(work);
         int chunk = chunked ? Math.Clamp(ChunkFloats / tokenLength, 1, Math.Min(ChunkTokens, tokens.End - tokens.First)) : 1;
         // Rotated keys (float32, or the activations' type) of a chunk or a token, a bridge for values between two 16-bit
         // types, a chunk's positions and cache places (two longs a token, 8-byte aligned: tokenLength is even), the
@@ -94,6 +84,32 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
         {
             ArrayPool<float>.Shared.Return(rented);
         }
+    }
+
+    /// <summary>
+    /// Whether the keys are rotated by the very driver call that rotates the queries (the bits of <c>Apply</c> and
+    /// <c>ApplyWithNorm</c>), from where they lie: float32 keys, and 16-bit keys into a cache of their own type, whose
+    /// heads lie one after another and which lie apart from the cache. Other keys are widened into float32 first, token
+    /// by token (a token's keys are then all read before any is written, its values after its keys are).
+    /// </summary>
+    private bool KeysRotateWithQueries<TElement>(RopeShape keyShape)
+        where TElement : unmanaged =>
+        (typeof(TElement) == typeof(float) || typeof(TElement) == typeof(TCache)) && !sourcesInCache && keyShape.HeadStride == keyShape.HeadDim;
+
+    /// <summary>
+    /// Whether the driver takes a key destination of its own layout (everywhere but float32 heads normalized by the
+    /// fallback, for spans of no whole register blocks): then tokens go in chunks, one driver call rotating a chunk's
+    /// queries in place and its keys into L2-resident scratch before the chunk's keys and values go to the cache.
+    /// Otherwise each token has its own driver call, its row serving as a one-row cache.
+    /// </summary>
+    private bool KeysGoInChunks<TOps, TVector, TElement>(in RotationWork work)
+        where TOps : IVectorOps<TVector>
+        where TVector : struct
+        where TElement : unmanaged
+    {
+        int span = work.Interleaved ? work.Rows.RotaryDim : work.Rows.RotaryDim / 2;
+        return typeof(TElement) != typeof(float) || (queryNorm.Kind == RopeHeadNormKind.None && keyNorm.Kind == RopeHeadNormKind.None)
+            || ResidentRotation<TOps, TVector, SingleKernel<TOps, TVector, FusedWhereAvailable>, float>.Fits(span, work.Interleaved);
     }
 
     /// <summary>
@@ -264,8 +280,8 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
         }
 
         int length = count * tokenLength;
-        Convert<TOps, TVector, TElement, TCache>(rotated.Slice(first * tokenLength, length), new Span<TCache>((TCache*)keyCache + place, length), default);
-        Convert<TOps, TVector, TElement, TCache>(values.Slice((int)valueOffset, length), new Span<TCache>((TCache*)valueCache + place, length), bridge);
+        ElementConversion<TOps, TVector>.Convert(rotated.Slice(first * tokenLength, length), new Span<TCache>((TCache*)keyCache + place, length), default);
+        ElementConversion<TOps, TVector>.Convert(values.Slice((int)valueOffset, length), new Span<TCache>((TCache*)valueCache + place, length), bridge);
     }
 
     /// <summary>
@@ -311,13 +327,13 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
     {
         if (addressing.HeadsAdjacent)
         {
-            Convert<TOps, TVector, TRotated, TCache>(rotated, new Span<TCache>((TCache*)keyCache + place, rotated.Length), default);
+            ElementConversion<TOps, TVector>.Convert(rotated, new Span<TCache>((TCache*)keyCache + place, rotated.Length), default);
             return;
         }
 
         for (int head = 0; head * headDim < rotated.Length; head++)
         {
-            Convert<TOps, TVector, TRotated, TCache>(rotated.Slice(head * headDim, headDim),
+            ElementConversion<TOps, TVector>.Convert(rotated.Slice(head * headDim, headDim),
                 new Span<TCache>((TCache*)keyCache + place + head * addressing.HeadStride, headDim), default);
         }
     }
@@ -355,49 +371,15 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
         if (addressing.HeadsAdjacent && shape.HeadStride == headDim)
         {
             int tokenLength = shape.Heads * headDim;
-            Convert<TOps, TVector, TElement, TCache>(values.Slice((int)tokenOffset, tokenLength),
+            ElementConversion<TOps, TVector>.Convert(values.Slice((int)tokenOffset, tokenLength),
                 new Span<TCache>((TCache*)valueCache + place, tokenLength), bridge);
             return;
         }
 
         for (int head = 0; head < shape.Heads; head++)
         {
-            Convert<TOps, TVector, TElement, TCache>(values.Slice((int)(tokenOffset + (nint)head * shape.HeadStride), headDim),
+            ElementConversion<TOps, TVector>.Convert(values.Slice((int)(tokenOffset + (nint)head * shape.HeadStride), headDim),
                 new Span<TCache>((TCache*)valueCache + place + head * addressing.HeadStride, headDim), bridge);
-        }
-    }
-
-    /// <summary>
-    /// Elements of one type into another: a copy for the same type, and otherwise through float32 (exact widening,
-    /// rounding to nearest even), between the two 16-bit types by way of <paramref name="bridge"/>, a bridge's length at a time.
-    /// </summary>
-    private static void Convert<TOps, TVector, TFrom, TTo>(ReadOnlySpan<TFrom> source, Span<TTo> destination, Span<float> bridge)
-        where TOps : IVectorOps<TVector>
-        where TVector : struct
-        where TFrom : unmanaged
-        where TTo : unmanaged
-    {
-        if (typeof(TFrom) == typeof(TTo))
-        {
-            MemoryMarshal.Cast<TFrom, TTo>(source).CopyTo(destination);
-        }
-        else if (typeof(TFrom) == typeof(float))
-        {
-            ElementConversion<TOps, TVector>.Narrow(MemoryMarshal.Cast<TFrom, float>(source), destination);
-        }
-        else if (typeof(TTo) == typeof(float))
-        {
-            ElementConversion<TOps, TVector>.Widen(source, MemoryMarshal.Cast<TTo, float>(destination));
-        }
-        else
-        {
-            Debug.Assert(!bridge.IsEmpty, "A conversion between two 16-bit types needs a bridge.");
-            for (int start = 0; start < source.Length; start += bridge.Length)
-            {
-                Span<float> widened = bridge[..Math.Min(bridge.Length, source.Length - start)];
-                ElementConversion<TOps, TVector>.Widen(source.Slice(start, widened.Length), widened);
-                ElementConversion<TOps, TVector>.Narrow(widened, destination.Slice(start, widened.Length));
-            }
         }
     }
 
