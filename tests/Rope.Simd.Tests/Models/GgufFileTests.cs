@@ -241,6 +241,69 @@ public class GgufFileTests
         Assert.Contains("rope.dimension_sections", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void MetadataTheTensorDirectoryAndTensorsReadBack()
+    {
+        float[] weights = [1.5f, -2, 0.25f, 3, 4, 5];
+        Half[] halves = [(Half)1, (Half)(-0.5), Half.MaxValue, (Half)0.0001];
+        byte[] bytes = new GgufWriter().String("general.architecture", "llama").UInt32("llama.attention.head_count", 8)
+            .UInt32("llama.embedding_length", 512).Float32("llama.attention.layer_norm_rms_epsilon", 1e-5f).Strings("tokenizer.ggml.tokens", ["a", "b"])
+            .Tensor("w32", GgufWriter.TypeF32, [3, 2], [.. weights.SelectMany(BitConverter.GetBytes)])
+            .Tensor("w16", GgufWriter.TypeF16, [4], [.. halves.SelectMany(BitConverter.GetBytes)]).Bytes();
+        var stream = new MemoryStream(bytes);
+        GgufFile file = GgufFile.Read(stream, leaveOpen: true);
+        using (file)
+        {
+            Assert.Equal((8L, 512L), (file.GetInteger("llama.attention.head_count"), file.GetInteger("llama.embedding_length")));
+            Assert.Equal(1e-5f, (float)file.GetNumber("llama.attention.layer_norm_rms_epsilon")!.Value);
+            Assert.Equal(8.0, file.GetNumber("llama.attention.head_count"));
+            Assert.Equal("llama", file.GetString("general.architecture"));
+            Assert.True(file.ContainsKey("tokenizer.ggml.tokens"));
+            Assert.Equal((null, null, null), (file.GetInteger("absent"), file.GetNumber("absent"), file.GetString("absent")));
+            Assert.Throws<InvalidDataException>(() => file.GetInteger("general.architecture"));
+            Assert.Throws<InvalidDataException>(() => file.GetString("tokenizer.ggml.tokens"));
+
+            Assert.Equal(2, file.Tensors.Count);
+            GgufTensor w32 = file.Tensors["w32"];
+            Assert.Equal(("w32", 6L, 0u, 0ul), (w32.Name, w32.ElementCount, w32.Type, w32.Offset));
+            Assert.Equal([3L, 2L], w32.Shape);
+            Assert.Equal((1u, 32ul), (file.Tensors["w16"].Type, file.Tensors["w16"].Offset));
+            Assert.Equal(weights, file.ReadTensor("w32"));
+            Assert.Equal(halves.Select(h => (float)h), file.ReadTensor("w16"));
+            Assert.Throws<InvalidDataException>(() => file.ReadTensor("absent"));
+            Assert.Equal(RopeLayout.Interleaved, file.ReadRopeModel().Layout);
+        }
+
+        Assert.Throws<ObjectDisposedException>(() => file.ReadTensor("w32"));
+        Assert.True(stream.CanRead);   // left open
+
+        // A failed read disposes the stream it owns.
+        var owned = new MemoryStream([.. "GGML"u8, .. bytes[4..]]);
+        Assert.Throws<InvalidDataException>(() => GgufFile.Read(owned));
+        Assert.False(owned.CanRead);
+    }
+
+    [Fact]
+    public void TensorsListedTwiceMisalignedPastTheEndOrQuantizedAreRefused()
+    {
+        GgufWriter Valid() => new GgufWriter().String("general.architecture", "llama").UInt32("llama.attention.head_count", 8)
+            .UInt32("llama.embedding_length", 512);
+        Assert.Contains("listed twice", Assert.Throws<InvalidDataException>(() =>
+            GgufFile.Read(Valid().Tensor("a", 0, [4], new byte[16]).Tensor("a", 0, [4], new byte[16]).Stream())).Message, StringComparison.Ordinal);
+        Assert.Throws<InvalidDataException>(() => GgufFile.Read(Valid().Tensor("a", 0, [1UL << 40, 1UL << 40], [], offset: 0).Stream()));
+
+        foreach ((GgufWriter writer, string message) in new[]
+        {
+            (Valid().Tensor("a", 0, [4], new byte[16], offset: 4), "not a multiple of the alignment"),
+            (Valid().Tensor("a", 0, [4], new byte[16], offset: 1 << 20), "outside the file"),
+            (Valid().Tensor("a", 2, [32], new byte[18]), "ggml type 2"),
+        })
+        {
+            using GgufFile file = GgufFile.Read(writer.Stream());
+            Assert.Contains(message, Assert.Throws<InvalidDataException>(() => file.ReadTensor("a")).Message, StringComparison.Ordinal);
+        }
+    }
+
     /// <summary>The rope model of a GGUF file held by a stream: its header read, then its rotary part.</summary>
     private static RopeModel RopeOf(Stream stream)
     {
