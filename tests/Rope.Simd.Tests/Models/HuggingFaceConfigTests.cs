@@ -119,6 +119,27 @@ public class HuggingFaceConfigTests
     }
 
     [Fact]
+    public void TheModelTypeAndHeadCountsComeWithTheSchedule()
+    {
+        RopeModel qwen = HuggingFaceConfig.Parse("""{ "model_type": "qwen2", "hidden_size": 3584, "num_attention_heads": 28, "num_key_value_heads": 4 }""");
+        Assert.Equal(("qwen2", (int?)28, (int?)4, (RopeLayout?)null), (qwen.Name, qwen.QueryHeads, qwen.KeyValueHeads, qwen.Layout));
+        Assert.Equal(new RopeShape(3, 4, 128), qwen.KeyShape(3));
+
+        // Left to the class defaults (LlamaConfig: 32 heads) or not given at all: unknown key/value heads stay null.
+        RopeModel llama = HuggingFaceConfig.Parse("""{ "model_type": "llama" }""");
+        Assert.Equal(("llama", (int?)32, (int?)null), (llama.Name, llama.QueryHeads, llama.KeyValueHeads));
+        Assert.Throws<InvalidOperationException>(() => llama.KeyShape(1));
+        RopeModel bare = HuggingFaceConfig.Parse("""{ "head_dim": 64, "rope_theta": 10000 }""");
+        Assert.Equal(("", (int?)null), (bare.Name, bare.QueryHeads));
+
+        foreach (string field in (string[])["num_attention_heads", "num_key_value_heads"])
+        {
+            ArgumentException error = Assert.Throws<ArgumentException>(() => HuggingFaceConfig.Parse($$"""{ "head_dim": 64, "rope_theta": 10000, "{{field}}": 0 }"""));
+            Assert.Contains($"config.json: {field} ", error.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public void MalformedJsonIsAnArgumentException() =>
         Assert.Equal("json", Assert.Throws<ArgumentException>(() => HuggingFaceConfig.Parse("{ not json")).ParamName);
 }
