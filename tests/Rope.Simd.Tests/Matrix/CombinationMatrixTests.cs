@@ -7,15 +7,15 @@ using Xunit.Sdk;
 namespace Rope.Simd.Tests.Matrix;
 
 /// <summary>
-/// The product of the library's axes, every combination at least once per run against <see cref="Float64Rope"/>:
+/// The product of the library's axes, every combination once per exhaustive-tier run against <see cref="Float64Rope"/>:
 /// element type × operation (Apply in place and out of place, one tensor or queries and keys, ApplyWithNorm with each
 /// norm kind, packed QKV, ApplyAndAppend into each cache type and layout) × row source (table, computed, the caller's
 /// interleaved, cos-then-sin, separate and duplicated rows in each value type) × pair layout × rotary and head dims
 /// (below, at and above every path's block, partial rotary, odd pair counts) × kind of positions, each on every path
 /// this process runs. Inside a combination the tensors' sizes, strides, batch, inverse rotation, caller-row padding,
 /// norms and a parallel engine are drawn at random (<c>ROPE_SIMD_MATRIX=exhaustive</c> runs every variant instead).
-/// The default tier (<see cref="TestTier"/>) runs a covering share of each element type and operation's combinations,
-/// the exhaustive tier all of them.
+/// The default tier (<see cref="TestTier"/>) runs a covering share of each element type and operation's combinations
+/// (every value of every axis, see <see cref="CoveringSample"/>).
 /// Besides the documented bounds it enforces the documented bit identities: 16-bit results are the same bits on every
 /// path, float32 caller rows and computed rows give a table's bits, elements outside the heads and cache places not
 /// written keep theirs, and what a call only reads is not written. A combination the API refuses must be refused with a
