@@ -7,13 +7,15 @@ using Xunit.Sdk;
 namespace Rope.Simd.Tests.Matrix;
 
 /// <summary>
-/// The product of the library's axes, every combination at least once per run against <see cref="Float64Rope"/>:
+/// The product of the library's axes, every combination once per exhaustive-tier run against <see cref="Float64Rope"/>:
 /// element type × operation (Apply in place and out of place, one tensor or queries and keys, ApplyWithNorm with each
 /// norm kind, packed QKV, ApplyAndAppend into each cache type and layout) × row source (table, computed, the caller's
 /// interleaved, cos-then-sin, separate and duplicated rows in each value type) × pair layout × rotary and head dims
 /// (below, at and above every path's block, partial rotary, odd pair counts) × kind of positions, each on every path
 /// this process runs. Inside a combination the tensors' sizes, strides, batch, inverse rotation, caller-row padding,
 /// norms and a parallel engine are drawn at random (<c>ROPE_SIMD_MATRIX=exhaustive</c> runs every variant instead).
+/// The default tier (<see cref="TestTier"/>) runs a covering share of each element type and operation's combinations
+/// (every value of every axis, see <see cref="CoveringSample"/>).
 /// Besides the documented bounds it enforces the documented bit identities: 16-bit results are the same bits on every
 /// path, float32 caller rows and computed rows give a table's bits, elements outside the heads and cache places not
 /// written keep theirs, and what a call only reads is not written. A combination the API refuses must be refused with a
@@ -33,13 +35,16 @@ public class CombinationMatrixTests
     private static readonly int BaseSeed = int.TryParse(Environment.GetEnvironmentVariable("ROPE_SIMD_MATRIX_SEED"), out int seed)
         ? seed : Random.Shared.Next();
 
-    // ROPE_SIMD_MATRIX: unset, every combination once; "exhaustive", every variant of every combination; "sampled:N", one
-    // combination in N (emulated and ISA-knob legs, whose paths the default leg's combinations already cover natively).
-    private static readonly string? Mode = Environment.GetEnvironmentVariable("ROPE_SIMD_MATRIX");
+    // ROPE_SIMD_MATRIX: "all", every combination once (the exhaustive tier's default); "sampled:N", one combination in N,
+    // every value of every axis among them (see CoveringSample; the default tier's default is sampled:8, the emulated
+    // ARM64 legs set sampled:128); "exhaustive", every variant of every combination (tens of minutes on 2 cores).
+    private static readonly string Mode = Environment.GetEnvironmentVariable("ROPE_SIMD_MATRIX") is { Length: > 0 } mode ? mode
+        : TestTier.Choose("sampled:8", "all");
 
     private static readonly bool Exhaustive = Mode == "exhaustive";
 
-    private static readonly int SampleOneIn = Mode is not null && Mode.StartsWith("sampled:", StringComparison.Ordinal) ? int.Parse(Mode["sampled:".Length..]) : 1;
+    private static readonly int SampleOneIn = Mode.StartsWith("sampled:", StringComparison.Ordinal) ? int.Parse(Mode["sampled:".Length..])
+        : Mode is "all" or "exhaustive" ? 1 : throw new InvalidOperationException($"ROPE_SIMD_MATRIX={Mode}: expected all, sampled:N or exhaustive.");
 
     private static readonly ConcurrentDictionary<(int, RowSource, int), RowSet> RowSets = new();
 
@@ -97,6 +102,28 @@ public class CombinationMatrixTests
         Assert.InRange(combinations, all / SampleOneIn, (all + SampleOneIn - 1) / SampleOneIn);
     }
 
+    [Theory]
+    [InlineData(2)]
+    [InlineData(8)]
+    [InlineData(16)]
+    [InlineData(128)]
+    [InlineData(140)]
+    public void SampledShareHoldsEveryValueOfEveryAxis(int oneIn)
+    {
+        int rowSources = Enum.GetValues<RowSource>().Length, positionKinds = Enum.GetValues<PositionSource>().Length;
+        int all = rowSources * 2 * Dims.Length * positionKinds;
+        for (int run = 0; run < 64; run++)
+        {
+            HashSet<int> sample = CoveringSample(unchecked(BaseSeed + run), oneIn);
+            Assert.Equal(all / oneIn, sample.Count);
+            Assert.All(sample, index => Assert.InRange(index, 0, all - 1));
+            Assert.Equal(positionKinds, sample.Select(index => index % positionKinds).Distinct().Count());
+            Assert.Equal(Dims.Length, sample.Select(index => index / positionKinds % Dims.Length).Distinct().Count());
+            Assert.Equal(2, sample.Select(index => index / (positionKinds * Dims.Length) % 2).Distinct().Count());
+            Assert.Equal(rowSources, sample.Select(index => index / (positionKinds * Dims.Length * 2)).Distinct().Count());
+        }
+    }
+
     private static int ForCache<T>(MatrixOperation operation)
         where T : unmanaged =>
         operation.Cache switch
@@ -112,6 +139,7 @@ public class CombinationMatrixTests
         where TCache : unmanaged
     {
         int combinations = 0, index = 0;
+        HashSet<int>? sample = SampleOneIn > 1 ? CoveringSample(Seed(Kind<T>(), operation, RowSource.Table, RopeLayout.Interleaved, -1, PositionSource.Start), SampleOneIn) : null;
         foreach (RowSource rows in Enum.GetValues<RowSource>())
         {
             foreach (RopeLayout layout in (RopeLayout[])[RopeLayout.Interleaved, RopeLayout.HalfSplit])
@@ -120,8 +148,8 @@ public class CombinationMatrixTests
                 {
                     foreach (PositionSource positions in Enum.GetValues<PositionSource>())
                     {
-                        // Sampled: a different share of the combinations each run (the seed moves it).
-                        if ((uint)(index++ + BaseSeed) % SampleOneIn != 0)
+                        // Sampled: a different covering share of the combinations each run (the seed moves it).
+                        if (sample is not null && !sample.Contains(index++))
                         {
                             continue;
                         }
@@ -150,6 +178,41 @@ public class CombinationMatrixTests
         }
 
         return combinations;
+    }
+
+    /// <summary>
+    /// One combination in <paramref name="oneIn"/> of a slice (an element type and operation), as indices in
+    /// <see cref="Slice"/>'s order, that holds every value of every axis (row source, pair layout, dims, kind of
+    /// positions) wherever there are enough of them (<paramref name="oneIn"/> up to 140): first as many combinations as
+    /// the widest axis has values, the i-th taking value i of each axis (modulo its count) in that axis's own shuffled
+    /// order, then the rest drawn at random. <paramref name="seed"/> picks both, so each run and slice covers differently.
+    /// </summary>
+    internal static HashSet<int> CoveringSample(int seed, int oneIn)
+    {
+        int rowSources = Enum.GetValues<RowSource>().Length, layouts = 2, positionKinds = Enum.GetValues<PositionSource>().Length;
+        int all = rowSources * layouts * Dims.Length * positionKinds, take = all / oneIn;
+        var random = new Random(seed);
+        int[] rows = Shuffled(rowSources), layout = Shuffled(layouts), dims = Shuffled(Dims.Length), positions = Shuffled(positionKinds);
+        var sample = new HashSet<int>();
+        int widest = Math.Max(Math.Max(rowSources, layouts), Math.Max(Dims.Length, positionKinds));
+        for (int i = 0; i < widest && sample.Count < take; i++)
+        {
+            sample.Add((((((rows[i % rowSources] * layouts) + layout[i % layouts]) * Dims.Length) + dims[i % Dims.Length]) * positionKinds) + positions[i % positionKinds]);
+        }
+
+        while (sample.Count < take)
+        {
+            sample.Add(random.Next(all));
+        }
+
+        return sample;
+
+        int[] Shuffled(int count)
+        {
+            int[] order = [.. Enumerable.Range(0, count)];
+            random.Shuffle(order);
+            return order;
+        }
     }
 
     private static int Seed(ElementKind type, MatrixOperation operation, RowSource rows, RopeLayout layout, int dims, PositionSource positions)
