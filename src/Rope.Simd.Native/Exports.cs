@@ -756,7 +756,11 @@ internal static unsafe class Exports
             return exception.Message;
         }
 
-        string value = exception is ArgumentOutOfRangeException { ActualValue: { } actual } ? new ArgumentOutOfRangeException(null, actual, string.Empty).Message : "";
+        // .NET puts an argument's value out of range on a line after the parameter's name: the whole message of such an
+        // exception with an empty message and no parameter is that line break and line.
+        string value = exception is ArgumentOutOfRangeException { ActualValue: { } actual }
+            ? new ArgumentOutOfRangeException(null, actual, string.Empty).Message
+            : "";
         return $"{message} (argument {argumentName}){value}";
     }
 
