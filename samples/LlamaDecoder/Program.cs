@@ -151,8 +151,8 @@ public static class DecoderCommand
             throw new UsageException($"--context {context} makes a cache larger than an array holds for {model.KeyValueHeads} KV heads of {model.HeadDim}.");
         }
 
-        output.WriteLine($"{model.Rope.Architecture}: {model.Layers.Count} layers, {model.QueryHeads} query / {model.KeyValueHeads} KV heads of {model.HeadDim}, "
-            + $"{model.Rope.Layout} pairs, {model.Rope.Configuration.ScalingType} rope, weights {(model.HalfWeights ? "float16" : "float32")}; "
+        output.WriteLine($"{model.Rope.Name}: {model.Layers.Count} layers, {model.QueryHeads} query / {model.KeyValueHeads} KV heads of {model.HeadDim}, "
+            + $"{model.Layout} pairs, {model.Rope.ScalingType} rope, weights {(model.HalfWeights ? "float16" : "float32")}; "
             + $"Rope.Simd path {RopeEngine.Default.Path}");
         return cache == "f32"
             ? Decode(new Decoder<float>(model, context, threads), model, prompt, steps, context, keep, output)

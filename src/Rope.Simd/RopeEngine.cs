@@ -227,20 +227,15 @@ public sealed partial class RopeEngine
     private static RopeEngine[] CreateSupportedEngines()
     {
         var engines = new List<RopeEngine>(4);
-        AddIfSupported<Vector512Ops, System.Runtime.Intrinsics.Vector512<float>>(engines);
-        AddIfSupported<Vector256Ops, System.Runtime.Intrinsics.Vector256<float>>(engines);
-        AddIfSupported<Vector128Ops, System.Runtime.Intrinsics.Vector128<float>>(engines);
-        AddIfSupported<ScalarOps, LanePair>(engines);
-        return engines.ToArray();
-    }
-
-    private static void AddIfSupported<TOps, TVector>(List<RopeEngine> engines)
-        where TOps : IVectorOps<TVector>
-        where TVector : struct
-    {
-        if (TOps.IsSupported)
+        foreach (RopePath path in IsaPaths.All)
         {
-            engines.Add(new RopeEngine(TOps.Path, TOps.IsAccelerated, maxDegreeOfParallelism: 1, minElementsPerThread: 0));
+            (bool supported, bool accelerated) = IsaPaths.Availability(path);
+            if (supported)
+            {
+                engines.Add(new RopeEngine(path, accelerated, maxDegreeOfParallelism: 1, minElementsPerThread: 0));
+            }
         }
+
+        return engines.ToArray();
     }
 }

@@ -3,6 +3,7 @@ using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 using Rope.Simd;
+using Rope.Simd.Models;
 using Rope.Simd.Tensors;
 using Rope.Simd.Samples.LlamaDecoder.Gguf;
 
@@ -27,6 +28,7 @@ public partial class DocumentationSampleTests
         Assert.Contains("PackageReadme.md", pages);
         Assert.Contains(Path.Combine("docs", "usage.md"), pages);
         Assert.Contains(Path.Combine("Tensors", "PackageReadme.md"), pages);
+        Assert.Contains(Path.Combine("Models", "PackageReadme.md"), pages);
     }
 
     [Theory]
@@ -132,10 +134,12 @@ public partial class DocumentationSampleTests
         File.WriteAllBytes(ggufPath, new GgufWriter().String("general.architecture", "llama").UInt32("llama.attention.head_count", 32)
             .UInt32("llama.embedding_length", 4096).Float32("llama.rope.freq_base", 500000).Bytes());
 
-        GgufRopeModel model = GgufConfig.Load(ggufPath);                          // a llama.cpp model file
-        var table = RopeTable.Create(model.Configuration.Frequencies, 0, 8192);   // rotate with model.Layout
+        using GgufFile file = GgufFile.Open(ggufPath);   // a llama.cpp model file
+        RopeModel model = file.ReadRopeModel();          // llama: interleaved pairs, 32 heads of 128
+        var table = model.CreateTable(8192);             // rotate with model.Layout
 
-        Assert.Equal((RopeLayout.Interleaved, 128), (model.Layout, table.RotaryDim));
+        Assert.Equal((RopeLayout.Interleaved, 128), (model.Layout!.Value, table.RotaryDim));
+        file.Dispose();
         File.Delete(ggufPath);
     }
 
@@ -263,10 +267,10 @@ public partial class DocumentationSampleTests
               "rope_scaling": { "rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
                                 "original_max_position_embeddings": 8192 } }
             """;
-        RopeConfiguration config = HuggingFaceConfig.Parse(json);   // head dim 128, llama3 scaling
-        var table = RopeTable.Create(config.Frequencies, 0, 8192);
+        RopeModel model = HuggingFaceConfig.Parse(json);   // Rope.Simd.Models: head dim 128, llama3 scaling
+        var table = model.CreateTable(8192);
 
-        Assert.Equal((128, "llama3"), (config.HeadDim, config.ScalingType));
+        Assert.Equal((128, "llama3"), (model.HeadDim, model.ScalingType));
         Assert.Equal(8192, table.PositionCount);
     }
 
@@ -317,6 +321,20 @@ public partial class DocumentationSampleTests
 
         Assert.Equal(4096, RopeRows.CosThenSin<float>(cosSinCache, rotaryDim: 128).PositionCount);
         Assert.All(keys, value => Assert.Equal(0f, value));
+    }
+
+    [Fact]
+    public void ModelsSampleRotatesAPresetsShapes()
+    {
+        // A preset, a config.json (HuggingFaceConfig.Load) or a GGUF file (GgufFile.ReadRopeModel): one RopeModel.
+        RopeModel llama = RopeModelPresets.Llama31_8B;   // 32 query and 8 KV heads of 128, llama3 scaling, half-split
+        RopeTable table = llama.CreateTable(positionCount: 8192);
+
+        RopeShape queryShape = llama.QueryShape(tokens: 16), keyShape = llama.KeyShape(tokens: 16);
+        float[] queries = new float[queryShape.RequiredLength], keys = new float[keyShape.RequiredLength];
+        RopeEngine.Default.Apply(table, queries, queryShape, keys, keyShape, positions: 0, llama.Layout ?? RopeLayout.HalfSplit);
+
+        Assert.Equal((16 * 32 * 128, 16 * 8 * 128, 8192, "llama3"), (queries.Length, keys.Length, table.PositionCount, llama.ScalingType));
     }
 
     [Fact]

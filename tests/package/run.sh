@@ -2,8 +2,10 @@
 # What a consumer of the package and of the native archives gets, checked from outside the repository:
 #   - `dotnet pack` (ContinuousIntegrationBuild) is warning-free and gives a .nupkg with licence, readme, repository,
 #     tags, the buildTransitive targets, and a .snupkg with the pdb; a second pack from a copy of the tree at another
-#     path gives the same DLL, byte for byte;
-#   - a fresh console project installs the package from a local folder feed and runs the README's quick start;
+#     path gives the same DLL, byte for byte; the satellites (Rope.Simd.Tensors, Rope.Simd.Models) pack warning-free
+#     with their dependencies, readme, licence and symbols;
+#   - a fresh console project installs the package from a local folder feed and runs the README's quick start, and
+#     another installs Rope.Simd.Models alone and runs its package readme's sample;
 #   - a NativeAOT publish for linux-x64 without an instruction set is warned (ROPESIMD001) and runs Vector128, one
 #     with -p:IlcInstructionSet=native is not warned and runs the CPU's widest path;
 #   - src/Rope.Simd.Native/package.sh makes the release archives, and the C example builds and runs from the x64 one;
@@ -62,6 +64,19 @@ pack_tensors() {
 }
 check "Rope.Simd.Tensors packs warning-free with its dependencies, readme, licence and symbols" pack_tensors
 
+# The model satellite: its own package, depending on Rope.Simd of the same version and nothing else.
+pack_models() {
+  dotnet pack "$root/src/Rope.Simd.Models" -c Release -o "$feed" -p:ContinuousIntegrationBuild=true --nologo > "$work/models.log" 2>&1 || { cat "$work/models.log"; return 1; }
+  if grep -E "warning [A-Z]+[0-9]+" "$work/models.log"; then return 1; fi
+  local models=$feed/Rope.Simd.Models.$version.nupkg
+  unzip -p "$models" Rope.Simd.Models.nuspec | tee "$work/models.nuspec" > /dev/null
+  grep "<dependency id=\"Rope.Simd\" version=\"$version\"" "$work/models.nuspec" &&
+    [ "$(grep -c '<dependency ' "$work/models.nuspec")" = 1 ] &&
+    grep '<license type="expression">MIT</license>' "$work/models.nuspec" && package_has "$models" README.md && package_has "$models" LICENSE &&
+    package_has "$models" lib/net10.0/Rope.Simd.Models.xml && package_has "$feed/Rope.Simd.Models.$version.snupkg" lib/net10.0/Rope.Simd.Models.pdb
+}
+check "Rope.Simd.Models packs warning-free with its one dependency, readme, licence and symbols" pack_models
+
 # The same commit cloned at another path, built again: with ContinuousIntegrationBuild the DLL must not depend on
 # where (commit first when trying this with uncommitted changes to src/).
 other=$work/elsewhere/clone
@@ -91,6 +106,20 @@ CONFIG
   grep -q "q at  5010, k at 5007:    0.870   same distance, same score" "$work/run.txt"
 }
 check "a fresh project installs the package and runs the README quick start" consumer
+
+# A fresh consumer of the model satellite alone (Rope.Simd comes with it): its package readme's sample as Program.cs.
+models_app=$work/models-app
+models_consumer() {
+  dotnet new console -o "$models_app" > /dev/null || return 1
+  cp "$app/nuget.config" "$models_app/nuget.config" || return 1
+  rm -rf "${NUGET_PACKAGES:-$HOME/.nuget/packages}/rope.simd.models/$version"
+  awk '/^```csharp/ {code = 1; next} code && /^```/ {exit} code' "$root/src/Rope.Simd.Models/PackageReadme.md" > "$models_app/Program.cs"
+  echo 'Console.WriteLine($"{llama} {llama.ScalingType} {queries.Length} {table.PositionCount}");' >> "$models_app/Program.cs"
+  (cd "$models_app" && dotnet add package Rope.Simd.Models --version "$version" > /dev/null) || return 1
+  dotnet run --project "$models_app" -c Release | tee "$work/models-run.txt"
+  grep -q "^Llama-3.1-8B llama3 65536 8192$" "$work/models-run.txt"
+}
+check "a fresh project installs Rope.Simd.Models and runs its readme sample" models_consumer
 
 widest=$(dotnet run --project "$app" -c Release --no-build | sed -n 's/.*this CPU runs up to \(Vector[0-9]*\)).*/\1/p')
 aot() { # aot NAME EXPECTED_PATH WARNED [PROPERTIES...]

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
+using Rope.Simd.Models;
 using Rope.Simd.Samples.LlamaDecoder.Model;
 
 namespace Rope.Simd.Samples.LlamaDecoder.Decoding;
@@ -46,8 +47,8 @@ public sealed class Decoder<TCache>
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(threads);
         this.model = model;
         this.capacity = capacity;
-        RopeConfiguration rope = model.Rope.Configuration;
-        layout = model.Rope.Layout;
+        RopeModel rope = model.Rope;
+        layout = model.Layout;
         // cos/sin rows of every position the cache can hold, from the GGUF file's frequencies (llama3 factors and YaRN included).
         table = RopeTable.Create(rope.Frequencies, firstPosition: 0, positionCount: capacity);
         // The context shift turns keys back by a pure rotation: the same frequencies without YaRN's attention factor,
@@ -196,7 +197,7 @@ public sealed class Decoder<TCache>
         Array.Fill(shift, discard);
         var shape = new RopeShape(tokens: moved, heads: model.KeyValueHeads, headDim: model.HeadDim);
         var keptShape = new RopeShape(tokens: keep, heads: model.KeyValueHeads, headDim: model.HeadDim);
-        RopeFrequencies frequencies = asLlamaCpp ? model.Rope.Configuration.Frequencies : shiftFrequencies;
+        RopeFrequencies frequencies = asLlamaCpp ? model.Rope.Frequencies : shiftFrequencies;
         bool rescaleKept = asLlamaCpp && frequencies.AttentionFactor != 1;
         int[] noShift = new int[rescaleKept ? keep : 0];
         for (int l = 0; l < keys.Length; l++)

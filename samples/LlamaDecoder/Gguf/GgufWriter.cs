@@ -5,10 +5,13 @@ namespace Rope.Simd.Samples.LlamaDecoder.Gguf;
 
 /// <summary>
 /// Writes GGUF version 3 as llama.cpp does: header, metadata, tensor infos, data aligned to 32 bytes. Enough to make
-/// small models (RandomModel) and, in the tests, malformed files.
+/// small models (RandomModel) and, in the tests, malformed files. Rope.Simd.Models' <c>GgufFile</c> reads them.
 /// </summary>
 public sealed class GgufWriter
 {
+    /// <summary>The ggml types of the tensors this sample writes and reads: float32 and float16.</summary>
+    public const uint TypeF32 = 0, TypeF16 = 1;
+
     private readonly List<byte[]> keys = [];
     private readonly List<(string Name, uint Type, ulong[] Shape, byte[] Data, ulong? Offset)> tensors = [];
 

@@ -88,7 +88,7 @@ public static class RandomModel
         }
         else if (options.Scaling == RandomModelScaling.Llama3)
         {
-            writer.Tensor("rope_freqs.weight", GgufFile.TypeF32, [(ulong)(headDim / 2)], Floats(Llama3Factors(headDim, options.FreqBase)));
+            writer.Tensor("rope_freqs.weight", GgufWriter.TypeF32, [(ulong)(headDim / 2)], Floats(Llama3Factors(headDim, options.FreqBase)));
         }
 
         void Matrix(string name, int inputs, int outputs, float scale = 1)
@@ -101,7 +101,7 @@ public static class RandomModel
                 value = (float)((random.NextDouble() * 2 - 1) * bound);
             }
 
-            writer.Tensor(name, options.HalfWeights ? GgufFile.TypeF16 : GgufFile.TypeF32, [(ulong)inputs, (ulong)outputs],
+            writer.Tensor(name, options.HalfWeights ? GgufWriter.TypeF16 : GgufWriter.TypeF32, [(ulong)inputs, (ulong)outputs],
                 options.HalfWeights ? Halves(values) : Floats(values));
         }
 
@@ -113,7 +113,7 @@ public static class RandomModel
                 value = 1 + (float)((random.NextDouble() * 2 - 1) * 0.2);
             }
 
-            writer.Tensor(name, GgufFile.TypeF32, [(ulong)length], Floats(values));
+            writer.Tensor(name, GgufWriter.TypeF32, [(ulong)length], Floats(values));
         }
 
         Matrix("token_embd.weight", embedding, options.Vocabulary, scale: MathF.Sqrt(embedding));

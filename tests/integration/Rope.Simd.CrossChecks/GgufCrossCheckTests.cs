@@ -1,12 +1,13 @@
 using System.Runtime.InteropServices;
 using Rope.Simd;
 using Rope.Simd.Bench.Peers;
+using Rope.Simd.Models;
 using Rope.Simd.Samples.LlamaDecoder.Gguf;
 
 namespace Rope.Simd.CrossChecks;
 
 /// <summary>
-/// Rope.Simd's GGUF reader against llama.cpp's (gguf_init_from_file in libggml-base) on the same files: the values
+/// Rope.Simd.Models' GGUF reader against llama.cpp's (gguf_init_from_file in libggml-base) on the same files: the values
 /// llama.cpp reads for the rope keys, and the rope_freqs tensor at the place llama.cpp finds it, give the same
 /// configuration Rope.Simd reports.
 /// </summary>
@@ -23,16 +24,21 @@ public sealed unsafe class GgufCrossCheckTests
         File.WriteAllBytes(path, Build(name).Bytes());
         try
         {
-            GgufRopeModel ours = GgufConfig.Load(path);
+            RopeModel ours;
+            using (GgufFile file = GgufFile.Open(path))
+            {
+                ours = file.ReadRopeModel();
+            }
+
             nint context = LlamaCppGguf.Open(path);
             try
             {
                 string architecture = LlamaCppGguf.String(context, "general.architecture");
-                Assert.Equal(architecture, ours.Architecture);
+                Assert.Equal(architecture, ours.Name);
                 string prefix = architecture + ".";
                 Assert.Equal((int)LlamaCppGguf.UInt32(context, prefix + "attention.head_count"), ours.QueryHeads);
                 int rotaryDim = (int)LlamaCppGguf.UInt32(context, prefix + "rope.dimension_count");
-                Assert.Equal(rotaryDim, ours.Configuration.RotaryDim);
+                Assert.Equal(rotaryDim, ours.RotaryDim);
 
                 // llama.cpp's values build the expected schedule: its base, its scaling keys, its rope_freqs data.
                 double @base = LlamaCppGguf.Float32(context, prefix + "rope.freq_base");
@@ -51,8 +57,8 @@ public sealed unsafe class GgufCrossCheckTests
                     expected = RopeScaling.WithFactors(expected, factors);
                 }
 
-                Assert.Equal(expected.InverseFrequencies.ToArray(), ours.Configuration.Frequencies.InverseFrequencies.ToArray());
-                Assert.Equal(expected.AttentionFactor, ours.Configuration.Frequencies.AttentionFactor, 12);
+                Assert.Equal(expected.InverseFrequencies.ToArray(), ours.Frequencies.InverseFrequencies.ToArray());
+                Assert.Equal(expected.AttentionFactor, ours.Frequencies.AttentionFactor, 12);
             }
             finally
             {

@@ -16,6 +16,17 @@ internal interface IIsaWork
 /// </summary>
 internal static class IsaPaths
 {
+    /// <summary>Every path, widest first.</summary>
+    public static ReadOnlySpan<RopePath> All => [RopePath.Vector512, RopePath.Vector256, RopePath.Vector128, RopePath.Scalar];
+
+    /// <summary>Whether this process runs <paramref name="path"/>, and whether its operations are hardware vectors.</summary>
+    public static (bool Supported, bool Accelerated) Availability(RopePath path)
+    {
+        var probe = new AvailabilityProbe();
+        Run(path, ref probe);
+        return (probe.Supported, probe.Accelerated);
+    }
+
     /// <summary>Runs <paramref name="work"/> with the operations of <paramref name="path"/>.</summary>
     public static void Run<TWork>(RopePath path, scoped ref TWork work)
         where TWork : IIsaWork, allows ref struct
@@ -36,6 +47,19 @@ internal static class IsaPaths
                 break;
             default:
                 throw new NotSupportedException($"Path {path} has no instruction set.");
+        }
+    }
+
+    private struct AvailabilityProbe : IIsaWork
+    {
+        public bool Supported, Accelerated;
+
+        public void Run<TOps, TVector>()
+            where TOps : IVectorOps<TVector>
+            where TVector : struct
+        {
+            Supported = TOps.IsSupported;
+            Accelerated = TOps.IsAccelerated;
         }
     }
 }

@@ -1,8 +1,9 @@
 using System.Globalization;
 using System.Text;
 using Rope.Simd;
+using Rope.Simd.Models;
 
-namespace Rope.Simd.Tests;
+namespace Rope.Simd.Tests.Models;
 
 /// <summary>
 /// config.json as transformers reads it: the fields a config class defaults, Llama 4's step-shaped llama3 scaling,
@@ -14,17 +15,17 @@ public class ModelConfigTests
     public void ModelTypeDefaultsFillEveryRopeFieldTheConfigClassDefaults()
     {
         // Qwen3Config: head_dim 128, rope_theta 10000, max_position_embeddings 32768, num_hidden_layers 32.
-        RopeConfiguration qwen3 = HuggingFaceConfig.Parse("""{ "model_type": "qwen3" }""");
+        RopeModel qwen3 = HuggingFaceConfig.Parse("""{ "model_type": "qwen3" }""");
         Assert.Equal((128, 128, (int?)32768), (qwen3.HeadDim, qwen3.RotaryDim, qwen3.MaxPositionEmbeddings));
         Assert.Equal(Math.Pow(10000, -2.0 / 128), qwen3.Frequencies.InverseFrequencies[1], 1e-15);
         Assert.Equal(32, HuggingFaceConfig.ParseLayers("""{ "model_type": "qwen3" }""").LayerTypes.Count);
 
         // LlamaConfig: hidden_size 4096 over 32 heads, max_position_embeddings 2048.
-        RopeConfiguration llama = HuggingFaceConfig.Parse("""{ "model_type": "llama", "rope_theta": 500000 }""");
+        RopeModel llama = HuggingFaceConfig.Parse("""{ "model_type": "llama", "rope_theta": 500000 }""");
         Assert.Equal((128, (int?)2048), (llama.HeadDim, llama.MaxPositionEmbeddings));
 
         // PhiConfig: hidden_size 2048 over 32 heads, partial_rotary_factor 0.5.
-        RopeConfiguration phi = HuggingFaceConfig.Parse("""{ "model_type": "phi", "hidden_size": 2560 }""");
+        RopeModel phi = HuggingFaceConfig.Parse("""{ "model_type": "phi", "hidden_size": 2560 }""");
         Assert.Equal((80, 40), (phi.HeadDim, phi.RotaryDim));
 
         // Gemma3TextConfig: head_dim 256 (not hidden_size / num_attention_heads), 8 heads, rope_local_base_freq 1e4.

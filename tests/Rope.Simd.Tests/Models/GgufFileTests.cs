@@ -1,14 +1,15 @@
 using Rope.Simd;
+using Rope.Simd.Models;
 using Rope.Simd.Samples.LlamaDecoder.Gguf;
 
-namespace Rope.Simd.Tests;
+namespace Rope.Simd.Tests.Models;
 
 /// <summary>
 /// GGUF rope metadata: small files written here as llama.cpp's converters lay them out (header, typed metadata, tensor
-/// infos, aligned data), read back into the same configurations the scaling methods give; malformed files rejected
-/// with <see cref="InvalidDataException"/>, never an allocation a file merely claims.
+/// infos, aligned data), read back by <see cref="GgufFile"/> into the same configurations the scaling methods give;
+/// malformed files rejected with <see cref="InvalidDataException"/>, never an allocation a file merely claims.
 /// </summary>
-public class GgufConfigTests
+public class GgufFileTests
 {
     [Fact]
     public void LlamaWithRopeFreqsIsInterleavedWithPerPairFactors()
@@ -21,44 +22,44 @@ public class GgufConfigTests
             .Strings("tokenizer.ggml.tokens", ["<s>", "</s>", "hello"])
             .Tensor("token_embd.weight", 1, [512, 3], new byte[512 * 3 * 2])
             .Tensor("rope_freqs.weight", 0, [32], Floats(factors));
-        GgufRopeModel model = GgufConfig.Read(file.Stream());
-        Assert.Equal(("llama", RopeLayout.Interleaved, 8, 2), (model.Architecture, model.Layout, model.QueryHeads, model.KeyValueHeads));
-        Assert.Equal((64, 64, (int?)8192), (model.Configuration.HeadDim, model.Configuration.RotaryDim, model.Configuration.MaxPositionEmbeddings));
+        RopeModel model = RopeOf(file.Stream());
+        Assert.Equal(("llama", RopeLayout.Interleaved, 8, 2), (model.Name, model.Layout, model.QueryHeads, model.KeyValueHeads));
+        Assert.Equal((64, 64, (int?)8192), (model.HeadDim, model.RotaryDim, model.MaxPositionEmbeddings));
         double[] floatFactors = [.. factors.Select(f => (double)(float)f)];
         Assert.Equal(RopeScaling.WithFactors(RopeFrequencies.Create(64, (float)500000), floatFactors).InverseFrequencies.ToArray(),
-            model.Configuration.Frequencies.InverseFrequencies.ToArray());
+            model.Frequencies.InverseFrequencies.ToArray());
     }
 
     [Fact]
     public void ScalingKindsMapToTheirSchedules()
     {
-        GgufRopeModel Read(string architecture, Action<GgufWriter> keys)
+        RopeModel Read(string architecture, Action<GgufWriter> keys)
         {
             var writer = new GgufWriter().String("general.architecture", architecture)
                 .UInt32($"{architecture}.attention.head_count", 28).UInt32($"{architecture}.attention.key_length", 128)
                 .Float32($"{architecture}.rope.freq_base", 1000000).UInt32($"{architecture}.context_length", 131072);
             keys(writer);
-            return GgufConfig.Read(writer.Stream());
+            return RopeOf(writer.Stream());
         }
 
-        GgufRopeModel yarn = Read("qwen2", w => w.String("qwen2.rope.scaling.type", "yarn").Float32("qwen2.rope.scaling.factor", 4)
+        RopeModel yarn = Read("qwen2", w => w.String("qwen2.rope.scaling.type", "yarn").Float32("qwen2.rope.scaling.factor", 4)
             .UInt32("qwen2.rope.scaling.original_context_length", 32768));
         Assert.Equal(RopeLayout.HalfSplit, yarn.Layout);
-        Assert.Equal(RopeScaling.Yarn(128, 1000000, 4, 32768).InverseFrequencies.ToArray(), yarn.Configuration.Frequencies.InverseFrequencies.ToArray());
-        Assert.Equal(RopeScaling.Yarn(128, 1000000, 4, 32768).AttentionFactor, yarn.Configuration.Frequencies.AttentionFactor);
+        Assert.Equal(RopeScaling.Yarn(128, 1000000, 4, 32768).InverseFrequencies.ToArray(), yarn.Frequencies.InverseFrequencies.ToArray());
+        Assert.Equal(RopeScaling.Yarn(128, 1000000, 4, 32768).AttentionFactor, yarn.Frequencies.AttentionFactor);
 
-        GgufRopeModel linear = Read("gemma3", w => w.String("gemma3.rope.scaling.type", "linear").Float32("gemma3.rope.scaling.factor", 8));
-        Assert.Equal(RopeScaling.Linear(128, 1000000, 8).InverseFrequencies.ToArray(), linear.Configuration.Frequencies.InverseFrequencies.ToArray());
+        RopeModel linear = Read("gemma3", w => w.String("gemma3.rope.scaling.type", "linear").Float32("gemma3.rope.scaling.factor", 8));
+        Assert.Equal(RopeScaling.Linear(128, 1000000, 8).InverseFrequencies.ToArray(), linear.Frequencies.InverseFrequencies.ToArray());
 
-        GgufRopeModel sections = Read("qwen2vl", w => w.Int32s("qwen2vl.rope.dimension_sections", [16, 24, 24, 0]));
+        RopeModel sections = Read("qwen2vl", w => w.Int32s("qwen2vl.rope.dimension_sections", [16, 24, 24, 0]));
         Assert.Equal(RopeLayout.HalfSplit, sections.Layout);
-        Assert.Equal(MropeSections.Contiguous(16, 24, 24).StreamOf(20), sections.Configuration.Sections!.StreamOf(20));
+        Assert.Equal(MropeSections.Contiguous(16, 24, 24).StreamOf(20), sections.Sections!.StreamOf(20));
 
         double[] shortFactors = [.. Enumerable.Range(0, 64).Select(i => 1 + i / 100.0)], longFactors = [.. Enumerable.Range(0, 64).Select(i => 1 + i / 10.0)];
-        GgufRopeModel longRope = Read("phi3", w => w.String("phi3.rope.scaling.type", "longrope").UInt32("phi3.rope.scaling.original_context_length", 4096)
+        RopeModel longRope = Read("phi3", w => w.String("phi3.rope.scaling.type", "longrope").UInt32("phi3.rope.scaling.original_context_length", 4096)
             .Tensor("rope_factors_long.weight", 0, [64], Floats(longFactors)).Tensor("rope_factors_short.weight", 0, [64], Floats(shortFactors)));
         Assert.Equal(RopeScaling.LongRope(128, 1000000, [.. shortFactors.Select(f => (double)(float)f)], [.. longFactors.Select(f => (double)(float)f)], 4096,
-            131072, LongRopeSelection.BySequenceLength).InverseFrequencies.ToArray(), longRope.Configuration.Frequencies.InverseFrequencies.ToArray());
+            131072, LongRopeSelection.BySequenceLength).InverseFrequencies.ToArray(), longRope.Frequencies.InverseFrequencies.ToArray());
     }
 
     [Fact]
@@ -68,11 +69,11 @@ public class GgufConfigTests
             .UInt32("deepseek2.attention.head_count", 128).UInt32("deepseek2.attention.key_length", 192).UInt32("deepseek2.rope.dimension_count", 64)
             .Float32("deepseek2.rope.freq_base", 10000).String("deepseek2.rope.scaling.type", "yarn").Float32("deepseek2.rope.scaling.factor", 40)
             .UInt32("deepseek2.rope.scaling.original_context_length", 4096).Float32("deepseek2.rope.scaling.yarn_log_multiplier", 0.1f);
-        GgufRopeModel model = GgufConfig.Read(writer.Stream());
+        RopeModel model = RopeOf(writer.Stream());
         Assert.Equal(RopeLayout.Interleaved, model.Layout);
-        Assert.Equal(64, model.Configuration.RotaryDim);
-        Assert.Equal(1.0, model.Configuration.Frequencies.AttentionFactor, 12);
-        Assert.Equal(RopeScaling.DeepSeekSoftmaxScale(40, 0.1f / 0.1), model.Configuration.SoftmaxScale, 12);
+        Assert.Equal(64, model.RotaryDim);
+        Assert.Equal(1.0, model.Frequencies.AttentionFactor, 12);
+        Assert.Equal(RopeScaling.DeepSeekSoftmaxScale(40, 0.1f / 0.1), model.SoftmaxScale, 12);
     }
 
     public static TheoryData<string, byte[]> Malformed
@@ -105,7 +106,7 @@ public class GgufConfigTests
     [MemberData(nameof(Malformed))]
     public void MalformedFilesAreRejectedNamingWhatIsWrong(string what, byte[] bytes)
     {
-        var error = Assert.Throws<InvalidDataException>(() => GgufConfig.Read(new MemoryStream(bytes)));
+        var error = Assert.Throws<InvalidDataException>(() => RopeOf(new MemoryStream(bytes)));
         Assert.False(string.IsNullOrEmpty(error.Message), what);
     }
 
@@ -134,7 +135,7 @@ public class GgufConfigTests
             writer.Write(4u);
             writer.Write(0ul);
             file.Position = 0;
-            var error = Assert.Throws<InvalidDataException>(() => GgufConfig.Read(file));
+            var error = Assert.Throws<InvalidDataException>(() => RopeOf(file));
             Assert.Contains("holds arrays", error.Message, StringComparison.Ordinal);
         }
     }
@@ -157,7 +158,7 @@ public class GgufConfigTests
 
             try
             {
-                GgufConfig.Read(new MemoryStream(bytes[..random.Next(bytes.Length / 2, bytes.Length + 1)]));
+                RopeOf(new MemoryStream(bytes[..random.Next(bytes.Length / 2, bytes.Length + 1)]));
             }
             catch (InvalidDataException)
             {
@@ -188,11 +189,11 @@ public class GgufConfigTests
         }
 
         byte[] bytes = file.ToArray();
-        GgufRopeModel model = null!;
+        RopeModel model = null!;
         long before = GC.GetAllocatedBytesForCurrentThread();
-        model = GgufConfig.Read(new MemoryStream(bytes));
+        model = RopeOf(new MemoryStream(bytes));
         Assert.InRange(GC.GetAllocatedBytesForCurrentThread() - before, 0, bytes.Length / 4);
-        Assert.Equal(64, model.Configuration.RotaryDim);
+        Assert.Equal(64, model.RotaryDim);
     }
 
     [Theory]
@@ -208,7 +209,7 @@ public class GgufConfigTests
             .Tensor("rope_factors_short.weight", 0, [pairs], [], offset: 0).Tensor("rope_factors_long.weight", 0, [pairs], [], offset: pairs * 4).Bytes();
         using var stream = new SparseStream(header, header.Length + 2 * (long)pairs * 4);
         long before = GC.GetAllocatedBytesForCurrentThread();
-        var error = Assert.Throws<InvalidDataException>(() => GgufConfig.Read(stream));
+        var error = Assert.Throws<InvalidDataException>(() => RopeOf(stream));
         Assert.InRange(GC.GetAllocatedBytesForCurrentThread() - before, 0, 1 << 20);
         Assert.Contains("phi3.rope.dimension_count", error.Message, StringComparison.Ordinal);
     }
@@ -236,8 +237,78 @@ public class GgufConfigTests
         }
 
         file.Position = 0;
-        var error = Assert.Throws<InvalidDataException>(() => GgufConfig.Read(file));
+        var error = Assert.Throws<InvalidDataException>(() => RopeOf(file));
         Assert.Contains("rope.dimension_sections", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void MetadataTheTensorDirectoryAndTensorsReadBack()
+    {
+        float[] weights = [1.5f, -2, 0.25f, 3, 4, 5];
+        Half[] halves = [(Half)1, (Half)(-0.5), Half.MaxValue, (Half)0.0001];
+        byte[] bytes = new GgufWriter().String("general.architecture", "llama").UInt32("llama.attention.head_count", 8)
+            .UInt32("llama.embedding_length", 512).Float32("llama.attention.layer_norm_rms_epsilon", 1e-5f).Strings("tokenizer.ggml.tokens", ["a", "b"])
+            .Tensor("w32", GgufWriter.TypeF32, [3, 2], [.. weights.SelectMany(BitConverter.GetBytes)])
+            .Tensor("w16", GgufWriter.TypeF16, [4], [.. halves.SelectMany(BitConverter.GetBytes)]).Bytes();
+        var stream = new MemoryStream(bytes);
+        GgufFile file = GgufFile.Read(stream, leaveOpen: true);
+        using (file)
+        {
+            Assert.Equal((8L, 512L), (file.GetInteger("llama.attention.head_count"), file.GetInteger("llama.embedding_length")));
+            Assert.Equal(1e-5f, (float)file.GetNumber("llama.attention.layer_norm_rms_epsilon")!.Value);
+            Assert.Equal(8.0, file.GetNumber("llama.attention.head_count"));
+            Assert.Equal("llama", file.GetString("general.architecture"));
+            Assert.True(file.ContainsKey("tokenizer.ggml.tokens"));
+            Assert.Equal((null, null, null), (file.GetInteger("absent"), file.GetNumber("absent"), file.GetString("absent")));
+            Assert.Throws<InvalidDataException>(() => file.GetInteger("general.architecture"));
+            Assert.Throws<InvalidDataException>(() => file.GetString("tokenizer.ggml.tokens"));
+
+            Assert.Equal(2, file.Tensors.Count);
+            GgufTensor w32 = file.Tensors["w32"];
+            Assert.Equal(("w32", 6L, 0u, 0ul), (w32.Name, w32.ElementCount, w32.Type, w32.Offset));
+            Assert.Equal([3L, 2L], w32.Shape);
+            Assert.Equal((1u, 32ul), (file.Tensors["w16"].Type, file.Tensors["w16"].Offset));
+            Assert.Equal(weights, file.ReadTensor("w32"));
+            Assert.Equal(halves.Select(h => (float)h), file.ReadTensor("w16"));
+            Assert.Throws<InvalidDataException>(() => file.ReadTensor("absent"));
+            Assert.Equal(RopeLayout.Interleaved, file.ReadRopeModel().Layout);
+        }
+
+        Assert.Throws<ObjectDisposedException>(() => file.ReadTensor("w32"));
+        Assert.True(stream.CanRead);   // left open
+
+        // A failed read disposes the stream it owns.
+        var owned = new MemoryStream([.. "GGML"u8, .. bytes[4..]]);
+        Assert.Throws<InvalidDataException>(() => GgufFile.Read(owned));
+        Assert.False(owned.CanRead);
+    }
+
+    [Fact]
+    public void TensorsListedTwiceMisalignedPastTheEndOrQuantizedAreRefused()
+    {
+        GgufWriter Valid() => new GgufWriter().String("general.architecture", "llama").UInt32("llama.attention.head_count", 8)
+            .UInt32("llama.embedding_length", 512);
+        Assert.Contains("listed twice", Assert.Throws<InvalidDataException>(() =>
+            GgufFile.Read(Valid().Tensor("a", 0, [4], new byte[16]).Tensor("a", 0, [4], new byte[16]).Stream())).Message, StringComparison.Ordinal);
+        Assert.Throws<InvalidDataException>(() => GgufFile.Read(Valid().Tensor("a", 0, [1UL << 40, 1UL << 40], [], offset: 0).Stream()));
+
+        foreach ((GgufWriter writer, string message) in new[]
+        {
+            (Valid().Tensor("a", 0, [4], new byte[16], offset: 4), "not a multiple of the alignment"),
+            (Valid().Tensor("a", 0, [4], new byte[16], offset: 1 << 20), "outside the file"),
+            (Valid().Tensor("a", 2, [32], new byte[18]), "ggml type 2"),
+        })
+        {
+            using GgufFile file = GgufFile.Read(writer.Stream());
+            Assert.Contains(message, Assert.Throws<InvalidDataException>(() => file.ReadTensor("a")).Message, StringComparison.Ordinal);
+        }
+    }
+
+    /// <summary>The rope model of a GGUF file held by a stream: its header read, then its rotary part.</summary>
+    private static RopeModel RopeOf(Stream stream)
+    {
+        using GgufFile file = GgufFile.Read(stream);
+        return file.ReadRopeModel();
     }
 
     private static void Header(BinaryWriter writer, ulong tensors, ulong keys)

@@ -2,92 +2,8 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
-using Rope.Simd.Validation;
 
-namespace Rope.Simd;
-
-/// <summary>What a model's config.json says about its rotary embedding, resolved into frequencies.</summary>
-/// <param name="HeadDim">Elements per attention head (head_dim, or hidden_size / num_attention_heads).</param>
-/// <param name="Frequencies">ω_i and the attention factor, for the sequence length the config was read for.</param>
-/// <param name="ScalingType">The rope type: default, linear, dynamic, yarn, llama3, longrope or proportional.</param>
-/// <param name="MaxPositionEmbeddings">max_position_embeddings, or null when absent.</param>
-/// <param name="SoftmaxScale">The factor to multiply the attention softmax scale by: YaRN's mscale(s, mscale_all_dim)² when the config gives mscale_all_dim (DeepSeek), else 1.</param>
-/// <param name="Sections">Multimodal RoPE sections (mrope_section, interleaved when mrope_interleaved), for <see cref="RopePositions.Multimodal"/>; null otherwise.</param>
-public sealed record RopeConfiguration(int HeadDim, RopeFrequencies Frequencies, string ScalingType,
-    int? MaxPositionEmbeddings, double SoftmaxScale, MropeSections? Sections = null)
-{
-    /// <summary>Rotated elements per head (partial_rotary_factor, rotary_pct or rotary_dim applied; the whole head for proportional RoPE).</summary>
-    public int RotaryDim => Frequencies.RotaryDim;
-
-    /// <summary>
-    /// A position-dependent factor the model multiplies its queries by before attention (rope_parameters'
-    /// llama_4_scaling_beta, the Mistral 3 family), or null where the model has none.
-    /// </summary>
-    public RopeQueryScale? QueryScale { get; init; }
-}
-
-/// <summary>
-/// The query scale of rope_parameters' <c>llama_4_scaling_beta</c>: the query of the token at position p is multiplied by
-/// 1 + β·ln(1 + ⌊p / L⌋), L the original context length (original_max_position_embeddings), before attention, on top of
-/// the rotation (transformers' Ministral 3 attention; it grows by steps of L, so positions within the original context
-/// keep factor 1).
-/// </summary>
-/// <param name="Beta">β, llama_4_scaling_beta.</param>
-/// <param name="OriginalMaxPositionEmbeddings">L.</param>
-/// <exception cref="ArgumentOutOfRangeException">β is negative or not finite, or L is not positive.</exception>
-public sealed record RopeQueryScale(double Beta, int OriginalMaxPositionEmbeddings)
-{
-    /// <summary>β, llama_4_scaling_beta: finite and not negative.</summary>
-    public double Beta
-    {
-        get;
-        init => field = CheckBeta(value);
-    } = CheckBeta(Beta);
-
-    /// <summary>L, the original context length: positive.</summary>
-    public int OriginalMaxPositionEmbeddings
-    {
-        get;
-        init => field = CheckLength(value);
-    } = CheckLength(OriginalMaxPositionEmbeddings);
-
-    /// <summary>1 + β·ln(1 + ⌊position / L⌋).</summary>
-    /// <exception cref="ArgumentOutOfRangeException">The position is negative.</exception>
-    public double Factor(long position)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(position);
-        return 1 + Beta * Math.Log(1 + Math.Floor((double)position / OriginalMaxPositionEmbeddings));
-    }
-
-    private static double CheckBeta(double beta) => double.IsFinite(beta) && beta >= 0
-        ? beta
-        : throw new ArgumentOutOfRangeException(nameof(Beta), beta, "Must be finite and not negative.");
-
-    private static int CheckLength(int length) => length > 0
-        ? length
-        : throw new ArgumentOutOfRangeException(nameof(OriginalMaxPositionEmbeddings), length, "Must be positive (the original context length).");
-}
-
-/// <summary>
-/// The rotary schedule of every layer of a model whose layers differ (Gemma 3's sliding-window layers with their own
-/// base, transformers' rope_parameters per layer type, Llama 4's layers without RoPE).
-/// </summary>
-/// <param name="LayerTypes">Each layer's type, in layer order (e.g. full_attention, sliding_attention, or no_rope for a layer without rotary embedding).</param>
-/// <param name="Schedules">The configuration of each layer type that rotates.</param>
-public sealed record RopeLayerSchedule(IReadOnlyList<string> LayerTypes, IReadOnlyDictionary<string, RopeConfiguration> Schedules)
-{
-    /// <summary>The layer type of a layer without rotary embedding (Llama 4's NoPE layers).</summary>
-    public const string NoRope = "no_rope";
-
-    /// <summary>The configuration layer <paramref name="layer"/> rotates with, or null where it applies no rotary embedding.</summary>
-    /// <exception cref="ArgumentOutOfRangeException">The layer index is outside [0, LayerTypes.Count).</exception>
-    public RopeConfiguration? ForLayer(int layer)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(layer);
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(layer, LayerTypes.Count);
-        return Schedules.TryGetValue(LayerTypes[layer], out RopeConfiguration? configuration) ? configuration : null;
-    }
-}
+namespace Rope.Simd.Models;
 
 /// <summary>
 /// Reads the rotary-embedding part of a Hugging Face <c>config.json</c> (System.Text.Json): rope_theta, the legacy
@@ -99,7 +15,9 @@ public sealed record RopeLayerSchedule(IReadOnlyList<string> LayerTypes, IReadOn
 /// partial_rotary_factor, Gemma 3's rope_local_base_freq and sliding_window_pattern, ...), that default applies, for
 /// the model types listed in docs/scaling.md; an unknown model_type without rope_theta is an error.
 /// Fields outside the rope part are ignored; inside it, an unknown or inconsistent field is an error naming it, never
-/// a silent default. The pair layout is not in config.json: the caller states it when rotating.
+/// a silent default. The result is a <see cref="RopeModel"/> named after the model_type, with the query heads
+/// (num_attention_heads) and, where the config gives num_key_value_heads, the key/value heads; the pair layout is not in
+/// config.json (<see cref="RopeModel.Layout"/> is null): the caller states it when rotating.
 /// </summary>
 public static class HuggingFaceConfig
 {
@@ -124,18 +42,19 @@ public static class HuggingFaceConfig
         ["proportional"] = ["factor"],
     };
 
-    /// <summary>Reads config.json text.</summary>
+    /// <summary>Reads config.json text into the model's rotary embedding.</summary>
     /// <param name="json">The whole config.json.</param>
     /// <param name="sequenceLength">The current sequence length, for the kinds that depend on it (dynamic NTK, LongRoPE by sequence length); 0 at the start.</param>
     /// <param name="longRope">How LongRoPE picks its factors.</param>
     /// <param name="layerType">For rope_parameters given per layer type (e.g. full_attention and sliding_attention), the one to read.</param>
     /// <exception cref="ArgumentException">The JSON is malformed or repeats a key in one object, or a rope field is
-    /// missing, unknown, of the wrong kind, inconsistent or outside the range its schedule accepts (the message names
-    /// the JSON field and quotes at most a short prefix of any value).</exception>
-    public static RopeConfiguration Parse(string json, int sequenceLength = 0, LongRopeSelection longRope = LongRopeSelection.BySequenceLength,
+    /// missing, unknown, of the wrong kind, inconsistent or outside the range its schedule accepts, or a head count is
+    /// not a positive integer (the message names the JSON field and quotes at most a short prefix of any value).</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="sequenceLength"/> is negative.</exception>
+    public static RopeModel Parse(string json, int sequenceLength = 0, LongRopeSelection longRope = LongRopeSelection.BySequenceLength,
         string? layerType = null)
     {
-        Guard.NonNegative(sequenceLength);
+        ArgumentOutOfRangeException.ThrowIfNegative(sequenceLength);
         JsonElement root = Document(json);
         return Guarded(() => Resolve(TextModel(root), ModelType(root), sequenceLength, longRope, layerType));
     }
@@ -149,12 +68,13 @@ public static class HuggingFaceConfig
     /// <param name="json">The whole config.json.</param>
     /// <param name="sequenceLength">The current sequence length, for the kinds that depend on it; 0 at the start.</param>
     /// <param name="longRope">How LongRoPE picks its factors.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="sequenceLength"/> is negative.</exception>
     /// <exception cref="ArgumentException">As <see cref="Parse"/>, or num_hidden_layers, layer_types or no_rope_layers are
     /// missing or do not agree, num_hidden_layers is above 65536, a listed layer type has no rope_parameters entry, or
     /// the layer types need more than 64 distinct rope schedules.</exception>
     public static RopeLayerSchedule ParseLayers(string json, int sequenceLength = 0, LongRopeSelection longRope = LongRopeSelection.BySequenceLength)
     {
-        Guard.NonNegative(sequenceLength);
+        ArgumentOutOfRangeException.ThrowIfNegative(sequenceLength);
         JsonElement root = Document(json);
         return Guarded(() =>
         {
@@ -165,8 +85,8 @@ public static class HuggingFaceConfig
             // once and its configuration shared by every layer type that gives it.
             Dictionary<string, JsonElement>? perTypeParameters = PerTypeParameters(text);
             bool perType = perTypeParameters is not null || LocalBase(text, modelType) is not null;
-            var schedules = new Dictionary<string, RopeConfiguration>(StringComparer.Ordinal);
-            var resolved = new Dictionary<string, RopeConfiguration>(StringComparer.Ordinal);
+            var schedules = new Dictionary<string, RopeModel>(StringComparer.Ordinal);
+            var resolved = new Dictionary<string, RopeModel>(StringComparer.Ordinal);
             foreach (string type in types)
             {
                 if (type == RopeLayerSchedule.NoRope || schedules.ContainsKey(type))
@@ -186,7 +106,7 @@ public static class HuggingFaceConfig
                     key = type;
                 }
 
-                if (!resolved.TryGetValue(key, out RopeConfiguration? configuration))
+                if (!resolved.TryGetValue(key, out RopeModel? configuration))
                 {
                     if (resolved.Count == MaxSchedules)
                     {
@@ -363,7 +283,7 @@ public static class HuggingFaceConfig
     private static double? LocalBase(JsonElement root, string? modelType) =>
         OptionalNumber(root, "rope_local_base_freq") ?? (HasPerLayerParameters(root) ? null : Default(modelType, "rope_local_base_freq"));
 
-    private static RopeConfiguration Resolve(JsonElement root, string? modelType, int sequenceLength, LongRopeSelection longRope, string? layerType,
+    private static RopeModel Resolve(JsonElement root, string? modelType, int sequenceLength, LongRopeSelection longRope, string? layerType,
         JsonElement? perTypeParameters = null)
     {
         if (root.TryGetProperty("alibi", out JsonElement alibi) && alibi.ValueKind == JsonValueKind.True)
@@ -391,7 +311,11 @@ public static class HuggingFaceConfig
                             $" (Parameter '{exception.ParamName}')", "", StringComparison.Ordinal)}", "json", exception);
                     }
 
-                    return new RopeConfiguration(headDim, local, "default", maxPositions, 1);
+                    (int? localQueryHeads, int? localKeyValueHeads) = Heads(root, modelType);
+                    return new RopeModel(modelType ?? "", headDim, local)
+                    {
+                        QueryHeads = localQueryHeads, KeyValueHeads = localKeyValueHeads, MaxPositionEmbeddings = maxPositions,
+                    };
                 case "full_attention":
                     break;
                 default:
@@ -456,11 +380,15 @@ public static class HuggingFaceConfig
                 "json", exception);
         }
 
-        return new RopeConfiguration(headDim, frequencies, type, maxPositions, softmaxScale, Sections(parameters, rotaryDim))
+        MropeSections? sections = Sections(parameters, rotaryDim);
+        RopeQueryScale? queryScale = OptionalNumber(parameters, "llama_4_scaling_beta") is double beta
+            ? new RopeQueryScale(beta >= 0 ? beta : throw Error("llama_4_scaling_beta", $"is {beta.ToString(CultureInfo.InvariantCulture)}; it must not be negative"), OriginalLength())
+            : null;
+        (int? queryHeads, int? keyValueHeads) = Heads(root, modelType);
+        return new RopeModel(modelType ?? "", headDim, frequencies)
         {
-            QueryScale = OptionalNumber(parameters, "llama_4_scaling_beta") is double beta
-                ? new RopeQueryScale(beta >= 0 ? beta : throw Error("llama_4_scaling_beta", $"is {beta.ToString(CultureInfo.InvariantCulture)}; it must not be negative"), OriginalLength())
-                : null,
+            QueryHeads = queryHeads, KeyValueHeads = keyValueHeads, ScalingType = type, MaxPositionEmbeddings = maxPositions,
+            SoftmaxScale = softmaxScale, Sections = sections, QueryScale = queryScale,
         };
 
         RopeFrequencies Schedule() => type switch
@@ -506,8 +434,9 @@ public static class HuggingFaceConfig
     /// <param name="sequenceLength">The current sequence length, for dynamic NTK and LongRoPE by sequence length.</param>
     /// <param name="longRope">How LongRoPE picks its factors.</param>
     /// <param name="layerType">For rope_parameters given per layer type, the one to read.</param>
-    /// <exception cref="ArgumentException">A rope field is missing, unknown, of the wrong kind or inconsistent.</exception>
-    public static RopeConfiguration Load(string path, int sequenceLength = 0, LongRopeSelection longRope = LongRopeSelection.BySequenceLength,
+    /// <exception cref="ArgumentException">As <see cref="Parse"/>.</exception>
+    /// <exception cref="IOException">The file cannot be read.</exception>
+    public static RopeModel Load(string path, int sequenceLength = 0, LongRopeSelection longRope = LongRopeSelection.BySequenceLength,
         string? layerType = null) =>
         Parse(File.ReadAllText(path), sequenceLength, longRope, layerType);
 
@@ -706,6 +635,23 @@ public static class HuggingFaceConfig
         }
 
         return hidden / heads;
+    }
+
+    /// <summary>
+    /// The query heads (num_attention_heads or GPT-J's n_head, the config's or its class default) and the key/value heads
+    /// (num_key_value_heads where the config gives it; transformers' classes differ in what they default it to), each
+    /// null where unknown and positive where given.
+    /// </summary>
+    private static (int? Query, int? KeyValue) Heads(JsonElement root, string? modelType)
+    {
+        int? query = Int(root, modelType, "num_attention_heads", "n_head"), keyValue = OptionalInt(root, "num_key_value_heads");
+        if (query is <= 0)
+        {
+            throw Error(root.TryGetProperty("num_attention_heads", out _) || !root.TryGetProperty("n_head", out _) ? "num_attention_heads" : "n_head",
+                $"is {query}; it must be positive");
+        }
+
+        return keyValue is <= 0 ? throw Error("num_key_value_heads", $"is {keyValue}; it must be positive") : (query, keyValue);
     }
 
     private static int RotaryDim(JsonElement root, string? modelType, JsonElement? parameters, int headDim)

@@ -1,6 +1,7 @@
 using Rope.Simd;
+using Rope.Simd.Models;
 
-namespace Rope.Simd.Tests;
+namespace Rope.Simd.Tests.Models;
 
 /// <summary>
 /// The rope-related fields of published config.json files (Hugging Face model repositories, as published; fields
@@ -52,7 +53,7 @@ public class ConfigCorpusTests
     [MemberData(nameof(Corpus))]
     public void EveryPublishedConfigReadsAsPublished(string model, string json, int headDim, int rotaryDim, double @base)
     {
-        RopeConfiguration config = model.Contains("gemma-3", StringComparison.Ordinal)
+        RopeModel config = model.Contains("gemma-3", StringComparison.Ordinal)
             ? HuggingFaceConfig.Parse(json, layerType: "full_attention")
             : HuggingFaceConfig.Parse(json);
         Assert.Equal((headDim, rotaryDim), (config.HeadDim, config.RotaryDim));
@@ -93,7 +94,7 @@ public class ConfigCorpusTests
             // max_position_embeddings 131072; global layers at rope_theta 1e6 with the linear factor 8, sliding ones at
             // rope_local_base_freq 1e4 unscaled.
             bool full = (layer + 1) % 6 == 0;
-            RopeConfiguration config = layers.ForLayer(layer)!;
+            RopeModel config = layers.ForLayer(layer)!;
             Assert.Equal((full ? "full_attention" : "sliding_attention", 256, 256, (int?)131072),
                 (layers.LayerTypes[layer], config.HeadDim, config.RotaryDim, config.MaxPositionEmbeddings));
             for (int i = 0; i < 128; i++)
@@ -110,7 +111,7 @@ public class ConfigCorpusTests
     [Fact]
     public void Llama4ScoutAsPublishedIsAStepAndEveryFourthLayerHasNoRope()
     {
-        RopeConfiguration config = HuggingFaceConfig.Parse(Json(Llama4Scout));
+        RopeModel config = HuggingFaceConfig.Parse(Json(Llama4Scout));
         Assert.Equal(("llama3", 128, (int?)10485760), (config.ScalingType, config.RotaryDim, config.MaxPositionEmbeddings));
         for (int i = 0; i < 64; i++)
         {
@@ -192,7 +193,7 @@ public class ConfigCorpusTests
               "rope_parameters": { "rope_type": "yarn", "rope_theta": 1000000.0, "factor": 16.0, "original_max_position_embeddings": 16384,
                                    "beta_fast": 32.0, "beta_slow": 1.0, "mscale": 1.0, "mscale_all_dim": 1.0, "llama_4_scaling_beta": 0.1 } }
             """;
-        RopeConfiguration config = HuggingFaceConfig.Parse(Json);
+        RopeModel config = HuggingFaceConfig.Parse(Json);
         Assert.Equal(new RopeQueryScale(0.1, 16384), config.QueryScale);
         Assert.Equal(1.0, config.QueryScale!.Factor(16383));
         Assert.Equal(1 + 0.1 * Math.Log(2), config.QueryScale.Factor(16384));

@@ -1,35 +1,36 @@
 using System.Buffers.Binary;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text;
 
-namespace Rope.Simd;
-
-/// <summary>What a GGUF file says about its model's rotary embedding, as llama.cpp reads it.</summary>
-/// <param name="Architecture">general.architecture (llama, qwen2, gemma3, ...).</param>
-/// <param name="Configuration">Head dim, frequencies (with the rope_freqs tensor's per-pair factors where the file has it), scaling type and context length.</param>
-/// <param name="Layout">The pair layout llama.cpp rotates this architecture with: interleaved (ggml's normal mode, e.g. llama, whose converted
-/// weights are permuted for it) or half-split (NeoX mode: qwen2, gemma, phi3, falcon, ...).</param>
-/// <param name="QueryHeads">&lt;arch&gt;.attention.head_count.</param>
-/// <param name="KeyValueHeads">&lt;arch&gt;.attention.head_count_kv (the query heads where absent).</param>
-public sealed record GgufRopeModel(string Architecture, RopeConfiguration Configuration, RopeLayout Layout, int QueryHeads, int KeyValueHeads);
+namespace Rope.Simd.Models;
 
 /// <summary>
-/// Reads the rotary part of a GGUF file's header (the format of llama.cpp): general.architecture,
-/// &lt;arch&gt;.rope.dimension_count, .rope.freq_base, .rope.scaling.type / .factor / .original_context_length /
-/// .attn_factor / .yarn_log_multiplier, .rope.scale_linear, .rope.dimension_sections, the head counts and lengths,
-/// and the one tensor that carries rope data, <c>rope_freqs.weight</c> (per-pair frequency divisors, float32), whose bytes
-/// alone are read; <c>rope_factors_short/long.weight</c> for LongRoPE. Defaults are llama.cpp's (freq_base 10000,
-/// the rotary dim the head dim).
+/// A GGUF file (llama.cpp's format, versions 2 and 3), read as llama.cpp reads it: the header's metadata (scalars and
+/// strings; arrays other than <c>&lt;arch&gt;.rope.dimension_sections</c>, such as the tokenizer's lists, are skipped
+/// unread) and its tensor directory (<see cref="Tensors"/>: name, shape, ggml type and offset of each tensor), with a
+/// tensor's data read when asked for (<see cref="ReadTensor"/>). <see cref="ReadRopeModel"/> resolves the model's
+/// rotary embedding from the header the way llama.cpp does.
 /// </summary>
 /// <remarks>
-/// Every size read from the file is checked against the bytes left before anything is allocated or skipped; a
-/// malformed file is an <see cref="InvalidDataException"/> naming the key or the place, never a hang or an allocation
-/// the file merely claims.
+/// <para>Every size read from the file (string lengths, array counts, key and tensor counts, dimensions, offsets) is
+/// checked against the bytes left, in checked arithmetic, before anything is allocated or skipped, so the work and the
+/// memory grow with the header's size, never with the sizes it claims; arrays of arrays are refused, as llama.cpp
+/// refuses them; keys and tensor names may appear once. A malformed file is an <see cref="InvalidDataException"/>
+/// naming the key, the tensor or the place (quoting at most the first 64 characters of a name), never a hang or an
+/// allocation the file merely claims.</para>
+/// <para>Metadata reads are thread-safe; <see cref="ReadTensor"/> and <see cref="ReadRopeModel"/> seek the stream, so
+/// one thread at a time calls them. Dispose the file to close the stream (unless it was read with leaveOpen).</para>
 /// </remarks>
-public static class GgufConfig
+public sealed class GgufFile : IDisposable
 {
     private const uint Magic = 0x46554747; // "GGUF", little-endian
     private const int DefaultAlignment = 32;
+
+    /// <summary>The most elements a tensor may have, 2^62 (llama.cpp's bound: its size in bytes fits an int64).</summary>
+    private const long MaxElements = 1L << 62;
+
+    private const uint TypeF32 = 0, TypeF16 = 1;
 
     // Architectures llama.cpp rotates in NeoX mode (half-split pairs); the others it names rotate in normal mode.
     private static readonly HashSet<string> NeoXArchitectures = new(StringComparer.Ordinal)
@@ -49,26 +50,21 @@ public static class GgufConfig
         "ernie4_5", "mistral3",
     };
 
-    /// <summary>Reads a GGUF file's rope metadata (see the type's summary).</summary>
-    /// <exception cref="InvalidDataException">The file is not GGUF, is truncated or malformed, or its rope metadata is missing or out of range.</exception>
-    public static GgufRopeModel Load(string path)
-    {
-        using FileStream stream = File.OpenRead(path);
-        return Read(stream);
-    }
+    private readonly Stream stream;
+    private readonly bool leaveOpen;
+    private readonly Reader reader;
+    private readonly Dictionary<string, object> metadata = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, GgufTensor> tensors = new(StringComparer.Ordinal);
+    private readonly long dataStart;
+    private readonly long alignment;
+    private bool disposed;
 
-    /// <summary>Reads GGUF rope metadata from a seekable stream positioned at the file's start.</summary>
-    /// <exception cref="ArgumentException">The stream cannot read or seek.</exception>
-    /// <exception cref="InvalidDataException">The file is not GGUF, is truncated or malformed, or its rope metadata is missing or out of range.</exception>
-    public static GgufRopeModel Read(Stream stream)
+    private GgufFile(Stream stream, bool leaveOpen)
     {
-        ArgumentNullException.ThrowIfNull(stream);
-        if (!stream.CanRead || !stream.CanSeek)
-        {
-            throw new ArgumentException("The stream must be readable and seekable.", nameof(stream));
-        }
-
-        var reader = new Reader(stream);
+        this.stream = stream;
+        this.leaveOpen = leaveOpen;
+        reader = new Reader(stream);
+        long origin = stream.Position;
         if (reader.UInt32("the magic") != Magic)
         {
             throw new InvalidDataException("Not a GGUF file: the first four bytes are not 'GGUF'.");
@@ -80,8 +76,15 @@ public static class GgufConfig
             throw new InvalidDataException($"GGUF version {version} is not supported (2 and 3 are).");
         }
 
+        // Each key takes at least 13 bytes (its name's length, its type, a one-byte value) and each tensor info 32 (its
+        // name's length, the dimension count, one dimension, the type, the offset): counts the file cannot hold are
+        // refused before anything is read for them.
         ulong tensorCount = reader.UInt64("the tensor count"), keyCount = reader.UInt64("the metadata count");
-        var metadata = new Dictionary<string, object>(StringComparer.Ordinal);
+        if (keyCount > (ulong)reader.Left / 13 || tensorCount > (ulong)reader.Left / 32)
+        {
+            throw new InvalidDataException($"The GGUF file claims {keyCount} metadata keys and {tensorCount} tensors; it is too short for them.");
+        }
+
         for (ulong i = 0; i < keyCount; i++)
         {
             string key = reader.String("a metadata key");
@@ -92,8 +95,6 @@ public static class GgufConfig
             }
         }
 
-        // Tensor infos: only the rope tensors' places are kept.
-        var ropeTensors = new Dictionary<string, (ulong Elements, uint Type, ulong Offset)>(StringComparer.Ordinal);
         for (ulong i = 0; i < tensorCount; i++)
         {
             string name = reader.String("a tensor name");
@@ -103,64 +104,208 @@ public static class GgufConfig
                 throw new InvalidDataException($"Tensor '{Bounded(name)}' has {dimensions} dimensions (1 to 4 are valid).");
             }
 
-            ulong elements = 1;
-            for (uint d = 0; d < dimensions; d++)
+            var shape = new long[dimensions];
+            long elements = 1;
+            for (int d = 0; d < shape.Length; d++)
             {
                 ulong size = reader.UInt64($"a dimension of tensor '{Bounded(name)}'");
-                elements = size != 0 && elements > ulong.MaxValue / size
-                    ? throw new InvalidDataException($"Tensor '{Bounded(name)}' has more elements than fit in 64 bits.")
-                    : elements * size;
+                if (size > MaxElements || (size != 0 && elements > MaxElements / (long)size))
+                {
+                    throw new InvalidDataException($"Tensor '{Bounded(name)}': dimension {d} of {size} makes more than 2^62 elements.");
+                }
+
+                shape[d] = (long)size;
+                elements *= (long)size;
             }
 
             uint type = reader.UInt32($"the type of tensor '{Bounded(name)}'");
             ulong offset = reader.UInt64($"the offset of tensor '{Bounded(name)}'");
-            if (name is "rope_freqs.weight" or "rope_factors_long.weight" or "rope_factors_short.weight")
+            if (!tensors.TryAdd(name, new GgufTensor(name, shape, elements, type, offset)))
             {
-                ropeTensors[name] = (elements, type, offset);
+                throw new InvalidDataException($"Tensor '{Bounded(name)}' is listed twice.");
             }
         }
 
-        long alignment = metadata.TryGetValue("general.alignment", out object? aligned) ? Integer(aligned, "general.alignment") : DefaultAlignment;
+        alignment = metadata.TryGetValue("general.alignment", out object? aligned) ? Integer(aligned, "general.alignment") : DefaultAlignment;
         if (alignment <= 0 || alignment > 1 << 20 || (alignment & (alignment - 1)) != 0)
         {
             throw new InvalidDataException($"general.alignment is {alignment}; it must be a power of two up to 2^20.");
         }
 
-        // A stream may claim any length: the rounding up is kept from wrapping (Floats checks the data lies in the file).
-        long dataStart = reader.Position <= long.MaxValue - alignment
-            ? (reader.Position + alignment - 1) / alignment * alignment
+        // A stream may claim any length: the rounding up is kept from wrapping (the reads check the data lies in the file).
+        dataStart = reader.Position <= long.MaxValue - alignment
+            ? origin + (reader.Position - origin + alignment - 1) / alignment * alignment
             : throw new InvalidDataException("The GGUF file is malformed: its tensor data would start past 2^63 bytes.");
-        double[]? Tensor(string name, int pairs)
-        {
-            if (!ropeTensors.TryGetValue(name, out var tensor))
-            {
-                return null;
-            }
-
-            if (tensor.Type != 0)
-            {
-                throw new InvalidDataException($"Tensor '{name}' is of ggml type {tensor.Type}; rope data must be float32 (type 0).");
-            }
-
-            if (tensor.Elements != (ulong)pairs)
-            {
-                throw new InvalidDataException($"Tensor '{name}' holds {tensor.Elements} values but the rotary dim has {pairs} pairs.");
-            }
-
-            return reader.Floats(dataStart, tensor.Offset, pairs, name);
-        }
-
-        return Resolve(metadata, Tensor);
     }
 
-    private static GgufRopeModel Resolve(Dictionary<string, object> metadata, Func<string, int, double[]?> tensor)
+    /// <summary>Opens and reads a GGUF file's header (see the type's remarks); the file stays open until disposed.</summary>
+    /// <param name="path">The .gguf file.</param>
+    /// <exception cref="InvalidDataException">The file is not GGUF, or its header is truncated or malformed.</exception>
+    /// <exception cref="IOException">The file cannot be opened or read.</exception>
+    public static GgufFile Open(string path) => Read(File.OpenRead(path));
+
+    /// <summary>Reads a GGUF header from a seekable stream positioned at the file's first byte.</summary>
+    /// <param name="stream">The file's bytes: readable and seekable.</param>
+    /// <param name="leaveOpen">Whether disposing the file (or a failed read) leaves the stream open.</param>
+    /// <exception cref="ArgumentException">The stream cannot read or seek.</exception>
+    /// <exception cref="InvalidDataException">The stream does not hold GGUF, or its header is truncated or malformed.</exception>
+    public static GgufFile Read(Stream stream, bool leaveOpen = false)
     {
-        string architecture = metadata.TryGetValue("general.architecture", out object? arch) && arch is string name
-            ? name
+        ArgumentNullException.ThrowIfNull(stream);
+        if (!stream.CanRead || !stream.CanSeek)
+        {
+            throw new ArgumentException("The stream must be readable and seekable.", nameof(stream));
+        }
+
+        try
+        {
+            return new GgufFile(stream, leaveOpen);
+        }
+        catch
+        {
+            if (!leaveOpen)
+            {
+                stream.Dispose();
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>The tensor directory by name: each tensor's shape, ggml type and offset (no data is read for it).</summary>
+    public IReadOnlyDictionary<string, GgufTensor> Tensors => tensors;
+
+    /// <summary>Whether the header has the key (an array's too, although arrays are skipped unread).</summary>
+    public bool ContainsKey(string key) => metadata.ContainsKey(key);
+
+    /// <summary>An integer value (any of GGUF's integer types; uint64 up to 2^63 - 1), or null where the header lacks the key.</summary>
+    /// <exception cref="InvalidDataException">The value is not an integer.</exception>
+    public long? GetInteger(string key) => metadata.TryGetValue(key, out object? value) ? Integer(value, key) : null;
+
+    /// <summary>A number value (float32, float64 or an integer type) as a double, or null where the header lacks the key.</summary>
+    /// <exception cref="InvalidDataException">The value is not a number, or is not finite.</exception>
+    public double? GetNumber(string key) => metadata.TryGetValue(key, out object? value) ? Real(value, key) : null;
+
+    /// <summary>A string value, or null where the header lacks the key.</summary>
+    /// <exception cref="InvalidDataException">The value is not a string.</exception>
+    public string? GetString(string key) => metadata.TryGetValue(key, out object? value)
+        ? value as string ?? throw new InvalidDataException($"{Bounded(key)} must be a string.")
+        : null;
+
+    /// <summary>
+    /// A float32 (ggml type 0) or float16 (type 1) tensor's values in storage order (ne0 fastest), widened to float32
+    /// exactly. Its place is checked first: aligned to general.alignment and inside the file.
+    /// </summary>
+    /// <param name="name">The tensor's name, e.g. <c>blk.0.attn_q.weight</c>.</param>
+    /// <exception cref="InvalidDataException">The file has no such tensor, or it is of another type, misaligned, past the end of the file or larger than an array holds.</exception>
+    /// <exception cref="ObjectDisposedException">The file is disposed.</exception>
+    public float[] ReadTensor(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        ObjectDisposedException.ThrowIf(disposed, this);
+        GgufTensor tensor = tensors.TryGetValue(name, out GgufTensor? found) ? found : throw new InvalidDataException($"The GGUF file has no tensor '{Bounded(name)}'.");
+        int elementSize = tensor.Type switch
+        {
+            TypeF32 => 4,
+            TypeF16 => 2,
+            _ => throw new InvalidDataException($"Tensor '{Bounded(name)}' is of ggml type {tensor.Type}; float32 (0) and float16 (1) are read."),
+        };
+
+        if (tensor.ElementCount > Array.MaxLength)
+        {
+            throw new InvalidDataException($"Tensor '{Bounded(name)}' has {tensor.ElementCount} elements, more than an array holds.");
+        }
+
+        if (tensor.Offset % (ulong)alignment != 0)
+        {
+            throw new InvalidDataException($"Tensor '{Bounded(name)}' starts at offset {tensor.Offset}, not a multiple of the alignment {alignment}.");
+        }
+
+        // Below 2^31 elements, the byte length fits a long; the offset is checked against the file before it is added.
+        long length = tensor.ElementCount * elementSize, available = stream.Length - dataStart;
+        if (available < 0 || tensor.Offset > (ulong)available || length > available - (long)tensor.Offset)
+        {
+            throw new InvalidDataException($"Tensor '{Bounded(name)}' ({length} bytes at offset {tensor.Offset}) lies outside the file's {Math.Max(available, 0)} bytes of data.");
+        }
+
+        var values = new float[tensor.ElementCount];
+        try
+        {
+            stream.Seek(dataStart + (long)tensor.Offset, SeekOrigin.Begin);
+            if (tensor.Type == TypeF32)
+            {
+                stream.ReadExactly(MemoryMarshal.AsBytes(values.AsSpan()));
+                if (!BitConverter.IsLittleEndian)
+                {
+                    Span<int> words = MemoryMarshal.Cast<float, int>(values.AsSpan());
+                    BinaryPrimitives.ReverseEndianness(words, words);
+                }
+            }
+            else
+            {
+                var halves = new Half[tensor.ElementCount];
+                stream.ReadExactly(MemoryMarshal.AsBytes(halves.AsSpan()));
+                if (!BitConverter.IsLittleEndian)
+                {
+                    Span<short> words = MemoryMarshal.Cast<Half, short>(halves.AsSpan());
+                    BinaryPrimitives.ReverseEndianness(words, words);
+                }
+
+                RopeEngine.Default.ConvertToSingle(halves, values);
+            }
+        }
+        catch (EndOfStreamException exception)
+        {
+            throw new InvalidDataException($"The GGUF file is truncated: tensor '{Bounded(name)}' is cut off.", exception);
+        }
+
+        return values;
+    }
+
+    /// <summary>
+    /// The model's rotary embedding as llama.cpp reads it: general.architecture (the <see cref="RopeModel.Name"/>),
+    /// &lt;arch&gt;.attention.head_count and .head_count_kv, .attention.key_length (else .embedding_length / heads),
+    /// .rope.dimension_count (default the head dim), .rope.freq_base (default 10000), .rope.scaling.type none / linear /
+    /// yarn / longrope with .factor (or .rope.scale_linear), .original_context_length, .attn_factor and DeepSeek's
+    /// .yarn_log_multiplier (0.1·mscale_all_dim), .rope.dimension_sections (M-RoPE), .context_length, the
+    /// <c>rope_freqs.weight</c> tensor (per-pair frequency divisors, float32: Llama 3's scaling as the converters store
+    /// it) and LongRoPE's <c>rope_factors_short/long.weight</c>, whose bytes alone are read; and the pair layout
+    /// llama.cpp rotates the architecture with (<see cref="RopeLayout.Interleaved"/>, ggml's normal mode, for llama
+    /// and the others in normal mode; <see cref="RopeLayout.HalfSplit"/>, NeoX mode, for qwen2, gemma, phi3, falcon, ...).
+    /// </summary>
+    /// <remarks>The rotary dim is checked against <see cref="RopeFrequencies.MaxRotaryDim"/> before any tensor is read.</remarks>
+    /// <exception cref="InvalidDataException">The architecture is not one whose rope mode Rope.Simd knows, or the rope metadata is missing, of the wrong type or out of range, or a rope tensor is missing, of the wrong type or length, or past the end of the file.</exception>
+    /// <exception cref="ObjectDisposedException">The file is disposed.</exception>
+    public RopeModel ReadRopeModel()
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        string architecture = metadata.TryGetValue("general.architecture", out object? arch) && arch is string named
+            ? named
             : throw new InvalidDataException("general.architecture is missing or not a string.");
         RopeLayout layout = NeoXArchitectures.Contains(architecture) ? RopeLayout.HalfSplit
             : NormalArchitectures.Contains(architecture) ? RopeLayout.Interleaved
             : throw new InvalidDataException($"general.architecture '{Bounded(architecture)}' is not one whose rope mode Rope.Simd knows.");
+
+        // A rope tensor: float32, one value per pair; only its bytes are read.
+        double[]? Tensor(string name, int pairs)
+        {
+            if (!tensors.TryGetValue(name, out GgufTensor? tensor))
+            {
+                return null;
+            }
+
+            if (tensor.Type != TypeF32)
+            {
+                throw new InvalidDataException($"Tensor '{name}' is of ggml type {tensor.Type}; rope data must be float32 (type 0).");
+            }
+
+            if (tensor.ElementCount != pairs)
+            {
+                throw new InvalidDataException($"Tensor '{name}' holds {tensor.ElementCount} values but the rotary dim has {pairs} pairs.");
+            }
+
+            return reader.Floats(dataStart, tensor.Offset, pairs, name);
+        }
 
         string prefix = architecture + ".";
         long? Optional(string key) => metadata.TryGetValue(prefix + key, out object? value) ? Integer(value, prefix + key) : null;
@@ -209,15 +354,15 @@ public static class GgufConfig
                 "yarn" => (RopeScaling.Yarn(rotaryDim, @base, Factor(), Original(), attentionFactor: OptionalReal("rope.scaling.attn_factor"),
                     mscale: yarnMscale, mscaleAllDim: yarnMscale), "yarn"),
                 "longrope" => (RopeScaling.LongRope(rotaryDim, @base,
-                    tensor("rope_factors_short.weight", rotaryDim / 2) ?? throw new InvalidDataException("Tensor 'rope_factors_short.weight' is required by scaling type 'longrope'."),
-                    tensor("rope_factors_long.weight", rotaryDim / 2) ?? throw new InvalidDataException("Tensor 'rope_factors_long.weight' is required by scaling type 'longrope'."),
+                    Tensor("rope_factors_short.weight", rotaryDim / 2) ?? throw new InvalidDataException("Tensor 'rope_factors_short.weight' is required by scaling type 'longrope'."),
+                    Tensor("rope_factors_long.weight", rotaryDim / 2) ?? throw new InvalidDataException("Tensor 'rope_factors_long.weight' is required by scaling type 'longrope'."),
                     Original(), context ?? throw new InvalidDataException($"{prefix}context_length is required by scaling type 'longrope'."),
                     LongRopeSelection.BySequenceLength, 0, OptionalReal("rope.scaling.attn_factor")), "longrope"),
                 _ => throw new InvalidDataException($"{prefix}rope.scaling.type '{Bounded(type)}' is not supported (none, linear, yarn, longrope are)."),
             };
 
             // llama.cpp divides each pair's frequency by rope_freqs (Llama 3's scaling, converted into factors).
-            if (tensor("rope_freqs.weight", rotaryDim / 2) is double[] factors)
+            if (Tensor("rope_freqs.weight", rotaryDim / 2) is double[] factors)
             {
                 frequencies = RopeScaling.WithFactors(frequencies, factors);
             }
@@ -225,12 +370,28 @@ public static class GgufConfig
             MropeSections? sections = metadata.TryGetValue(prefix + "rope.dimension_sections", out object? listed) ? Sections(listed, prefix, rotaryDim) : null;
             // DeepSeek's YaRN also scales the softmax, by mscale(s, mscale_all_dim)², as the config.json reader reports it.
             double softmaxScale = yarnMscale is double mscaleAllDim ? RopeScaling.DeepSeekSoftmaxScale(Factor(), mscaleAllDim) : 1;
-            return new GgufRopeModel(architecture, new RopeConfiguration(headDim, frequencies, scalingType, context, softmaxScale, sections), layout,
-                heads, kvHeads);
+            return new RopeModel(architecture, headDim, frequencies)
+            {
+                QueryHeads = heads, KeyValueHeads = kvHeads, Layout = layout, ScalingType = scalingType, MaxPositionEmbeddings = context,
+                SoftmaxScale = softmaxScale, Sections = sections,
+            };
         }
         catch (ArgumentException exception)
         {
             throw new InvalidDataException($"The rope metadata of '{Bounded(architecture)}' is out of range: {exception.Message}", exception);
+        }
+    }
+
+    /// <summary>Closes the stream, unless the file was read with leaveOpen.</summary>
+    public void Dispose()
+    {
+        if (!disposed)
+        {
+            disposed = true;
+            if (!leaveOpen)
+            {
+                stream.Dispose();
+            }
         }
     }
 
@@ -276,7 +437,7 @@ public static class GgufConfig
 
         public long Position => stream.Position;
 
-        private long Left => stream.Length - stream.Position;
+        public long Left => stream.Length - stream.Position;
 
         public uint UInt32(string what) => BinaryPrimitives.ReadUInt32LittleEndian(Bytes(4, what));
 

@@ -1,6 +1,7 @@
 using Rope.Simd;
+using Rope.Simd.Models;
 
-namespace Rope.Simd.Tests;
+namespace Rope.Simd.Tests.Models;
 
 /// <summary>Every preset against the rope fields of its model's published config.json, read by <see cref="HuggingFaceConfig"/>.</summary>
 public class PresetTests
@@ -47,13 +48,17 @@ public class PresetTests
     [MemberData(nameof(PublishedConfigs))]
     public void PresetMatchesThePublishedConfig(string name, string json)
     {
-        RopeModelPreset preset = RopeModelPresets.All.Single(p => p.Name == name);
-        RopeConfiguration config = HuggingFaceConfig.Parse(json);
+        RopeModel preset = RopeModelPresets.All.Single(p => p.Name == name);
+        RopeModel config = HuggingFaceConfig.Parse(json);
         Assert.Equal((config.HeadDim, config.RotaryDim, config.MaxPositionEmbeddings, config.SoftmaxScale),
             (preset.HeadDim, preset.RotaryDim, (int?)preset.MaxPositionEmbeddings, preset.SoftmaxScale));
         Assert.Equal(config.Frequencies.InverseFrequencies.ToArray(), preset.Frequencies.InverseFrequencies.ToArray());
         Assert.Equal(config.Frequencies.AttentionFactor, preset.Frequencies.AttentionFactor);
         Assert.Equal(config.Sections is null, preset.Sections is null);
+        // The rope type, and the heads where the config gives them.
+        Assert.Equal(config.ScalingType, preset.ScalingType);
+        Assert.Equal(config.QueryHeads, preset.QueryHeads);
+        Assert.True(config.KeyValueHeads is null || config.KeyValueHeads == preset.KeyValueHeads, $"{name}: {config.KeyValueHeads} KV heads");
         if (config.Sections is MropeSections sections)
         {
             Assert.Equal(Enumerable.Range(0, sections.PairCount).Select(sections.StreamOf), Enumerable.Range(0, sections.PairCount).Select(preset.Sections!.StreamOf));
@@ -80,21 +85,22 @@ public class PresetTests
             """;
         foreach (int length in (ReadOnlySpan<int>)[0, 4096, 4097])
         {
-            RopeModelPreset preset = RopeModelPresets.Phi3Mini128k(shortFactor, longFactor, LongRopeSelection.BySequenceLength, length);
-            RopeConfiguration config = HuggingFaceConfig.Parse(json, length);
+            RopeModel preset = RopeModelPresets.Phi3Mini128k(shortFactor, longFactor, LongRopeSelection.BySequenceLength, length);
+            RopeModel config = HuggingFaceConfig.Parse(json, length);
             Assert.Equal(config.Frequencies.InverseFrequencies.ToArray(), preset.Frequencies.InverseFrequencies.ToArray());
             Assert.Equal(config.Frequencies.AttentionFactor, preset.Frequencies.AttentionFactor);
             Assert.Equal((96, 96, (int?)131072), (preset.HeadDim, preset.RotaryDim, config.MaxPositionEmbeddings));
+            Assert.Equal((config.ScalingType, config.QueryHeads, config.KeyValueHeads), (preset.ScalingType, preset.QueryHeads, preset.KeyValueHeads));
         }
     }
 
     [Fact]
     public void PresetsRotateTheirOwnShapes()
     {
-        RopeModelPreset llama = RopeModelPresets.Llama31_8B;
+        RopeModel llama = RopeModelPresets.Llama31_8B;
         RopeTable table = llama.CreateTable(16);
         float[] queries = new float[llama.QueryShape(16).RequiredLength], keys = new float[llama.KeyShape(16).RequiredLength];
-        RopeEngine.Default.Apply(table, queries, llama.QueryShape(16), keys, llama.KeyShape(16), 0, llama.Layout);
+        RopeEngine.Default.Apply(table, queries, llama.QueryShape(16), keys, llama.KeyShape(16), 0, llama.Layout!.Value);
         Assert.Equal(16 * 32 * 128, queries.Length);
     }
 }
