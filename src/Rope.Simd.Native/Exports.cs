@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
+using Rope.Simd.Validation;
 
 namespace Rope.Simd.Native;
 
@@ -335,22 +336,23 @@ internal static unsafe class Exports
         {
             return CheckedKvCache<TCache>(cache);
         }
-        catch (ArgumentException exception) when (exception.ParamName is { } parameter)
+        catch (ArgumentException exception) when (exception.ParamName is { Length: > 0 } parameter)
         {
-            // The cache's factories name their own parameters (keys, heads, ...): here each comes from a field of cache.
-            string field = parameter switch
-            {
-                "keys" or "values" or "keyBlocks" or "valueBlocks" => "length",
-                "blockTable" => "block_table_length",
-                "blockSize" => "block_size",
-                "blocksPerSequence" => "blocks_per_sequence",
-                "headDim" => "head_dim",
-                _ => parameter,
-            };
             NativeStatus status = exception is ArgumentOutOfRangeException ? NativeStatus.OutOfRange : NativeStatus.InvalidArgument;
-            throw new NativeException(status, exception.Message.Replace($" (Parameter '{parameter}')", $" (argument cache->{field})", StringComparison.Ordinal));
+            throw new NativeException(status, Naming(exception, $"cache->{CacheField(parameter)}"));
         }
     }
+
+    /// <summary>The field of rope_simd_kv_cache each parameter of the cache's factories (keys, heads, ...) comes from.</summary>
+    private static string CacheField(string parameter) => parameter switch
+    {
+        "keys" or "values" or "keyBlocks" or "valueBlocks" => "length",
+        "blockTable" => "block_table_length",
+        "blockSize" => "block_size",
+        "blocksPerSequence" => "blocks_per_sequence",
+        "headDim" => "head_dim",
+        _ => parameter,
+    };
 
     private static RopeKvCache<TCache> CheckedKvCache<TCache>(in NativeKvCache cache)
         where TCache : unmanaged
@@ -711,40 +713,55 @@ internal static unsafe class Exports
         return (int)LastError.Record(status, $"{function}: {CallerFacingMessage(function, exception)}");
     }
 
-    /// <summary>The message with the engine's parameter names replaced by the C argument they come from.</summary>
-    private static string CallerFacingMessage(string function, Exception exception)
+    /// <summary>The message, an argument error naming the C argument its engine parameter comes from.</summary>
+    private static string CallerFacingMessage(string function, Exception exception) =>
+        exception is ArgumentException { ParamName: { Length: > 0 } parameter } argument
+            ? Naming(argument, ArgumentName(function, parameter))
+            : exception.Message;
+
+    /// <summary>The C argument each engine parameter comes from.</summary>
+    private static string ArgumentName(string function, string parameter) => parameter switch
     {
-        if (exception is not ArgumentException { ParamName: { } parameter } argument)
+        // The appends take a values tensor of their own; elsewhere the engine's single tensor, "values", is the queries.
+        "values" when function is "rope_simd_rotate_append" or "rope_simd_rotate_norm_append" => "values",
+        "values" or "queries" or "queryShape" or "shape" or "source" or "destination" or "querySource" or "queryDestination" => "queries",
+        "keys" or "keyShape" or "keySource" or "keyDestination" => "keys",
+        "norm" or "queryNorm" => "query_norm",
+        "cache" or "keyBlocks" or "valueBlocks" or "blockTable" or "blocksPerSequence" or "blockSize" or "capacity" => "cache",
+        "keyNorm" => "key_norm",
+        "rows" or "cos" => "rows->cos",
+        "sin" => "rows->sin",
+        "rowStride" => "rows->row_stride",
+        "batchStride" => "batch_stride",
+        "batch" => "batch",
+        "rotaryDim" => "rotary_dim",
+        "firstPosition" => "first_position",
+        "positionCount" => "position_count",
+        "inverseFrequencies" => "inverse_frequencies",
+        "attentionFactor" => "attention_factor",
+        "tokenStride" => "token_stride",
+        "headStride" => "head_stride",
+        "headDim" => "head_dim",
+        _ => parameter,
+    };
+
+    /// <summary>
+    /// An argument error's message as the library wrote it, naming <paramref name="argumentName"/>, with the line .NET
+    /// adds for the value of an argument out of range. An exception the library did not make keeps its own message.
+    /// </summary>
+    private static string Naming(ArgumentException exception, string argumentName)
+    {
+        if (ArgumentErrors.MessageOf(exception) is not { } message)
         {
             return exception.Message;
         }
 
-        // The appends take a values tensor of their own; elsewhere the engine's single tensor, "values", is the queries.
-        bool withValues = function is "rope_simd_rotate_append" or "rope_simd_rotate_norm_append";
-        string argumentName = parameter switch
-        {
-            "values" when withValues => "values",
-            "values" or "queries" or "queryShape" or "shape" or "source" or "destination" or "querySource" or "queryDestination" => "queries",
-            "keys" or "keyShape" or "keySource" or "keyDestination" => "keys",
-            "norm" or "queryNorm" => "query_norm",
-            "cache" or "keyBlocks" or "valueBlocks" or "blockTable" or "blocksPerSequence" or "blockSize" or "capacity" => "cache",
-            "keyNorm" => "key_norm",
-            "rows" or "cos" => "rows->cos",
-            "sin" => "rows->sin",
-            "rowStride" => "rows->row_stride",
-            "batchStride" => "batch_stride",
-            "batch" => "batch",
-            "rotaryDim" => "rotary_dim",
-            "firstPosition" => "first_position",
-            "positionCount" => "position_count",
-            "inverseFrequencies" => "inverse_frequencies",
-            "attentionFactor" => "attention_factor",
-            "tokenStride" => "token_stride",
-            "headStride" => "head_stride",
-            "headDim" => "head_dim",
-            _ => parameter,
-        };
-        return argument.Message.Replace($" (Parameter '{parameter}')", $" (argument {argumentName})", StringComparison.Ordinal);
+        // .NET puts an argument's value out of range on a line after the parameter's name: the whole message of such an
+        // exception with an empty message and no parameter is that line break and line.
+        string value = exception is ArgumentOutOfRangeException { ActualValue: { } actual }
+            ? new ArgumentOutOfRangeException(null, actual, string.Empty).Message
+            : "";
+        return $"{message} (argument {argumentName}){value}";
     }
 
     private static byte* Utf8(string text)

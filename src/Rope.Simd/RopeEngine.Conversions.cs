@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Rope.Simd.Drivers;
 using Rope.Simd.Kernels;
+using Rope.Simd.Validation;
 
 namespace Rope.Simd;
 
@@ -13,7 +14,7 @@ public sealed partial class RopeEngine
     /// <exception cref="ArgumentException">The destination is too short or overlaps the source.</exception>
     public void ConvertToBFloat16(ReadOnlySpan<float> source, Span<BFloat16> destination)
     {
-        ValidateConversion(source, destination);
+        CallChecks.Conversion(source, destination);
         Narrow(source, destination);
     }
 
@@ -21,7 +22,7 @@ public sealed partial class RopeEngine
     /// <inheritdoc cref="ConvertToBFloat16"/>
     public void ConvertToHalf(ReadOnlySpan<float> source, Span<Half> destination)
     {
-        ValidateConversion(source, destination);
+        CallChecks.Conversion(source, destination);
         Narrow(source, destination);
     }
 
@@ -31,7 +32,7 @@ public sealed partial class RopeEngine
     /// <exception cref="ArgumentException">The destination is too short or overlaps the source.</exception>
     public void ConvertToSingle(ReadOnlySpan<BFloat16> source, Span<float> destination)
     {
-        ValidateConversion(source, destination);
+        CallChecks.Conversion(source, destination);
         Widen(source, destination);
     }
 
@@ -39,7 +40,7 @@ public sealed partial class RopeEngine
     /// <inheritdoc cref="ConvertToSingle(ReadOnlySpan{BFloat16}, Span{float})"/>
     public void ConvertToSingle(ReadOnlySpan<Half> source, Span<float> destination)
     {
-        ValidateConversion(source, destination);
+        CallChecks.Conversion(source, destination);
         Widen(source, destination);
     }
 
@@ -79,16 +80,5 @@ public sealed partial class RopeEngine
             where TOps : IVectorOps<TVector>
             where TVector : struct =>
             ElementConversion<TOps, TVector>.Widen(source, destination);
-    }
-
-    private static void ValidateConversion<TFrom, TTo>(ReadOnlySpan<TFrom> source, Span<TTo> destination)
-        where TFrom : unmanaged
-        where TTo : unmanaged
-    {
-        Guard.Length(destination.Length, source.Length, nameof(destination));
-        if (System.Runtime.InteropServices.MemoryMarshal.AsBytes(source).Overlaps(System.Runtime.InteropServices.MemoryMarshal.AsBytes((ReadOnlySpan<TTo>)destination)))
-        {
-            throw new ArgumentException("The destination overlaps the source; convert into separate memory.", nameof(destination));
-        }
     }
 }

@@ -1,4 +1,5 @@
 using Rope.Simd.Drivers;
+using Rope.Simd.Validation;
 
 namespace Rope.Simd;
 
@@ -78,22 +79,7 @@ public sealed partial class RopeEngine
         where TElement : unmanaged
         where TCache : unmanaged
     {
-        ElementType<TElement>.Check();
-        ElementType<TCache>.Check();
-        Validate(rows, layout, queries.Length, queryShape, nameof(queries), nameof(queryShape));
-        positions.Validate(rows, queryShape);
-        Validate(rows, layout, keys.Length, keyShape, nameof(keys), nameof(keyShape));
-        Guard.Length(values.Length, keyShape, nameof(values));
-        SameTokens(queryShape, keyShape);
-        queryNorm.Validate(queryShape.HeadDim, nameof(queryNorm));
-        keyNorm.Validate(keyShape.HeadDim, nameof(keyNorm));
-        ValidateCache(queries, queryShape, keys, values, keyShape, cache, positions);
-        var written = WrittenMemory.QueriesAndCache<TElement, TCache>(queries, queryShape, cache.Keys, cache.Values);
-        written.CheckRowsAndPositions(rows, positions);
-        written.CheckWeights(queryNorm.Weight, nameof(queryNorm));
-        written.CheckWeights(keyNorm.Weight, nameof(keyNorm));
-        written.CheckBlockTable(cache.BlockTable);
-
+        CallChecks.ApplyAndAppend(rows, queries, queryShape, queryNorm, keys, values, keyShape, keyNorm, cache, positions, layout);
         unsafe
         {
             fixed (float* queryWeights = queryNorm.Weight, keyWeights = keyNorm.Weight)
@@ -118,7 +104,7 @@ public sealed partial class RopeEngine
                 }
 
                 var append = new KvAppend<TCache>(keyCache, valueCache, cache.Addressing, blockTable, cache.BlockTable.Length, pinnedQueryNorm,
-                    new PinnedHeadNorm(keyWeights, keyNorm.Epsilon, keyNorm.Kind), valueSource, values.Length, SourcesInCache(keys, values, cache));
+                    new PinnedHeadNorm(keyWeights, keyNorm.Epsilon, keyNorm.Kind), valueSource, values.Length, CacheChecks.SourcesInCache(keys, values, cache));
                 // One thread: the append's writes go to cache places that positions, not head ranges, decide.
                 Rotation.RunOnOneThread(Path, rows, positions, layout, false, keyShape, separately ? default : queryTarget,
                     new RotationTarget<TElement>(keys, default, keyShape), append);
@@ -150,7 +136,7 @@ public sealed partial class RopeEngine
         where TElement : unmanaged
         where TCache : unmanaged
     {
-        CheckPacked(qkv.Length, packing);
+        CallChecks.Packed(qkv.Length, packing);
         ApplyAndAppend(rows, qkv, packing.QueryShape, queryNorm, From(qkv, packing.KeyOffset), From(qkv, packing.ValueOffset), packing.KeyShape, keyNorm,
             cache, positions, layout);
     }
@@ -175,114 +161,10 @@ public sealed partial class RopeEngine
         RopePositions positions, RopeLayout layout)
         where TElement : unmanaged
     {
-        CheckPacked(qkv.Length, packing);
+        CallChecks.Packed(qkv.Length, packing);
         ApplyWithNorm(rows, qkv, packing.QueryShape, queryNorm, From(qkv, packing.KeyOffset), packing.KeyShape, keyNorm, positions, layout);
     }
 
     /// <summary>The buffer from one tensor's offset on; empty where a buffer of no tokens ends before it.</summary>
     private static Span<TElement> From<TElement>(Span<TElement> qkv, int offset) => offset <= qkv.Length ? qkv[offset..] : [];
-
-    private static void CheckPacked(int length, RopePackedQkv packing)
-    {
-        if (packing.RowLength == 0)
-        {
-            throw new ArgumentException("The packing is uninitialized; create it with RopePackedQkv's constructor.", nameof(packing));
-        }
-
-        if (length < packing.RequiredLength)
-        {
-            throw new ArgumentException(
-                $"qkv holds {length} elements but {packing.Batch} x {packing.Tokens} rows of ({packing.QueryHeads} + 2 x {packing.KvHeads}) heads of " +
-                $"{packing.HeadDim} need {packing.RequiredLength}.", "qkv");
-        }
-    }
-
-    private static void ValidateCache<TElement, TCache>(Span<TElement> queries, RopeShape queryShape, ReadOnlySpan<TElement> keys,
-        ReadOnlySpan<TElement> values, RopeShape keyShape, scoped in RopeKvCache<TCache> cache, RopePositions positions)
-        where TElement : unmanaged
-        where TCache : unmanaged
-    {
-        if (cache.Heads == 0)
-        {
-            throw new ArgumentException("The cache is uninitialized; create it with RopeKvCache's PositionMajor, HeadMajor or Paged.", nameof(cache));
-        }
-
-        if (keyShape.Heads != cache.Heads || keyShape.HeadDim != cache.HeadDim || keyShape.Batch != cache.Batch)
-        {
-            throw new ArgumentException(
-                $"The keys have {keyShape.Batch} sequences of {keyShape.Heads} heads of {keyShape.HeadDim} but the cache holds {cache.Batch} of " +
-                $"{cache.Heads} heads of {cache.HeadDim}; they must match.", nameof(cache));
-        }
-
-        if (positions.Kind == PositionKind.Multimodal)
-        {
-            throw new ArgumentException("Multimodal positions give no single place in the cache; append with one position per token.", nameof(positions));
-        }
-
-        // Queries are written: they must share no memory with the keys, the values or the cache.
-        Disjoint(queries, queryShape, queryShape.HeadDim, keys, keyShape, keyShape.HeadDim, nameof(queries), "the keys");
-        Disjoint(queries, queryShape, queryShape.HeadDim, values, keyShape, keyShape.HeadDim, nameof(queries), "the values");
-        if (Overlaps(queries, cache.Keys) || Overlaps(queries, cache.Values))
-        {
-            throw new ArgumentException("The queries share memory with the cache; they are rotated in place and must lie apart from it.", nameof(queries));
-        }
-
-        if (Overlaps(cache.Keys, cache.Values))
-        {
-            throw new ArgumentException("The key and value caches share memory.", nameof(cache));
-        }
-
-        // Keys and values may already lie in the cache when its type is theirs, where no write of the call reaches them
-        // before they are read (checked once the places are known); converted, they must lie apart from it.
-        bool sourcesInCache = SourcesInCache(keys, values, cache);
-        if (typeof(TElement) != typeof(TCache) && sourcesInCache)
-        {
-            throw new ArgumentException("The keys or values share memory with a cache of another element type; converted, they must lie apart from it.",
-                nameof(cache));
-        }
-
-        KvCacheAddressing addressing = cache.Addressing;
-        for (int sequence = 0; sequence < keyShape.Batch; sequence++)
-        {
-            for (int token = 0; token < keyShape.Tokens; token++)
-            {
-                long position = positions.PositionOf(sequence, token, keyShape.Tokens);
-                if (position < 0 || position >= addressing.Capacity)
-                {
-                    throw new ArgumentOutOfRangeException(nameof(positions), position,
-                        $"Position {position} of sequence {sequence} is outside the cache's [0, {addressing.Capacity}).");
-                }
-
-                if (addressing.IsPaged && addressing.Block(cache.BlockTable, sequence, position) < 0)
-                {
-                    throw new ArgumentException(
-                        $"The block-table entry for position {position} of sequence {sequence} names no block of the cache's {cache.Blocks}.", nameof(cache));
-                }
-            }
-        }
-
-        if (sourcesInCache)
-        {
-            CacheSources.Check(keys, values, keyShape, cache, positions);
-        }
-    }
-
-    /// <summary>Whether the keys or the values share memory with the cache (then the append takes them token by token).</summary>
-    private static bool SourcesInCache<TElement, TCache>(ReadOnlySpan<TElement> keys, ReadOnlySpan<TElement> values, scoped in RopeKvCache<TCache> cache)
-        where TElement : unmanaged
-        where TCache : unmanaged =>
-        Overlaps(keys, cache.Keys) || Overlaps(keys, cache.Values) || Overlaps(values, cache.Keys) || Overlaps(values, cache.Values);
-
-    /// <summary>Whether two spans share any byte (at one instant: spans of different objects never do).</summary>
-    private static bool Overlaps<TFirst, TSecond>(ReadOnlySpan<TFirst> first, ReadOnlySpan<TSecond> second)
-        where TFirst : unmanaged
-        where TSecond : unmanaged
-    {
-        long start = System.Runtime.CompilerServices.Unsafe.ByteOffset(
-            ref System.Runtime.CompilerServices.Unsafe.As<TFirst, byte>(ref System.Runtime.InteropServices.MemoryMarshal.GetReference(first)),
-            ref System.Runtime.CompilerServices.Unsafe.As<TSecond, byte>(ref System.Runtime.InteropServices.MemoryMarshal.GetReference(second)));
-        long firstBytes = (long)first.Length * System.Runtime.CompilerServices.Unsafe.SizeOf<TFirst>();
-        long secondBytes = (long)second.Length * System.Runtime.CompilerServices.Unsafe.SizeOf<TSecond>();
-        return firstBytes > 0 && secondBytes > 0 && start < firstBytes && start + secondBytes > 0;
-    }
 }

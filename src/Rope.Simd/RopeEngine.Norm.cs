@@ -1,4 +1,5 @@
 using Rope.Simd.Drivers;
+using Rope.Simd.Validation;
 
 namespace Rope.Simd;
 
@@ -34,10 +35,7 @@ public sealed partial class RopeEngine
         RopeLayout layout)
         where TElement : unmanaged
     {
-        ElementType<TElement>.Check();
-        WrittenMemory written = ValidateInPlace(rows, layout, values, shape, positions);
-        norm.Validate(shape.HeadDim, nameof(norm));
-        written.CheckWeights(norm.Weight, nameof(norm));
+        CallChecks.ApplyWithNorm(rows, values, shape, norm, positions, layout);
         unsafe
         {
             fixed (float* weights = norm.Weight)
@@ -70,14 +68,7 @@ public sealed partial class RopeEngine
         Span<TElement> keys, RopeShape keyShape, RopeHeadNorm keyNorm, RopePositions positions, RopeLayout layout)
         where TElement : unmanaged
     {
-        ElementType<TElement>.Check();
-        // A normalized head is read and written whole, pass-through elements included.
-        WrittenMemory written = ValidateInPlace(rows, layout, queries, queryShape, keys, keyShape, positions);
-        Disjoint(queries, queryShape, queryShape.HeadDim, keys, keyShape, keyShape.HeadDim, nameof(keys), "the queries");
-        queryNorm.Validate(queryShape.HeadDim, nameof(queryNorm));
-        keyNorm.Validate(keyShape.HeadDim, nameof(keyNorm));
-        written.CheckWeights(queryNorm.Weight, nameof(queryNorm));
-        written.CheckWeights(keyNorm.Weight, nameof(keyNorm));
+        CallChecks.ApplyWithNorm(rows, queries, queryShape, queryNorm, keys, keyShape, keyNorm, positions, layout);
         unsafe
         {
             fixed (float* queryWeights = queryNorm.Weight, keyWeights = keyNorm.Weight)

@@ -1,9 +1,7 @@
-using System.Diagnostics.CodeAnalysis;
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using Rope.Simd.Drivers;
 using Rope.Simd.Kernels;
 using Rope.Simd.Platform;
+using Rope.Simd.Validation;
 
 namespace Rope.Simd;
 
@@ -99,8 +97,8 @@ public sealed partial class RopeEngine
     /// <exception cref="ArgumentOutOfRangeException">A count is not positive.</exception>
     public RopeEngine WithParallelism(int maxDegreeOfParallelism, int minElementsPerThread = DefaultMinElementsPerThread)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(maxDegreeOfParallelism, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(minElementsPerThread, 1);
+        Guard.AtLeast(maxDegreeOfParallelism, 1);
+        Guard.AtLeast(minElementsPerThread, 1);
         return new RopeEngine(Path, IsAccelerated, maxDegreeOfParallelism, minElementsPerThread);
     }
 
@@ -130,8 +128,7 @@ public sealed partial class RopeEngine
     public void Apply<TElement>(RopeRows rows, Span<TElement> values, RopeShape shape, RopePositions positions, RopeLayout layout, bool inverse = false)
         where TElement : unmanaged
     {
-        ElementType<TElement>.Check();
-        ValidateInPlace(rows, layout, values, shape, positions);
+        CallChecks.Apply(rows, values, shape, positions, layout);
         Rotation.Run(this, rows, positions, layout, inverse, shape, new RotationTarget<TElement>(values, values, shape), default, new PlainRotation());
     }
 
@@ -154,8 +151,7 @@ public sealed partial class RopeEngine
         RopePositions positions, RopeLayout layout, bool inverse = false)
         where TElement : unmanaged
     {
-        ElementType<TElement>.Check();
-        ValidateInPlace(rows, layout, queries, queryShape, keys, keyShape, positions);
+        CallChecks.Apply(rows, queries, queryShape, keys, keyShape, positions, layout);
         Rotation.Run(this, rows, positions, layout, inverse, queryShape,
             new RotationTarget<TElement>(queries, queries, queryShape), new RotationTarget<TElement>(keys, keys, keyShape), new PlainRotation());
     }
@@ -176,8 +172,7 @@ public sealed partial class RopeEngine
         RopePositions positions, RopeLayout layout, bool inverse = false)
         where TElement : unmanaged
     {
-        ElementType<TElement>.Check();
-        ValidateOutOfPlace(rows, layout, source, destination, shape, positions);
+        CallChecks.Apply(rows, source, destination, shape, positions, layout);
         Rotation.Run(this, rows, positions, layout, inverse, shape, new RotationTarget<TElement>(source, destination, shape), default, new PlainRotation());
     }
 
@@ -201,8 +196,7 @@ public sealed partial class RopeEngine
         RopePositions positions, RopeLayout layout, bool inverse = false)
         where TElement : unmanaged
     {
-        ElementType<TElement>.Check();
-        ValidateOutOfPlace(rows, layout, querySource, queryDestination, queryShape, keySource, keyDestination, keyShape, positions);
+        CallChecks.Apply(rows, querySource, queryDestination, queryShape, keySource, keyDestination, keyShape, positions, layout);
         Rotation.Run(this, rows, positions, layout, inverse, queryShape,
             new RotationTarget<TElement>(querySource, queryDestination, queryShape), new RotationTarget<TElement>(keySource, keyDestination, keyShape), new PlainRotation());
     }
@@ -244,170 +238,4 @@ public sealed partial class RopeEngine
 
         return engines.ToArray();
     }
-
-    // Every Apply overload validates all of its arguments through one of these before anything is written.
-    // Each returns what the call writes, for the checks of the other inputs it reads.
-    private static WrittenMemory ValidateInPlace<TElement>(scoped in RopeRows rows, RopeLayout layout, Span<TElement> values, RopeShape shape,
-        RopePositions positions, string name = "values")
-        where TElement : unmanaged
-    {
-        Validate(rows, layout, values.Length, shape, name, nameof(shape));
-        positions.Validate(rows, shape);
-        var written = WrittenMemory.Tensor<TElement>(values, shape, name);
-        written.CheckRowsAndPositions(rows, positions);
-        return written;
-    }
-
-    private static WrittenMemory ValidateInPlace<TElement>(scoped in RopeRows rows, RopeLayout layout, Span<TElement> queries, RopeShape queryShape,
-        Span<TElement> keys, RopeShape keyShape, RopePositions positions)
-        where TElement : unmanaged
-    {
-        Validate(rows, layout, queries.Length, queryShape, nameof(queries), nameof(queryShape));
-        Validate(rows, layout, keys.Length, keyShape, nameof(keys), nameof(keyShape));
-        SameTokens(queryShape, keyShape);
-        // In place, a head's rotated elements are read and written and its pass-through elements are not touched.
-        Disjoint(queries, queryShape, rows.RotaryDim, keys, keyShape, rows.RotaryDim, "keys", "the queries");
-        positions.Validate(rows, queryShape);
-        var written = WrittenMemory.Tensors<TElement>(queries, queryShape, nameof(queries), keys, keyShape, nameof(keys));
-        written.CheckRowsAndPositions(rows, positions);
-        return written;
-    }
-
-    private static void ValidateOutOfPlace<TElement>(scoped in RopeRows rows, RopeLayout layout, ReadOnlySpan<TElement> source,
-        Span<TElement> destination, RopeShape shape, RopePositions positions)
-        where TElement : unmanaged
-    {
-        Validate(rows, layout, source.Length, shape, nameof(source), nameof(shape));
-        ValidateDestination(source, destination, shape, nameof(destination));
-        positions.Validate(rows, shape);
-        WrittenMemory.Tensor<TElement>(destination, shape, nameof(destination)).CheckRowsAndPositions(rows, positions);
-    }
-
-    private static void ValidateOutOfPlace<TElement>(scoped in RopeRows rows, RopeLayout layout,
-        ReadOnlySpan<TElement> querySource, Span<TElement> queryDestination, RopeShape queryShape,
-        ReadOnlySpan<TElement> keySource, Span<TElement> keyDestination, RopeShape keyShape, RopePositions positions)
-        where TElement : unmanaged
-    {
-        Validate(rows, layout, querySource.Length, queryShape, nameof(querySource), nameof(queryShape));
-        ValidateDestination(querySource, queryDestination, queryShape, nameof(queryDestination));
-        Validate(rows, layout, keySource.Length, keyShape, nameof(keySource), nameof(keyShape));
-        ValidateDestination(keySource, keyDestination, keyShape, nameof(keyDestination));
-        SameTokens(queryShape, keyShape);
-
-        // Out of place, whole heads are read from the source and written to the destination; a tensor rotated in place
-        // (destination = source) touches only its rotated elements.
-        bool queriesInPlace = SameStart(querySource, queryDestination), keysInPlace = SameStart(keySource, keyDestination);
-        int queryExtent = queriesInPlace ? rows.RotaryDim : queryShape.HeadDim, keyExtent = keysInPlace ? rows.RotaryDim : keyShape.HeadDim;
-        Disjoint(queryDestination, queryShape, queryExtent, keyDestination, keyShape, keyExtent, nameof(keyDestination), "the query destination");
-        if (!keysInPlace)
-        {
-            Disjoint(queryDestination, queryShape, queryExtent, keySource, keyShape, keyExtent, nameof(queryDestination), "the key source");
-        }
-
-        if (!queriesInPlace)
-        {
-            Disjoint(keyDestination, keyShape, keyExtent, querySource, queryShape, queryExtent, nameof(keyDestination), "the query source");
-        }
-
-        positions.Validate(rows, queryShape);
-        WrittenMemory.Tensors<TElement>(queryDestination, queryShape, nameof(queryDestination), keyDestination, keyShape, nameof(keyDestination))
-            .CheckRowsAndPositions(rows, positions);
-    }
-
-    private static void Validate(scoped in RopeRows rows, RopeLayout layout, int length, RopeShape shape, string spanName, string shapeName)
-    {
-        if (layout is not (RopeLayout.Interleaved or RopeLayout.HalfSplit) || shape.HeadDim < Math.Max(rows.RotaryDim, 1))
-        {
-            ThrowInvalid(layout, shape, rows.RotaryDim, shapeName);
-        }
-
-        Guard.Length(length, shape, spanName);
-    }
-
-    // Out of line, so the checks of a decode call stay a few compares and leave the JIT's inlining budget alone.
-    [DoesNotReturn]
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void ThrowInvalid(RopeLayout layout, RopeShape shape, int rotaryDim, string shapeName)
-    {
-        if (layout is not (RopeLayout.Interleaved or RopeLayout.HalfSplit))
-        {
-            throw new ArgumentOutOfRangeException(nameof(layout), layout, "Unknown layout.");
-        }
-
-        if (shape.HeadDim == 0)
-        {
-            throw new ArgumentException("The shape is uninitialized (head dim 0); construct it with RopeShape's constructor.", shapeName);
-        }
-
-        throw new ArgumentException(
-            $"Head dim {shape.HeadDim} is smaller than the rotary dim {rotaryDim}; a head must hold every rotated element.", shapeName);
-    }
-
-    private static void SameTokens(RopeShape queryShape, RopeShape keyShape)
-    {
-        if (queryShape.Tokens != keyShape.Tokens || queryShape.Batch != keyShape.Batch)
-        {
-            ThrowDifferentTokens(queryShape, keyShape);
-        }
-    }
-
-    [DoesNotReturn]
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void ThrowDifferentTokens(RopeShape queryShape, RopeShape keyShape) =>
-        throw new ArgumentException(
-            $"Keys have {keyShape.Batch} × {keyShape.Tokens} tokens but queries have {queryShape.Batch} × {queryShape.Tokens}; both must cover " +
-            "the same sequences and tokens.", nameof(keyShape));
-
-    private static void ValidateDestination<TElement>(ReadOnlySpan<TElement> source, Span<TElement> destination, RopeShape shape, string name)
-    {
-        Guard.Length(destination.Length, shape, name);
-        if (!SameStart(source, destination) && HeadOverlap.BetweenSequences(shape, shape.HeadDim, shape, shape.HeadDim, ByteOffset(source, destination), Unsafe.SizeOf<TElement>()))
-        {
-            throw new ArgumentException(
-                "The destination's heads share memory with the source's at a different start; use the same memory (in place) or memory " +
-                "no source head touches.", name);
-        }
-    }
-
-    /// <summary>
-    /// Throws unless no element of <paramref name="written"/>'s heads (their first <paramref name="writtenExtent"/>
-    /// elements) lies in memory of <paramref name="other"/>'s heads, tested exactly from both shapes' strides.
-    /// </summary>
-    private static void Disjoint<TElement>(ReadOnlySpan<TElement> written, RopeShape writtenShape, int writtenExtent,
-        ReadOnlySpan<TElement> other, RopeShape otherShape, int otherExtent, string name, string otherDescription)
-    {
-        if (HeadOverlap.BetweenSequences(writtenShape, writtenExtent, otherShape, otherExtent, ByteOffset(written, other), Unsafe.SizeOf<TElement>()))
-        {
-            throw new ArgumentException(
-                $"The heads of {name} share memory with {otherDescription}; one tensor's elements must not be read or written by the other " +
-                "(pass the same buffer at the offsets and strides that keep them apart, e.g. slices of a packed QKV row).", name);
-        }
-    }
-
-    private static bool SameStart<TElement>(ReadOnlySpan<TElement> first, ReadOnlySpan<TElement> second) =>
-        Unsafe.AreSame(ref MemoryMarshal.GetReference(first), ref MemoryMarshal.GetReference(second));
-
-    /// <summary>
-    /// Bytes from <paramref name="first"/> to <paramref name="second"/>. Taken at one instant: spans over two objects
-    /// never overlap wherever the collector moves them, and within one object the distance is fixed.
-    /// </summary>
-    private static long ByteOffset<TElement>(ReadOnlySpan<TElement> first, ReadOnlySpan<TElement> second) =>
-        Unsafe.ByteOffset(ref MemoryMarshal.GetReference(first), ref MemoryMarshal.GetReference(second));
-}
-
-/// <summary>The element types rotation supports; the test folds away for each instantiation.</summary>
-internal static class ElementType<TElement>
-    where TElement : unmanaged
-{
-    public static void Check()
-    {
-        if (typeof(TElement) != typeof(float) && typeof(TElement) != typeof(BFloat16) && typeof(TElement) != typeof(Half))
-        {
-            Throw();
-        }
-    }
-
-    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
-    private static void Throw() =>
-        throw new NotSupportedException($"Activations of {typeof(TElement).Name} are not supported: use float, BFloat16 or Half.");
 }

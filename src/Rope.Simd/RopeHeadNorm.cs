@@ -1,3 +1,5 @@
+using Rope.Simd.Validation;
+
 namespace Rope.Simd;
 
 /// <summary>
@@ -18,7 +20,7 @@ public readonly ref struct RopeHeadNorm
     {
         if (!float.IsFinite(epsilon) || epsilon < 0)
         {
-            throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, "Must be finite and not negative (models use 1e-6 or 1e-5).");
+            Guard.ThrowOutOfRange(nameof(epsilon), epsilon, "Must be finite and not negative (models use 1e-6 or 1e-5).");
         }
 
         Weight = weight;
@@ -55,15 +57,6 @@ public readonly ref struct RopeHeadNorm
     internal ReadOnlySpan<float> Weight { get; }
 
     internal RopeHeadNormKind Kind { get; }
-
-    /// <summary>Throws unless the weights fit heads of <paramref name="headDim"/> elements.</summary>
-    internal void Validate(int headDim, string name)
-    {
-        if (Kind is RopeHeadNormKind.Weight or RopeHeadNormKind.OnePlusWeight && Weight.Length != headDim)
-        {
-            throw new ArgumentException($"The norm has {Weight.Length} weights but the heads it normalizes have {headDim} elements; one weight per element is expected.", name);
-        }
-    }
 }
 
 /// <summary>What a <see cref="RopeHeadNorm"/> does.</summary>

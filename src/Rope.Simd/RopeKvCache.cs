@@ -1,3 +1,7 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
+using Rope.Simd.Validation;
+
 namespace Rope.Simd;
 
 /// <summary>
@@ -67,23 +71,21 @@ public readonly ref struct RopeKvCache<TCache>
     public static RopeKvCache<TCache> Paged(Span<TCache> keyBlocks, Span<TCache> valueBlocks, int blockSize, int heads, int headDim,
         ReadOnlySpan<int> blockTable, int blocksPerSequence)
     {
-        ElementType<TCache>.Check();
-        ArgumentOutOfRangeException.ThrowIfLessThan(blockSize, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(heads, 1);
+        Guard.ElementType<TCache>();
+        Guard.AtLeast(blockSize, 1);
+        Guard.AtLeast(heads, 1);
         Guard.PositiveEven(headDim);
-        ArgumentOutOfRangeException.ThrowIfLessThan(blocksPerSequence, 1);
+        Guard.AtLeast(blocksPerSequence, 1);
         // Products in 128 bits: three counts below 2^31 cannot wrap there (a block that would is simply too long for any span).
         Int128 blockLength = (Int128)blockSize * heads * headDim;
         if (blockTable.Length == 0 || blockTable.Length % blocksPerSequence != 0)
         {
-            throw new ArgumentException(
-                $"The block table holds {blockTable.Length} entries; it must hold whole rows of {blocksPerSequence}, one per sequence.", nameof(blockTable));
+            ThrowPartialRows(blockTable.Length, blocksPerSequence);
         }
 
         if (keyBlocks.Length < blockLength || valueBlocks.Length < blockLength)
         {
-            throw new ArgumentException($"The caches hold {keyBlocks.Length} and {valueBlocks.Length} elements, less than one block of {blockLength}.",
-                keyBlocks.Length < blockLength ? nameof(keyBlocks) : nameof(valueBlocks));
+            ThrowNoBlock(keyBlocks.Length, valueBlocks.Length, blockLength);
         }
 
         long blocks = (long)(Math.Min(keyBlocks.Length, valueBlocks.Length) / blockLength);
@@ -122,21 +124,37 @@ public readonly ref struct RopeKvCache<TCache>
     private static RopeKvCache<TCache> Contiguous(Span<TCache> keys, Span<TCache> values, RopeKvCacheLayout layout, int batch, int capacity,
         int heads, int headDim)
     {
-        ElementType<TCache>.Check();
-        ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(heads, 1);
+        Guard.ElementType<TCache>();
+        Guard.AtLeast(batch, 1);
+        Guard.AtLeast(capacity, 1);
+        Guard.AtLeast(heads, 1);
         Guard.PositiveEven(headDim);
         Int128 required = (Int128)batch * capacity * heads * headDim;
         if (keys.Length < required || values.Length < required)
         {
-            throw new ArgumentException(
-                $"The caches hold {keys.Length} and {values.Length} elements but {batch} sequences × {capacity} positions × {heads} heads × {headDim} " +
-                $"need {required} each.", keys.Length < required ? nameof(keys) : nameof(values));
+            ThrowTooShort(keys.Length, values.Length, batch, capacity, heads, headDim, required);
         }
 
         return new(keys, values, layout, batch, heads, headDim, capacity, 0, default, 0, 0);
     }
+
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowPartialRows(int entries, int blocksPerSequence) =>
+        throw ArgumentErrors.Invalid($"The block table holds {entries} entries; it must hold whole rows of {blocksPerSequence}, one per sequence.", "blockTable");
+
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowNoBlock(int keyBlocks, int valueBlocks, Int128 blockLength) =>
+        throw ArgumentErrors.Invalid($"The caches hold {keyBlocks} and {valueBlocks} elements, less than one block of {blockLength}.",
+            keyBlocks < blockLength ? "keyBlocks" : "valueBlocks");
+
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowTooShort(int keys, int values, int batch, int capacity, int heads, int headDim, Int128 required) =>
+        throw ArgumentErrors.Invalid(
+            $"The caches hold {keys} and {values} elements but {batch} sequences × {capacity} positions × {heads} heads × {headDim} " +
+            $"need {required} each.", keys < required ? "keys" : "values");
 
     internal KvCacheAddressing Addressing => new(Layout, Heads, HeadDim, Capacity, BlockSize, BlocksPerSequence, Blocks);
 }

@@ -1,3 +1,7 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
+using Rope.Simd.Validation;
+
 namespace Rope.Simd;
 
 /// <summary>
@@ -26,21 +30,15 @@ public readonly record struct RopePackedQkv
     /// <exception cref="ArgumentException">The buffer would hold more than 2^31 - 1 elements.</exception>
     public RopePackedQkv(int batch, int tokens, int queryHeads, int kvHeads, int headDim)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(batch);
-        ArgumentOutOfRangeException.ThrowIfNegative(tokens);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(queryHeads);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(kvHeads);
-        if (headDim <= 0 || headDim % 2 != 0)
+        if (batch < 0 || tokens < 0 || queryHeads <= 0 || kvHeads <= 0 || headDim <= 0 || headDim % 2 != 0)
         {
-            throw new ArgumentOutOfRangeException(nameof(headDim), headDim, "The head dim must be positive and even.");
+            ThrowCountOutOfRange(batch, tokens, queryHeads, kvHeads, headDim);
         }
 
         long row = ((long)queryHeads + 2L * kvHeads) * headDim, length = row * tokens * batch;
         if (length > int.MaxValue)
         {
-            throw new ArgumentException(
-                $"A packed QKV buffer of {batch} x {tokens} rows of {row} elements would hold {length} elements; a span holds at most {int.MaxValue}.",
-                nameof(tokens));
+            ThrowTooLong(batch, tokens, row, length);
         }
 
         int rowLength = (int)row, sequenceLength = rowLength * tokens;
@@ -90,4 +88,21 @@ public readonly record struct RopePackedQkv
 
     /// <summary>Element of the first value head: (queryHeads + kvHeads)·headDim.</summary>
     public int ValueOffset => (QueryHeads + KvHeads) * HeadDim;
+
+    /// <summary>Throws for the first count out of range, in the order of the parameters.</summary>
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowCountOutOfRange(int batch, int tokens, int queryHeads, int kvHeads, int headDim) =>
+        throw (batch < 0 ? ArgumentErrors.OutOfRange(nameof(batch), batch, $"batch ('{batch}') must be a non-negative value.")
+            : tokens < 0 ? ArgumentErrors.OutOfRange(nameof(tokens), tokens, $"tokens ('{tokens}') must be a non-negative value.")
+            : queryHeads <= 0 ? ArgumentErrors.OutOfRange(nameof(queryHeads), queryHeads, $"queryHeads ('{queryHeads}') must be a non-negative and non-zero value.")
+            : kvHeads <= 0 ? ArgumentErrors.OutOfRange(nameof(kvHeads), kvHeads, $"kvHeads ('{kvHeads}') must be a non-negative and non-zero value.")
+            : ArgumentErrors.OutOfRange(nameof(headDim), headDim, "The head dim must be positive and even."));
+
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowTooLong(int batch, int tokens, long row, long length) =>
+        throw ArgumentErrors.Invalid(
+            $"A packed QKV buffer of {batch} x {tokens} rows of {row} elements would hold {length} elements; a span holds at most {int.MaxValue}.",
+            nameof(tokens));
 }

@@ -1,7 +1,3 @@
-using System.Diagnostics.CodeAnalysis;
-using System.Numerics;
-using System.Runtime.CompilerServices;
-
 namespace Rope.Simd;
 
 /// <summary>
@@ -141,90 +137,6 @@ public readonly ref struct RopePositions
         PositionKind.Int32 => explicitPositions[sequence * tokensPerSequence + token],
         _ => longPositions[sequence * tokensPerSequence + token],
     };
-
-    /// <summary>Checks every position against the rows, and the counts against the shape, before anything is written.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal void Validate(scoped in RopeRows rows, RopeShape shape)
-    {
-        // A start position (every decode step) is checked inline; the other kinds walk caller memory anyway.
-        if (kind == PositionKind.Sequential)
-        {
-            SequenceFrom(start, rows, shape.Tokens);
-        }
-        else
-        {
-            ValidateValues(rows, shape);
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ValidateValues(scoped in RopeRows rows, RopeShape shape)
-    {
-        int tokens = shape.Tokens, total = shape.TotalTokens;
-        switch (kind)
-        {
-            case PositionKind.SequenceStarts:
-                if (sequenceStarts.Length != shape.Batch)
-                {
-                    throw new ArgumentException($"{sequenceStarts.Length} start positions given for {shape.Batch} sequences; one per sequence is expected.", "positions");
-                }
-
-                foreach (int sequenceStart in sequenceStarts)
-                {
-                    SequenceFrom(sequenceStart, rows, tokens);
-                }
-
-                break;
-            case PositionKind.Int32:
-                Each(explicitPositions, rows, total, "");
-                break;
-            case PositionKind.Int64:
-                Each(longPositions, rows, total, "");
-                break;
-            default:
-                if (sections!.PairCount != rows.RotaryDim / 2)
-                {
-                    throw new ArgumentException(
-                        $"The M-RoPE sections cover {sections.PairCount} pairs but the rows rotate {rows.RotaryDim / 2}.", "positions");
-                }
-
-                Each(explicitPositions, rows, total, "temporal ");
-                Each(heightPositions, rows, total, "height ");
-                Each(widthPositions, rows, total, "width ");
-                break;
-        }
-    }
-
-    private static void SequenceFrom(int first, scoped in RopeRows rows, int tokens)
-    {
-        if (tokens > 0 && !rows.ContainsRange(first, tokens))
-        {
-            ThrowOutOfRange(rows, rows.Contains(first) ? (long)first + tokens - 1 : first);
-        }
-    }
-
-    // Out of line: the message is formatted only on failure, and the checks stay small enough to inline into a decode call.
-    [DoesNotReturn]
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void ThrowOutOfRange(scoped in RopeRows rows, long position) => throw rows.PositionOutOfRange("positions", position);
-
-    private static void Each<TIndex>(ReadOnlySpan<TIndex> positions, scoped in RopeRows rows, int tokens, string stream)
-        where TIndex : IBinaryInteger<TIndex>
-    {
-        if (positions.Length != tokens)
-        {
-            throw new ArgumentException($"{positions.Length} {stream}positions given for {tokens} tokens; one per token is expected.", "positions");
-        }
-
-        foreach (TIndex index in positions)
-        {
-            long position = long.CreateTruncating(index);
-            if (!rows.Contains(position))
-            {
-                ThrowOutOfRange(rows, position);
-            }
-        }
-    }
 }
 
 /// <summary>What a <see cref="RopePositions"/> holds.</summary>

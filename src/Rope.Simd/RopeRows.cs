@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Rope.Simd.Validation;
 
 namespace Rope.Simd;
 
@@ -162,7 +163,7 @@ public readonly ref struct RopeRows
     internal bool ContainsRange(long start, long count) => Contains(start) && Contains(start + count - 1);
 
     internal ArgumentOutOfRangeException PositionOutOfRange(string parameterName, long position) =>
-        new(parameterName, position, $"Position {position} is outside {RangeText}.");
+        ArgumentErrors.OutOfRange(parameterName, position, $"Position {position} is outside {RangeText}.");
 
     internal string RangeText => Format switch
     {
@@ -186,12 +187,12 @@ public readonly ref struct RopeRows
         }
         else if (rowStride < rowWidth)
         {
-            throw new ArgumentOutOfRangeException(nameof(rowStride), rowStride, $"A row holds {rowWidth} values, so the row stride must be at least that (or 0).");
+            throw ArgumentErrors.OutOfRange(nameof(rowStride), rowStride, $"A row holds {rowWidth} values, so the row stride must be at least that (or 0).");
         }
 
         if (first.Length < rowWidth || second.Length < rowWidth)
         {
-            throw new ArgumentException($"The span holds no whole row of {rowWidth} values.", first.Length < rowWidth ? firstName : secondName);
+            throw ArgumentErrors.Invalid($"The span holds no whole row of {rowWidth} values.", first.Length < rowWidth ? firstName : secondName);
         }
 
         // No division: a position p has a row when p·rowStride ≤ the start of the last whole row.

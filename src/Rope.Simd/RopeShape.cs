@@ -1,3 +1,5 @@
+using Rope.Simd.Validation;
+
 namespace Rope.Simd;
 
 /// <summary>
@@ -59,7 +61,7 @@ public readonly record struct RopeShape
         RequiredLength = ComputeLength(batch);
         if ((long)batch * tokens > int.MaxValue)
         {
-            throw new ArgumentException($"{batch} sequences of {tokens} tokens exceed 2^31 - 1 tokens.", nameof(batch));
+            Guard.ThrowInvalid($"{batch} sequences of {tokens} tokens exceed 2^31 - 1 tokens.", nameof(batch));
         }
 
         CheckHeadsDoNotOverlap();
@@ -135,7 +137,7 @@ public readonly record struct RopeShape
         long length = (long)(batch - 1) * BatchStride + (long)(Tokens - 1) * TokenStride + (long)(Heads - 1) * HeadStride + HeadDim;
         if (length > int.MaxValue)
         {
-            throw new ArgumentException(
+            Guard.ThrowInvalid(
                 $"{batch} × {Tokens} tokens × {Heads} heads of {HeadDim} with strides {BatchStride}/{TokenStride}/{HeadStride} span {length} elements, " +
                 "more than a span can hold.",
                 "tokens");
@@ -148,14 +150,14 @@ public readonly record struct RopeShape
     {
         if (HeadOverlap.WithinShape(Tokens, Heads, HeadDim, TokenStride, HeadStride, out string offender, out string witness))
         {
-            throw new ArgumentException(
+            Guard.ThrowInvalid(
                 $"Strides make heads overlap: with token stride {TokenStride} and head stride {HeadStride}, {witness}, " +
                 $"less than the head dim {HeadDim}.", offender);
         }
 
         if (Batch > 1 && BatchStride < SequenceLength)
         {
-            throw new ArgumentException(
+            Guard.ThrowInvalid(
                 $"Sequences overlap: each covers {SequenceLength} elements but the batch stride is {BatchStride}; a sequence's heads must fit " +
                 "in one batch stride.", "batchStride");
         }
@@ -167,7 +169,7 @@ public readonly record struct RopeShape
         long product = (long)count * size;
         if (product > int.MaxValue)
         {
-            throw new ArgumentException($"{count} × {size} elements exceed 2^31 - 1.", name);
+            Guard.ThrowInvalid($"{count} × {size} elements exceed 2^31 - 1.", name);
         }
 
         return (int)product;

@@ -1,4 +1,5 @@
 using Rope.Simd;
+using Rope.Simd.Validation;
 
 namespace Rope.Simd.Tests;
 

@@ -6,6 +6,7 @@ using System.Runtime.InteropServices;
 using Rope.Simd.Kernels;
 using Rope.Simd.Positions;
 using Rope.Simd.Rows;
+using Rope.Simd.Validation;
 
 namespace Rope.Simd.Drivers;
 
@@ -385,7 +386,7 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
 
     [DoesNotReturn]
     private static void ThrowChanged(long position) =>
-        throw new ArgumentOutOfRangeException("positions", position,
+        throw ArgumentErrors.OutOfRange("positions", position,
             $"Position {position} has no place in the cache (or its block-table entry names no block); it had one when the call was validated, so the " +
             "positions or the block table changed while the call ran.");
 }

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Rope.Simd.Rows;
+using Rope.Simd.Validation;
 
 namespace Rope.Simd;
 
@@ -74,7 +75,7 @@ public sealed class RopeTable
         ArgumentNullException.ThrowIfNull(frequencies);
         if (positionCount <= 0)
         {
-            throw new ArgumentOutOfRangeException(nameof(positionCount), positionCount, "A table covers at least one position.");
+            throw ArgumentErrors.OutOfRange(nameof(positionCount), positionCount, "A table covers at least one position.");
         }
 
         long length = CheckedRowsLength(frequencies, firstPosition, positionCount, nameof(positionCount));
@@ -120,21 +121,21 @@ public sealed class RopeTable
         ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(rows), (nint)(uint)(position - FirstPosition) * RowLength);
 
     internal ArgumentOutOfRangeException PositionOutOfRange(string parameterName, long position) =>
-        new(parameterName, position, $"Position {position} is outside the table's range [{FirstPosition}, {EndPosition}).");
+        ArgumentErrors.OutOfRange(parameterName, position, $"Position {position} is outside the table's range [{FirstPosition}, {EndPosition}).");
 
     private static long CheckedRowsLength(RopeFrequencies frequencies, int firstPosition, int positionCount, string countName)
     {
         Guard.NonNegative(firstPosition);
         if ((long)firstPosition + positionCount > (long)int.MaxValue + 1)
         {
-            throw new ArgumentOutOfRangeException(countName, positionCount,
+            throw ArgumentErrors.OutOfRange(countName, positionCount,
                 $"Positions must stay below 2^31; the first is {firstPosition}.");
         }
 
         long length = (long)positionCount * frequencies.RotaryDim;
         if (length > Array.MaxLength)
         {
-            throw new ArgumentException(
+            throw ArgumentErrors.Invalid(
                 $"{positionCount} rows of {frequencies.RotaryDim} floats ({length} elements) exceed the largest array.", countName);
         }
 

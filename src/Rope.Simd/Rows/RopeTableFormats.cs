@@ -1,3 +1,5 @@
+using Rope.Simd.Validation;
+
 namespace Rope.Simd;
 
 /// <summary>
@@ -73,9 +75,9 @@ public static class RopeTableFormats
         int width = duplicated ? rotaryDim : rotaryDim / 2;
         Destination(interleaved, cos, rows * width, nameof(cos));
         Destination(interleaved, sin, rows * width, nameof(sin));
-        if (cos.Overlaps(sin))
+        if (SharedMemory.Overlap<float, float>(cos, sin))
         {
-            throw new ArgumentException("cos and sin overlap; give each its own memory.", nameof(sin));
+            Guard.ThrowInvalid("cos and sin overlap; give each its own memory.", nameof(sin));
         }
 
         int half = rotaryDim / 2;
@@ -109,7 +111,7 @@ public static class RopeTableFormats
         int rows = Rows(cos.Length, width, nameof(cos));
         if (sin.Length != cos.Length)
         {
-            throw new ArgumentException($"sin holds {sin.Length} floats but cos holds {cos.Length}; both need the same rows.", nameof(sin));
+            Guard.ThrowInvalid($"sin holds {sin.Length} floats but cos holds {cos.Length}; both need the same rows.", nameof(sin));
         }
 
         Destination(cos, destination, rows * rotaryDim, nameof(destination));
@@ -130,7 +132,7 @@ public static class RopeTableFormats
     {
         if (length % rowLength != 0)
         {
-            throw new ArgumentException($"{length} floats are not whole rows of {rowLength}.", name);
+            Guard.ThrowInvalid($"{length} floats are not whole rows of {rowLength}.", name);
         }
 
         return length / rowLength;
@@ -139,9 +141,9 @@ public static class RopeTableFormats
     private static void Destination(ReadOnlySpan<float> source, Span<float> destination, int required, string name)
     {
         Guard.Length(destination.Length, required, name);
-        if (source.Overlaps(destination))
+        if (SharedMemory.Overlap<float, float>(source, destination))
         {
-            throw new ArgumentException("The destination overlaps the source; convert into separate memory.", name);
+            Guard.ThrowInvalid("The destination overlaps the source; convert into separate memory.", name);
         }
     }
 }

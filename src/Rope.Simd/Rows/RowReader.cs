@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using Rope.Simd.Drivers;
 using Rope.Simd.Kernels;
 using Rope.Simd.Positions;
+using Rope.Simd.Validation;
 
 namespace Rope.Simd.Rows;
 
@@ -326,6 +327,6 @@ internal static class ChangedPositions
     [DoesNotReturn]
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static void ThrowOutside(long position, long first, long end) =>
-        throw new ArgumentOutOfRangeException("positions", position,
+        throw ArgumentErrors.OutOfRange("positions", position,
             $"Position {position} is outside the rows [{first}, {end}); it was inside when the call was validated, so the positions changed while the call ran.");
 }

@@ -1,4 +1,5 @@
 using Rope.Simd.Rows;
+using Rope.Simd.Validation;
 
 namespace Rope.Simd;
 
@@ -100,14 +101,14 @@ public sealed class RopeFrequencies
         CheckAttentionFactor(attentionFactor, nameof(attentionFactor));
         if (inverseFrequencies.IsEmpty || inverseFrequencies.Length > MaxRotaryDim / 2)
         {
-            throw new ArgumentException(
+            throw ArgumentErrors.Invalid(
                 $"{inverseFrequencies.Length} inverse frequencies given; between 1 and {MaxRotaryDim / 2} (one per pair) are accepted.", nameof(inverseFrequencies));
         }
 
         double[] copy = inverseFrequencies.ToArray();
         if (FirstOutsideDomain(copy) is int bad)
         {
-            throw new ArgumentException(
+            throw ArgumentErrors.Invalid(
                 $"Inverse frequency {bad} is {copy[bad]}; every one must be in [0, {MaxInverseFrequency}] radians per position.", nameof(inverseFrequencies));
         }
 
@@ -133,7 +134,7 @@ public sealed class RopeFrequencies
     {
         if (!(double.IsFinite(@base) && @base > 1))
         {
-            throw new ArgumentOutOfRangeException(name, @base, "The base must be finite and above 1.");
+            throw ArgumentErrors.OutOfRange(name, @base, "The base must be finite and above 1.");
         }
     }
 
@@ -142,7 +143,7 @@ public sealed class RopeFrequencies
     {
         if (!(attentionFactor is >= MinAttentionFactor and <= MaxAttentionFactor))
         {
-            throw new ArgumentOutOfRangeException(name, attentionFactor,
+            throw ArgumentErrors.OutOfRange(name, attentionFactor,
                 $"The attention factor must be in [2^-16, 2^16] (published models use about 1 to 1.5).");
         }
     }

@@ -1,3 +1,5 @@
+using Rope.Simd.Validation;
+
 namespace Rope.Simd;
 
 /// <summary>Which LongRoPE factors a table uses.</summary>

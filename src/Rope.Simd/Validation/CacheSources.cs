@@ -1,7 +1,7 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 
-namespace Rope.Simd;
+namespace Rope.Simd.Validation;
 
 /// <summary>
 /// Keys and values of the cache's own type may lie inside the cache (a projection that wrote them there): the append
@@ -20,10 +20,10 @@ internal static class CacheSources
         where TCache : unmanaged
     {
         // Every address in bytes from the key cache's start; spans of other objects lie apart at any one instant.
-        ref byte origin = ref MemoryMarshal.GetReference(MemoryMarshal.AsBytes(cache.Keys));
+        ReadOnlySpan<TCache> origin = cache.Keys;
         long elementSize = Unsafe.SizeOf<TElement>(), headBytes = shape.HeadDim * elementSize;
-        Reads keyReads = Reads.Of(keys, shape, ref origin), valueReads = Reads.Of(values, shape, ref origin);
-        long valueCacheStart = Unsafe.ByteOffset(ref origin, ref MemoryMarshal.GetReference(MemoryMarshal.AsBytes(cache.Values)));
+        Reads keyReads = Reads.Of(keys, shape, origin), valueReads = Reads.Of(values, shape, origin);
+        long valueCacheStart = SharedMemory.ByteOffset(origin, (ReadOnlySpan<TCache>)cache.Values);
         KvCacheAddressing addressing = cache.Addressing;
         for (int sequence = 0; sequence < shape.Batch; sequence++)
         {
@@ -53,18 +53,20 @@ internal static class CacheSources
         }
     }
 
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Throw(string name, int sequence, int token, int head) =>
-        throw new ArgumentException(
+        throw ArgumentErrors.Invalid(
             $"The cache place of head {head} of token {token} of sequence {sequence} lies over {name} the call has still to read: a write would " +
             "change them first. Keys and values inside the cache must lie at their own places or apart from every place the call writes.", name);
 
     /// <summary>One tensor's heads as byte ranges sorted by start (disjoint: no two heads of a tensor share an element).</summary>
     private readonly struct Reads(long[] starts, int[] tokens, int[] heads, long length)
     {
-        public static Reads Of<TElement>(ReadOnlySpan<TElement> tensor, RopeShape shape, ref byte origin)
+        public static Reads Of<TElement, TCache>(ReadOnlySpan<TElement> tensor, RopeShape shape, ReadOnlySpan<TCache> origin)
             where TElement : unmanaged
         {
-            long start = Unsafe.ByteOffset(ref origin, ref MemoryMarshal.GetReference(MemoryMarshal.AsBytes(tensor))), elementSize = Unsafe.SizeOf<TElement>();
+            long start = SharedMemory.ByteOffset(origin, tensor), elementSize = Unsafe.SizeOf<TElement>();
             int count = shape.Batch * shape.Tokens * shape.Heads;
             long[] starts = new long[count];
             int[] tokens = new int[count], heads = new int[count];

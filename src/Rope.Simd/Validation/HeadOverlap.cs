@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 
-namespace Rope.Simd;
+namespace Rope.Simd.Validation;
 
 /// <summary>
 /// Exact tests of whether strided heads share memory: the heads of one shape among themselves, and the heads of two

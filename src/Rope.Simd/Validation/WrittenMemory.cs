@@ -1,8 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 
-namespace Rope.Simd;
+namespace Rope.Simd.Validation;
 
 /// <summary>
 /// The inputs a call only reads (caller cos/sin rows, positions, norm weights, a block table) must lie apart from the
@@ -11,11 +10,10 @@ namespace Rope.Simd;
 /// </summary>
 internal readonly ref struct WrittenMemory
 {
-    private readonly ReadOnlySpan<byte> first, second, third;
+    private readonly ByteRange first, second, third;
     private readonly string firstName, secondName, thirdName;
 
-    private WrittenMemory(ReadOnlySpan<byte> first, string firstName, ReadOnlySpan<byte> second, string secondName, ReadOnlySpan<byte> third,
-        string thirdName)
+    private WrittenMemory(ByteRange first, string firstName, ByteRange second, string secondName, ByteRange third, string thirdName)
     {
         this.first = first;
         this.second = second;
@@ -41,53 +39,41 @@ internal readonly ref struct WrittenMemory
         ReadOnlySpan<TCache> valueCache)
         where TElement : unmanaged
         where TCache : unmanaged =>
-        new(Extent(queries, queryShape), "queries", MemoryMarshal.AsBytes(keyCache), "the key cache", MemoryMarshal.AsBytes(valueCache), "the value cache");
+        new(Extent(queries, queryShape), "queries", ByteRange.Of(keyCache), "the key cache", ByteRange.Of(valueCache), "the value cache");
 
     /// <summary>The caller's rows and positions, where the call reads them.</summary>
     public void CheckRowsAndPositions(scoped in RopeRows rows, scoped in RopePositions positions)
     {
-        Check(rows.First, "rows", "The cos/sin rows");
-        Check(rows.Second, "rows", "The cos/sin rows");
-        Check(MemoryMarshal.AsBytes(positions.Values), "positions", "The positions");
-        Check(MemoryMarshal.AsBytes(positions.LongValues), "positions", "The positions");
-        Check(MemoryMarshal.AsBytes(positions.SequenceStarts), "positions", "The sequences' start positions");
-        Check(MemoryMarshal.AsBytes(positions.HeightValues), "positions", "The height positions");
-        Check(MemoryMarshal.AsBytes(positions.WidthValues), "positions", "The width positions");
+        Check(ByteRange.Of(rows.First), "rows", "The cos/sin rows");
+        Check(ByteRange.Of(rows.Second), "rows", "The cos/sin rows");
+        Check(ByteRange.Of(positions.Values), "positions", "The positions");
+        Check(ByteRange.Of(positions.LongValues), "positions", "The positions");
+        Check(ByteRange.Of(positions.SequenceStarts), "positions", "The sequences' start positions");
+        Check(ByteRange.Of(positions.HeightValues), "positions", "The height positions");
+        Check(ByteRange.Of(positions.WidthValues), "positions", "The width positions");
     }
 
     /// <summary>A norm's weights.</summary>
-    public void CheckWeights(ReadOnlySpan<float> weights, string name) => Check(MemoryMarshal.AsBytes(weights), name, "The norm's weights");
+    public void CheckWeights(ReadOnlySpan<float> weights, string name) => Check(ByteRange.Of(weights), name, "The norm's weights");
 
     /// <summary>A paged cache's block table (named as the cache that holds it).</summary>
-    public void CheckBlockTable(ReadOnlySpan<int> blockTable) => Check(MemoryMarshal.AsBytes(blockTable), "cache", "The cache's block table");
+    public void CheckBlockTable(ReadOnlySpan<int> blockTable) => Check(ByteRange.Of(blockTable), "cache", "The cache's block table");
 
-    private void Check(ReadOnlySpan<byte> input, string name, string description)
+    private void Check(ByteRange input, string name, string description)
     {
-        if (Overlap(first, input) || Overlap(second, input) || Overlap(third, input))
+        if (SharedMemory.Overlap(first, input) || SharedMemory.Overlap(second, input) || SharedMemory.Overlap(third, input))
         {
-            Throw(name, description, Overlap(first, input) ? firstName : Overlap(second, input) ? secondName : thirdName);
+            Throw(name, description, SharedMemory.Overlap(first, input) ? firstName : SharedMemory.Overlap(second, input) ? secondName : thirdName);
         }
     }
 
-    private static ReadOnlySpan<byte> Extent<TElement>(ReadOnlySpan<TElement> written, RopeShape shape)
-        where TElement : unmanaged => MemoryMarshal.AsBytes(written[..shape.RequiredLength]);
-
-    /// <summary>Whether two spans share a byte (at one instant: spans of different objects never do).</summary>
-    private static bool Overlap(ReadOnlySpan<byte> written, ReadOnlySpan<byte> input)
-    {
-        if (written.IsEmpty || input.IsEmpty)
-        {
-            return false;
-        }
-
-        long start = Unsafe.ByteOffset(ref MemoryMarshal.GetReference(written), ref MemoryMarshal.GetReference(input));
-        return start < written.Length && start + input.Length > 0;
-    }
+    private static ByteRange Extent<TElement>(ReadOnlySpan<TElement> written, RopeShape shape)
+        where TElement : unmanaged => ByteRange.Of(written[..shape.RequiredLength]);
 
     [DoesNotReturn]
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Throw(string name, string description, string writtenName) =>
-        throw new ArgumentException(
+        throw ArgumentErrors.Invalid(
             $"{description} share memory with {writtenName}, which the call writes: a write could change them before they are read. Keep them apart.",
             name);
 }

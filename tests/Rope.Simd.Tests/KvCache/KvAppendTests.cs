@@ -449,6 +449,29 @@ public class KvAppendTests
     }
 
     [Fact]
+    public unsafe void CachesOfMoreThan2GiBAreWrittenTo()
+    {
+        // 2.4 GB of float32 in each cache, reserved and touched only at the one position written: the checks of what
+        // lies apart count bytes in 64 bits (a byte span of such a cache overflowed).
+        const int Length = 600_000_000, TokenLength = KvHeads * HeadDim;
+        void* keys = NativeMemory.Alloc(Length, sizeof(float)), values = NativeMemory.Alloc(Length, sizeof(float));
+        try
+        {
+            var cache = RopeKvCache<float>.PositionMajor(new Span<float>(keys, Length), new Span<float>(values, Length), 1, Length / TokenLength, KvHeads, HeadDim);
+            float[] queries = new float[QueryHeads * HeadDim], keySource = new float[TokenLength], valueSource = new float[TokenLength];
+            new Random(5).NextBytes(MemoryMarshal.AsBytes(valueSource.AsSpan()));
+            RopeEngine.Default.ApplyAndAppend<float, float>(Table, queries, new RopeShape(1, QueryHeads, HeadDim), keySource, valueSource,
+                new RopeShape(1, KvHeads, HeadDim), cache, 5, RopeLayout.Interleaved);
+            Xunit.Assert.True(new Span<float>(values, Length).Slice(5 * TokenLength, TokenLength).SequenceEqual(valueSource));
+        }
+        finally
+        {
+            NativeMemory.Free(keys);
+            NativeMemory.Free(values);
+        }
+    }
+
+    [Fact]
     public void BadPackedInputAndNormsAreRejectedBeforeAnythingIsWritten()
     {
         var setup = new Setup<float, float>(CacheKind.PositionMajor, value => value);
