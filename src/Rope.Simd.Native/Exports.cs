@@ -205,18 +205,9 @@ internal static unsafe class Exports
             InPlace(queryTensor, "queries");
             InPlace(keyTensor, "keys");
             RopePositions ropePositions = Positions(positionsCopy);
-            switch ((NativeElementType)elementType)
-            {
-                case NativeElementType.Float32:
-                    RunNorm<float>(ropeRows, ropePositions, (RopeLayout)layout, queryTensor, queryShape, queryNormCopy, keyTensor, keyShape, keyNormCopy, keys is not null);
-                    break;
-                case NativeElementType.BFloat16:
-                    RunNorm<BFloat16>(ropeRows, ropePositions, (RopeLayout)layout, queryTensor, queryShape, queryNormCopy, keyTensor, keyShape, keyNormCopy, keys is not null);
-                    break;
-                default:
-                    RunNorm<Half>(ropeRows, ropePositions, (RopeLayout)layout, queryTensor, queryShape, queryNormCopy, keyTensor, keyShape, keyNormCopy, keys is not null);
-                    break;
-            }
+            var call = new NormCall(ropeRows, ropePositions, (RopeLayout)layout, queryTensor, queryShape, queryNormCopy, keyTensor, keyShape, keyNormCopy,
+                keys is not null);
+            ElementTypes.Run(elementType, "dtype", ref call);
 
             return 0;
         }
@@ -256,7 +247,7 @@ internal static unsafe class Exports
             NativeBatchTensor queryTensor = *queries, keyTensor = *keys, valueTensor = *values;
             NativeHeadNorm queryNormCopy = queryNorm is null ? default : *queryNorm, keyNormCopy = keyNorm is null ? default : *keyNorm;
             NativeKvCache cacheCopy = *cache;
-            CheckDtype(cacheCopy.Dtype, "cache->dtype");
+            ElementTypes.Check(cacheCopy.Dtype, "cache->dtype");
             RopeRows ropeRows = Rows(rowsCopy);
             RopeShape queryShape = BatchShape(queryTensor, "queries"), keyShape = BatchShape(keyTensor, "keys"), valueShape = BatchShape(valueTensor, "values");
             if (valueShape != keyShape)
@@ -270,18 +261,7 @@ internal static unsafe class Exports
             RopePositions ropePositions = Positions(positionsCopy);
             var call = new AppendCall(ropeRows, ropePositions, (RopeLayout)layout, queryTensor, queryShape, queryNormCopy, keyTensor, keyNormCopy, valueTensor,
                 keyShape, cacheCopy);
-            switch ((NativeElementType)elementType)
-            {
-                case NativeElementType.Float32:
-                    call.WithActivations<float>();
-                    break;
-                case NativeElementType.BFloat16:
-                    call.WithActivations<BFloat16>();
-                    break;
-                default:
-                    call.WithActivations<Half>();
-                    break;
-            }
+            ElementTypes.Run(elementType, "dtype", ref call);
 
             return 0;
         }
@@ -294,7 +274,7 @@ internal static unsafe class Exports
     /// <summary>One rope_simd_rotate_append or rope_simd_rotate_norm_append: the activations' type, then the cache's, each chosen once.</summary>
     private readonly ref struct AppendCall(RopeRows rows, RopePositions positions, RopeLayout layout, in NativeBatchTensor queries, RopeShape queryShape,
         in NativeHeadNorm queryNorm, in NativeBatchTensor keys, in NativeHeadNorm keyNorm, in NativeBatchTensor values, RopeShape keyShape,
-        in NativeKvCache cache)
+        in NativeKvCache cache) : IElementWork
     {
         private readonly RopeRows rows = rows;
         private readonly RopePositions positions = positions;
@@ -302,21 +282,12 @@ internal static unsafe class Exports
         private readonly NativeHeadNorm queryNorm = queryNorm, keyNorm = keyNorm;
         private readonly NativeKvCache cache = cache;
 
-        public void WithActivations<T>()
+        /// <summary>With the activations' type: the cache's type next.</summary>
+        public void Run<T>()
             where T : unmanaged
         {
-            switch ((NativeElementType)cache.Dtype)
-            {
-                case NativeElementType.Float32:
-                    Run<T, float>();
-                    break;
-                case NativeElementType.BFloat16:
-                    Run<T, BFloat16>();
-                    break;
-                default:
-                    Run<T, Half>();
-                    break;
-            }
+            var withCache = new CacheCall<T>(this);
+            ElementTypes.Run(cache.Dtype, "cache->dtype", ref withCache);
         }
 
         private void Run<T, TCache>()
@@ -326,6 +297,43 @@ internal static unsafe class Exports
             RopeEngine.Default.ApplyAndAppend(rows, Data<T>(queries, queryShape), queryShape, HeadNorm(queryNorm, "query_norm"), Data<T>(keys, keyShape),
                 Data<T>(values, keyShape), keyShape, HeadNorm(keyNorm, "key_norm"), KvCache<TCache>(cache), positions, layout);
         }
+
+        private readonly ref struct CacheCall<T>(AppendCall call) : IElementWork
+            where T : unmanaged
+        {
+            private readonly AppendCall call = call;
+
+            public void Run<TCache>()
+                where TCache : unmanaged =>
+                call.Run<T, TCache>();
+        }
+    }
+
+    /// <summary>One rope_simd_rotate_norm, waiting for its element type.</summary>
+    private readonly ref struct NormCall(RopeRows rows, RopePositions positions, RopeLayout layout, in NativeBatchTensor queryTensor, RopeShape queryShape,
+        in NativeHeadNorm queryNorm, in NativeBatchTensor keyTensor, RopeShape keyShape, in NativeHeadNorm keyNorm, bool withKeys) : IElementWork
+    {
+        private readonly RopeRows rows = rows;
+        private readonly RopePositions positions = positions;
+        private readonly NativeBatchTensor queryTensor = queryTensor, keyTensor = keyTensor;
+        private readonly NativeHeadNorm queryNorm = queryNorm, keyNorm = keyNorm;
+
+        public void Run<T>()
+            where T : unmanaged =>
+            RunNorm<T>(rows, positions, layout, queryTensor, queryShape, queryNorm, keyTensor, keyShape, keyNorm, withKeys);
+    }
+
+    /// <summary>One rope_simd_rotate or rope_simd_rotate_ex, waiting for its element type.</summary>
+    private readonly ref struct RotateCall(RopeRows rows, RopePositions positions, RopeLayout layout, bool inverse, in NativeBatchTensor queryTensor,
+        RopeShape queryShape, in NativeBatchTensor keyTensor, RopeShape keyShape, bool withKeys) : IElementWork
+    {
+        private readonly RopeRows rows = rows;
+        private readonly RopePositions positions = positions;
+        private readonly NativeBatchTensor queryTensor = queryTensor, keyTensor = keyTensor;
+
+        public void Run<T>()
+            where T : unmanaged =>
+            Exports.Run<T>(rows, positions, layout, inverse, queryTensor, queryShape, keyTensor, keyShape, withKeys);
     }
 
     /// <summary>A C cache as <see cref="RopeKvCache{TCache}"/>: counts checked here, shapes and the table by the engine.</summary>
@@ -451,7 +459,7 @@ internal static unsafe class Exports
 
     private static void CheckCall(int elementType, int layout, int flags)
     {
-        CheckDtype(elementType, "dtype");
+        ElementTypes.Check(elementType, "dtype");
         if (layout is not ((int)RopeLayout.Interleaved or (int)RopeLayout.HalfSplit))
         {
             throw new NativeException(NativeStatus.InvalidArgument, $"layout {layout} is not a rope_simd_layout (0 interleaved, 1 half-split).");
@@ -463,13 +471,6 @@ internal static unsafe class Exports
         }
     }
 
-    private static void CheckDtype(int dtype, string name)
-    {
-        if (dtype is < 0 or > (int)NativeElementType.Float16)
-        {
-            throw new NativeException(NativeStatus.InvalidArgument, $"{name} {dtype} is not a rope_simd_dtype (0 float32, 1 bfloat16, 2 float16).");
-        }
-    }
 
     /// <summary>Both entry points from here on: shapes, then positions, then the call for the element type.</summary>
     private static void Rotate(scoped in RopeRows rows, int elementType, int layout, int flags, in NativeBatchPositions positions,
@@ -480,18 +481,8 @@ internal static unsafe class Exports
         RopePositions ropePositions = Positions(positions);
         var pairs = (RopeLayout)layout;
         bool inverse = (flags & InverseFlag) != 0;
-        switch ((NativeElementType)elementType)
-        {
-            case NativeElementType.Float32:
-                Run<float>(rows, ropePositions, pairs, inverse, queryTensor, queryShape, keyTensor, keyShape, withKeys);
-                break;
-            case NativeElementType.BFloat16:
-                Run<BFloat16>(rows, ropePositions, pairs, inverse, queryTensor, queryShape, keyTensor, keyShape, withKeys);
-                break;
-            default:
-                Run<Half>(rows, ropePositions, pairs, inverse, queryTensor, queryShape, keyTensor, keyShape, withKeys);
-                break;
-        }
+        var call = new RotateCall(rows, ropePositions, pairs, inverse, queryTensor, queryShape, keyTensor, keyShape, withKeys);
+        ElementTypes.Run(elementType, "dtype", ref call);
     }
 
     private static void Run<T>(scoped in RopeRows rows, scoped in RopePositions positions, RopeLayout layout, bool inverse,
@@ -539,7 +530,7 @@ internal static unsafe class Exports
                 $"rows->format {rows.Format} is not a rope_simd_rows_format (0 table, 1 interleaved, 2 cos then sin, 3 separate, 4 duplicated).");
         }
 
-        CheckDtype(rows.Dtype, "rows->dtype");
+        ElementTypes.Check(rows.Dtype, "rows->dtype");
         int length = Count(rows.Length, "rows", "length");
         int rowStride = Count(rows.RowStride, "rows", "row_stride");
         bool twoSpans = rows.Format is (int)NativeRowsFormat.Separate or (int)NativeRowsFormat.Duplicated;
@@ -548,15 +539,24 @@ internal static unsafe class Exports
             throw new NativeException(NativeStatus.NullPointer, $"rows->{(rows.Cos is null ? "cos" : "sin")} is NULL.");
         }
 
-        return (NativeElementType)rows.Dtype switch
-        {
-            NativeElementType.Float32 => CallerRows<float>(rows, length, rowStride, twoSpans),
-            NativeElementType.BFloat16 => CallerRows<BFloat16>(rows, length, rowStride, twoSpans),
-            _ => CallerRows<Half>(rows, length, rowStride, twoSpans),
-        };
+        var wrap = new RowsOfType(rows, length, rowStride, twoSpans);
+        ElementTypes.Run(rows.Dtype, "rows->dtype", ref wrap);
+        return wrap.Rows;
     }
 
-    private static RopeRows CallerRows<TValue>(in NativeRows rows, int length, int rowStride, bool twoSpans)
+    /// <summary>C caller rows wrapped as <see cref="RopeRows"/> once their value type is known.</summary>
+    private unsafe ref struct RowsOfType(in NativeRows rows, int length, int rowStride, bool twoSpans) : IElementWork
+    {
+        private readonly NativeRows native = rows;
+
+        public RopeRows Rows;
+
+        public void Run<TValue>()
+            where TValue : unmanaged =>
+            Rows = CallerRows<TValue>(native, length, rowStride, twoSpans);
+    }
+
+    private static RopeRows CallerRows<TValue>(scoped in NativeRows rows, int length, int rowStride, bool twoSpans)
         where TValue : unmanaged
     {
         var cos = new ReadOnlySpan<TValue>(rows.Cos, length);

@@ -73,10 +73,11 @@ internal static unsafe class Rotation
         where TElement : unmanaged
         where TOperation : struct, IRotationOperation
     {
-        private readonly RotationWork work = work;
+        private readonly ref readonly RotationWork work = ref work;
         private readonly RotationTarget<TElement> first = first, second = second;
-        private readonly TOperation operation = operation;
+        private readonly ref readonly TOperation operation = ref operation;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Run<TOps, TVector>()
             where TOps : IVectorOps<TVector>
             where TVector : struct =>

@@ -115,7 +115,22 @@ internal readonly unsafe struct RowReader
         GivesRuns ? Runs<TOps, TVector>(position.Value, scratch) : new RowView(ref Interleaved<TOps, TVector>(position, scratch));
 
     /// <summary>The interleaved row of <paramref name="position"/>, whatever the format (runs zipped into scratch).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ref float Interleaved<TOps, TVector>(TokenPosition position, Span<float> scratch)
+        where TOps : IVectorOps<TVector>
+        where TVector : struct
+    {
+        // A table's row is a reference into it: the commonest case, inlined into the token loop.
+        if (kind == RowKind.Table && streams is null && position.Value >= table!.FirstPosition && position.Value < table.EndPosition)
+        {
+            return ref table.RowReference((int)position.Value);
+        }
+
+        return ref Other<TOps, TVector>(position, scratch);
+    }
+
+    /// <summary>The interleaved row of <paramref name="position"/> where it is not a table's row in range.</summary>
+    private ref float Other<TOps, TVector>(TokenPosition position, Span<float> scratch)
         where TOps : IVectorOps<TVector>
         where TVector : struct
     {

@@ -28,6 +28,8 @@ internal static class IsaPaths
     }
 
     /// <summary>Runs <paramref name="work"/> with the operations of <paramref name="path"/>.</summary>
+    /// <remarks>Inlined, so the work's fields stay where its caller has them (a decode call would pay for copies).</remarks>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public static void Run<TWork>(RopePath path, scoped ref TWork work)
         where TWork : IIsaWork, allows ref struct
     {
