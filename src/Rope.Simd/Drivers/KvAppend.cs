@@ -123,7 +123,7 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
         where TVector : struct
         where TElement : unmanaged
     {
-        RowReader rows = work.Rows;
+        ref readonly RowReader rows = ref work.Rows;
         TokenRange tokens = work.Tokens;
         RopeShape shape = keys.Shape, queryShape = queries.Shape;
         RopeShape queryToken = queryShape.Heads == 0 ? default

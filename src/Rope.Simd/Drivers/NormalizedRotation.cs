@@ -96,7 +96,7 @@ internal static unsafe class NormalizedRotationDriver<TOps, TVector>
             return;
         }
 
-        RowReader rows = work.Rows;
+        ref readonly RowReader rows = ref work.Rows;
         int rotaryDim = rows.RotaryDim;
         int firstLength = firstHeads * firstShape.HeadDim, secondLength = secondShape.Heads * secondShape.HeadDim;
         int rowLength = rows.ScratchLength;

@@ -67,7 +67,7 @@ internal static class ResidentRotation<TOps, TVector, TKernel, TElement>
         where TLayout : struct
         where THeads : struct, IHeadTransform<TVector>
     {
-        RowReader rows = work.Rows;
+        ref readonly RowReader rows = ref work.Rows;
         TokenRange tokens = work.Tokens;
         bool inverse = work.Inverse;
         int rotaryDim = rows.RotaryDim;

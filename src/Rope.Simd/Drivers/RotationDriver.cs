@@ -93,7 +93,7 @@ internal static class RotationDriver<TOps, TVector, TKernel, TElement>
             return;
         }
 
-        RowReader rows = work.Rows;
+        ref readonly RowReader rows = ref work.Rows;
         int rotaryDim = rows.RotaryDim;
         int count = TKernel.Count;
         bool interleaved = work.Interleaved, inverse = work.Inverse, runs = rows.GivesRuns;

@@ -12,9 +12,10 @@ namespace Rope.Simd.Drivers;
 /// </summary>
 internal readonly struct RotationWork(RowReader rows, PositionReader positions, RopeLayout layout, bool inverse, TokenRange tokens)
 {
-    public RowReader Rows => rows;
+    // Fields, not properties: the readers are read where they lie (a property would copy them at every use).
+    public readonly RowReader Rows = rows;
 
-    public PositionReader Positions => positions;
+    public readonly PositionReader Positions = positions;
 
     public RopeLayout Layout => layout;
 
@@ -25,7 +26,7 @@ internal readonly struct RotationWork(RowReader rows, PositionReader positions, 
     public TokenRange Tokens => tokens;
 
     /// <summary>The same work over other tokens.</summary>
-    public RotationWork With(TokenRange range) => new(rows, positions, layout, inverse, range);
+    public RotationWork With(TokenRange range) => new(Rows, Positions, layout, inverse, range);
 
     /// <summary>One token with <paramref name="row"/> (rotaryDim floats, pinned) as its row: a one-row cache.</summary>
     public static unsafe RotationWork OneRow(float* row, int rotaryDim, RopeLayout layout, bool inverse) =>
@@ -36,5 +37,5 @@ internal readonly struct RotationWork(RowReader rows, PositionReader positions, 
     public RowView Row<TOps, TVector>(TokenCursor cursor, Span<float> scratch)
         where TOps : IVectorOps<TVector>
         where TVector : struct =>
-        rows.Read<TOps, TVector>(positions.Read(cursor), scratch);
+        Rows.Read<TOps, TVector>(Positions.Read(cursor), scratch);
 }
