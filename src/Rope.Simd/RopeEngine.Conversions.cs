@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 using Rope.Simd.Drivers;
-using Rope.Simd.Kernels;
+using Rope.Simd.Kernels.Isa;
 using Rope.Simd.Validation;
 
 namespace Rope.Simd;

@@ -1,5 +1,5 @@
 using Rope.Simd.Drivers;
-using Rope.Simd.Kernels;
+using Rope.Simd.Kernels.Isa;
 using Rope.Simd.Platform;
 using Rope.Simd.Validation;
 

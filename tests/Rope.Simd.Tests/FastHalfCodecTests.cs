@@ -1,5 +1,6 @@
 using System.Runtime.Intrinsics;
-using Rope.Simd.Kernels;
+using Rope.Simd.Kernels.Elements;
+using Rope.Simd.Kernels.Isa;
 
 namespace Rope.Simd.Tests;
 

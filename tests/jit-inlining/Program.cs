@@ -131,7 +131,7 @@ static int Check(string listing)
         .Where(text => text.StartsWith("; Assembly listing for method ", StringComparison.Ordinal))
         .Select(text => (Name: text[30..text.IndexOf('\n')].Trim(), Text: text))
         .Where(method => (method.Name.StartsWith("Rope.Simd.Drivers.", StringComparison.Ordinal) || method.Name.StartsWith("Rope.Simd.Rows.", StringComparison.Ordinal)
-                || method.Name.StartsWith("Rope.Simd.Kernels.RmsNorm", StringComparison.Ordinal))
+                || method.Name.StartsWith("Rope.Simd.Kernels.Norm.RmsNorm", StringComparison.Ordinal))
             && OptimizedTiers.Any(tier => method.Name.EndsWith(tier, StringComparison.Ordinal))
             && !method.Name.Contains("ScalarOps", StringComparison.Ordinal))
         .ToList();
@@ -171,4 +171,4 @@ static int Check(string listing)
 
 // The norm's loops over a token's heads (sums of squares, scales) are loops of their own, called once per token and
 // checked as such; a call to them is not an ISA helper left out of a loop.
-static bool IsTokenLoop(string call) => call.StartsWith("Rope.Simd.Kernels.RmsNorm", StringComparison.Ordinal);
+static bool IsTokenLoop(string call) => call.StartsWith("Rope.Simd.Kernels.Norm.RmsNorm", StringComparison.Ordinal);

@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
-using Rope.Simd.Kernels;
+using Rope.Simd.Kernels.Elements;
+using Rope.Simd.Kernels.Isa;
 
 namespace Rope.Simd.Drivers;
 

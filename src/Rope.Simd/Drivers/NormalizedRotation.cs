@@ -1,7 +1,9 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using Rope.Simd.Kernels;
+using Rope.Simd.Kernels.Elements;
+using Rope.Simd.Kernels.Isa;
+using Rope.Simd.Kernels.Norm;
 using Rope.Simd.Rows;
 
 namespace Rope.Simd.Drivers;

@@ -1,5 +1,5 @@
 using System.Runtime.CompilerServices;
-using Rope.Simd.Kernels;
+using Rope.Simd.Kernels.Isa;
 using Rope.Simd.Parallelism;
 using Rope.Simd.Positions;
 using Rope.Simd.Rows;

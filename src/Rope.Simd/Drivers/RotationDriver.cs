@@ -2,7 +2,8 @@ using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Rope.Simd.Rows;
-using Rope.Simd.Kernels;
+using Rope.Simd.Kernels.Elements;
+using Rope.Simd.Kernels.Isa;
 
 namespace Rope.Simd.Drivers;
 

@@ -1,4 +1,5 @@
-using Rope.Simd.Kernels;
+using Rope.Simd.Kernels.Elements;
+using Rope.Simd.Kernels.Isa;
 
 namespace Rope.Simd.Drivers;
 

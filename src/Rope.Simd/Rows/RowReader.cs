@@ -2,7 +2,8 @@ using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Rope.Simd.Drivers;
-using Rope.Simd.Kernels;
+using Rope.Simd.Kernels.Elements;
+using Rope.Simd.Kernels.Isa;
 using Rope.Simd.Positions;
 using Rope.Simd.Validation;
 

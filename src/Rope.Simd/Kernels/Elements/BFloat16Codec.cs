@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
+using Rope.Simd.Kernels.Isa;
 
-namespace Rope.Simd.Kernels;
+namespace Rope.Simd.Kernels.Elements;
 
 /// <summary>
 /// bfloat16 is the upper half of a float32: widening is a shift (low half) or a mask (high half); narrowing adds

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
+using Rope.Simd.Kernels.Isa;
 
-namespace Rope.Simd.Kernels;
+namespace Rope.Simd.Kernels.Elements;
 
 /// <summary>
 /// IEEE binary16 (<see cref="Half"/>) by integer and float32 operations, the same bits as the runtime's scalar

@@ -1,4 +1,6 @@
-namespace Rope.Simd.Kernels;
+using Rope.Simd.Kernels.Isa;
+
+namespace Rope.Simd.Kernels.Elements;
 
 /// <summary>
 /// Conversion between a 16-bit floating-point element type and float32, two elements per 32-bit lane: the element at

@@ -1,4 +1,5 @@
-namespace Rope.Simd.Kernels;
+
+namespace Rope.Simd.Kernels.Elements;
 
 /// <summary>
 /// Rotation of one element type in registers of one ISA: <see cref="Count"/> elements per block and the few operations

@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using Rope.Simd.Kernels.Isa;
 
-namespace Rope.Simd.Kernels;
+namespace Rope.Simd.Kernels.Elements;
 
 /// <summary>
 /// Rotation of 16-bit elements (bfloat16, float16) in registers of <typeparamref name="TOps"/>: a block is one register

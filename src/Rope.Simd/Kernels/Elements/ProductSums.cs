@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
+using Rope.Simd.Kernels.Isa;
 
-namespace Rope.Simd.Kernels;
+namespace Rope.Simd.Kernels.Elements;
 
 /// <summary>How a kernel evaluates left·right + addend: the choice between speed and the same bits on every path.</summary>
 internal interface IProductSum

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
+using Rope.Simd.Kernels.Isa;
 
-namespace Rope.Simd.Kernels;
+namespace Rope.Simd.Kernels.Elements;
 
 /// <summary>
 /// <see cref="PackedKernel{TOps, TVector, TCodec, TElement}"/> for a codec with fast conversions exact on a range of

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
+using Rope.Simd.Kernels.Isa;
 
-namespace Rope.Simd.Kernels;
+namespace Rope.Simd.Kernels.Elements;
 
 /// <summary>
 /// float32 rotation in registers of <typeparamref name="TOps"/>: a block is one register.

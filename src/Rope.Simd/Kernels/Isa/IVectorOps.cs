@@ -1,6 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
+using Rope.Simd.Kernels.Elements;
 
-namespace Rope.Simd.Kernels;
+namespace Rope.Simd.Kernels.Isa;
 
 /// <summary>
 /// The per-ISA layer: a register of <see cref="Count"/> float lanes and the handful of operations every kernel and

@@ -1,6 +1,7 @@
 using System.Runtime.Intrinsics;
+using Rope.Simd.Kernels.Elements;
 
-namespace Rope.Simd.Kernels;
+namespace Rope.Simd.Kernels.Isa;
 
 /// <summary>Work to run on one instruction set, given as <see cref="IVectorOps{TVector}"/>.</summary>
 internal interface IIsaWork

@@ -1,7 +1,8 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
+using Rope.Simd.Kernels.Elements;
 
-namespace Rope.Simd.Kernels;
+namespace Rope.Simd.Kernels.Isa;
 
 /// <summary>
 /// The scalar path's "register": two 32-bit lanes, one interleaved pair or two half-split elements, held as bit

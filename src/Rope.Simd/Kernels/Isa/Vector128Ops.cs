@@ -3,8 +3,9 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
+using Rope.Simd.Kernels.Elements;
 
-namespace Rope.Simd.Kernels;
+namespace Rope.Simd.Kernels.Isa;
 
 /// <summary>128-bit registers: SSE shuffles on x64, AdvSimd (NEON) trn/uzp/zip/rev64 on ARM64.</summary>
 internal readonly struct Vector128Ops : IVectorOps<Vector128<float>>

@@ -2,8 +2,9 @@ using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using Rope.Simd.Kernels.Elements;
 
-namespace Rope.Simd.Kernels;
+namespace Rope.Simd.Kernels.Isa;
 
 /// <summary>256-bit registers on AVX2 with FMA: movsldup/movshdup and vpermilps within pairs; shuffles within 128-bit lanes, then vpermpd or vperm2f128 across them.</summary>
 internal readonly struct Vector256Ops : IVectorOps<Vector256<float>>

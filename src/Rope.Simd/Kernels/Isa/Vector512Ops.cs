@@ -2,8 +2,9 @@ using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using Rope.Simd.Kernels.Elements;
 
-namespace Rope.Simd.Kernels;
+namespace Rope.Simd.Kernels.Isa;
 
 /// <summary>512-bit registers on AVX-512F: movsldup/movshdup and vpermilps within pairs, vpermt2ps across the register.</summary>
 internal readonly struct Vector512Ops : IVectorOps<Vector512<float>>

@@ -1,8 +1,10 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Rope.Simd.Kernels.Elements;
+using Rope.Simd.Kernels.Isa;
 
-namespace Rope.Simd.Kernels;
+namespace Rope.Simd.Kernels.Norm;
 
 /// <summary>
 /// RMS normalization of one head of float32 values on the ISA of <typeparamref name="TOps"/>, in an order that is the
