@@ -23,6 +23,21 @@ internal static class ConversionDriver<TOps, TVector, TCodec, TElement>
 
     public static void Widen(ReadOnlySpan<TElement> source, Span<float> destination) => Convert<TElement, float, Widening>(source, destination);
 
+    /// <summary>
+    /// The 2·Count floats of two registers (<paramref name="low"/> first, in element order) rounded into one register of
+    /// elements, as the span conversion rounds them: unzipped into even and odd elements for the codec's lane halves.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVector NarrowBlock(TVector low, TVector high)
+    {
+        TVector even = TOps.UnzipEven(low, high), odd = TOps.UnzipOdd(low, high);
+        // float16: the cheap rounding where every value of the block lies in binary16's normal range (exact there),
+        // the full one elsewhere: the same bits either way.
+        return typeof(TCodec) == typeof(HalfCodec) && HalfCodec.InFastRange<TOps, TVector>(HalfCodec.RangeKey<TOps, TVector>(even, odd))
+            ? HalfCodec.NarrowFast<TOps, TVector>(even, odd)
+            : TCodec.Narrow<TOps, TVector>(even, odd);
+    }
+
     [SkipLocalsInit]
     private static void Convert<TFrom, TTo, TBlock>(ReadOnlySpan<TFrom> source, Span<TTo> destination)
         where TFrom : unmanaged
@@ -67,13 +82,7 @@ internal static class ConversionDriver<TOps, TVector, TCodec, TElement>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Convert(ref float source, ref TElement destination)
         {
-            TVector low = TOps.Load(ref source), high = TOps.Load(ref Unsafe.Add(ref source, TOps.Count));
-            TVector even = TOps.UnzipEven(low, high), odd = TOps.UnzipOdd(low, high);
-            // float16: the cheap rounding where every value of the block lies in binary16's normal range (exact there),
-            // the full one elsewhere: the same bits either way.
-            TVector packed = typeof(TCodec) == typeof(HalfCodec) && HalfCodec.InFastRange<TOps, TVector>(HalfCodec.RangeKey<TOps, TVector>(even, odd))
-                ? HalfCodec.NarrowFast<TOps, TVector>(even, odd)
-                : TCodec.Narrow<TOps, TVector>(even, odd);
+            TVector packed = NarrowBlock(TOps.Load(ref source), TOps.Load(ref Unsafe.Add(ref source, TOps.Count)));
             TOps.Store(packed, ref Unsafe.As<TElement, float>(ref destination));
         }
     }

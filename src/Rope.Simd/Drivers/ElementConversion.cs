@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Rope.Simd.Kernels.Elements;
 using Rope.Simd.Kernels.Isa;
@@ -28,6 +29,33 @@ internal static class ElementConversion<TOps, TVector>
         else if (typeof(TElement) == typeof(Half))
         {
             ConversionDriver<TOps, TVector, HalfCodec, Half>.Narrow(source, MemoryMarshal.Cast<TElement, Half>(destination));
+        }
+        else
+        {
+            ElementKernels.ThrowUnsupported<TElement>();
+        }
+    }
+
+    /// <summary>
+    /// Two registers of float32 values (2·Count elements in order) rounded to <typeparamref name="TElement"/> and stored
+    /// at <paramref name="destination"/>, the bits of <see cref="Narrow{TElement}"/> (stored as they are for float32).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreNarrowed<TElement>(TVector low, TVector high, ref TElement destination)
+        where TElement : unmanaged
+    {
+        if (typeof(TElement) == typeof(float))
+        {
+            TOps.Store(low, ref Unsafe.As<TElement, float>(ref destination));
+            TOps.Store(high, ref Unsafe.Add(ref Unsafe.As<TElement, float>(ref destination), TOps.Count));
+        }
+        else if (typeof(TElement) == typeof(BFloat16))
+        {
+            TOps.Store(ConversionDriver<TOps, TVector, BFloat16Codec, BFloat16>.NarrowBlock(low, high), ref Unsafe.As<TElement, float>(ref destination));
+        }
+        else if (typeof(TElement) == typeof(Half))
+        {
+            TOps.Store(ConversionDriver<TOps, TVector, HalfCodec, Half>.NarrowBlock(low, high), ref Unsafe.As<TElement, float>(ref destination));
         }
         else
         {
