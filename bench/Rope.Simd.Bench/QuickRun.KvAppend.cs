@@ -86,6 +86,21 @@ internal static partial class QuickRun
 
             comparison.Add(new(fused, Fused, () => Check(Fused, bfloat16, RotatedQueries, () => KeySlots(keyCache))));
 
+            // The library's own best composition first (what the fused append saves on its own): with norms, its QK-norm
+            // call then the conversions; without, Apply then the conversions (the separate calls below).
+            if (qwen3)
+            {
+                void NormThenConvert()
+                {
+                    engine.ApplyWithNorm(table, Buffer(), packing, Norm(queryWeights), Norm(keyWeights), start, layout);
+                    ConvertRows(engine, bfloat16, Buffer(), tokens, packing.RowLength, packing.KeyOffset, Cache<ushort>(keyCache)[cacheStart..]);
+                    ConvertRows(engine, bfloat16, Buffer(), tokens, packing.RowLength, packing.ValueOffset, Cache<ushort>(valueCache)[cacheStart..]);
+                }
+
+                comparison.Add(new($"two calls: Rope.Simd ApplyWithNorm on the packed QKV, then Convert k and v into the {type} cache", NormThenConvert,
+                    () => Check(NormThenConvert, bfloat16, RotatedQueries, () => KeySlots(keyCache)), fused));
+            }
+
             // The same work by separate calls: (a norm pass,) rotation, then each token's keys and values converted into the cache.
             void Separate()
             {
@@ -104,20 +119,6 @@ internal static partial class QuickRun
                 ? $"separate calls: TensorPrimitives RMS norm per head, Apply, Convert k and v into the {type} cache"
                 : $"separate calls: Apply, Convert k and v into the {type} cache";
             comparison.Add(new(separate, Separate, () => Check(Separate, bfloat16, RotatedQueries, () => KeySlots(keyCache)), fused));
-
-            if (qwen3)
-            {
-                // Rope.Simd's own QK-norm call, then the conversions: what the fused append saves on its own.
-                void NormThenConvert()
-                {
-                    engine.ApplyWithNorm(table, Buffer(), packing, Norm(queryWeights), Norm(keyWeights), start, layout);
-                    ConvertRows(engine, bfloat16, Buffer(), tokens, packing.RowLength, packing.KeyOffset, Cache<ushort>(keyCache)[cacheStart..]);
-                    ConvertRows(engine, bfloat16, Buffer(), tokens, packing.RowLength, packing.ValueOffset, Cache<ushort>(valueCache)[cacheStart..]);
-                }
-
-                comparison.Add(new($"two calls: Rope.Simd ApplyWithNorm on the packed QKV, then Convert k and v into the {type} cache", NormThenConvert,
-                    () => Check(NormThenConvert, bfloat16, RotatedQueries, () => KeySlots(keyCache)), fused));
-            }
         }
 
         if (Ggml.PreAttention.TryCreate(tokens, start, Heads, KeyHeads, HeadDim, layout, Base, packed: qwen3, Ggml.TypeF16, CacheCapacity,

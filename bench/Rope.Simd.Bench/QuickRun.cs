@@ -76,6 +76,9 @@ internal static partial class QuickRun
         AddFloatPeers(comparison, table, tokens, start, input, expected, buffer, Baseline, threads: 1);
 
         var loops = new ReferenceLoops(table);
+        void PerHead() => loops.VectorHalfSplit(buffer.Span, tokens, start, Heads, HeadDim);
+        comparison.Add(new($"per-head Vector<float> loop over [position][rotary/2] cos and sin caches, as C# engines write it (HalfSplit)", PerHead,
+            () => Check(buffer, PerHead, RopeLayout.HalfSplit), Baseline(RopeLayout.HalfSplit)));
         void Composed() => loops.TensorPrimitivesHalfSplit(buffer.Span, tokens, start, Heads, HeadDim);
         comparison.Add(new("TensorPrimitives composition (HalfSplit)", Composed, () => Check(buffer, Composed, RopeLayout.HalfSplit), Baseline(RopeLayout.HalfSplit)));
         foreach (RopeLayout layout in Enum.GetValues<RopeLayout>())
