@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Rope.Simd.Drivers;
 using Rope.Simd.Validation;
 
@@ -38,8 +39,11 @@ public sealed partial class RopeEngine
     public void ApplyAndAppend<TElement, TCache>(RopeRows rows, Span<TElement> queries, RopeShape queryShape, ReadOnlySpan<TElement> keys,
         ReadOnlySpan<TElement> values, RopeShape keyShape, RopeKvCache<TCache> cache, RopePositions positions, RopeLayout layout)
         where TElement : unmanaged
-        where TCache : unmanaged =>
-        ApplyAndAppend(rows, queries, queryShape, RopeHeadNorm.None, keys, values, keyShape, RopeHeadNorm.None, cache, positions, layout);
+        where TCache : unmanaged
+    {
+        RopeHeadNorm none = RopeHeadNorm.None;
+        Append(rows, queries, queryShape, none, keys, values, keyShape, none, cache, positions, layout);
+    }
 
     /// <summary>
     /// QK norm, rotation and the KV-cache append in one pass: every query head normalized with
@@ -76,6 +80,18 @@ public sealed partial class RopeEngine
     public void ApplyAndAppend<TElement, TCache>(RopeRows rows, Span<TElement> queries, RopeShape queryShape, RopeHeadNorm queryNorm,
         ReadOnlySpan<TElement> keys, ReadOnlySpan<TElement> values, RopeShape keyShape, RopeHeadNorm keyNorm, RopeKvCache<TCache> cache,
         RopePositions positions, RopeLayout layout)
+        where TElement : unmanaged
+        where TCache : unmanaged =>
+        Append(rows, queries, queryShape, queryNorm, keys, values, keyShape, keyNorm, cache, positions, layout);
+
+    /// <summary>
+    /// Every append overload's one body. Never inlined, and the large arguments by reference: a public entry that took
+    /// this in would copy them, and zero the copies' references in its prologue, on every call (a decode's fixed cost).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void Append<TElement, TCache>(scoped in RopeRows rows, Span<TElement> queries, RopeShape queryShape, scoped in RopeHeadNorm queryNorm,
+        ReadOnlySpan<TElement> keys, ReadOnlySpan<TElement> values, RopeShape keyShape, scoped in RopeHeadNorm keyNorm, scoped in RopeKvCache<TCache> cache,
+        scoped in RopePositions positions, RopeLayout layout)
         where TElement : unmanaged
         where TCache : unmanaged
     {
@@ -137,7 +153,7 @@ public sealed partial class RopeEngine
         where TCache : unmanaged
     {
         CallChecks.Packed(qkv.Length, packing);
-        ApplyAndAppend(rows, qkv, packing.QueryShape, queryNorm, From(qkv, packing.KeyOffset), From(qkv, packing.ValueOffset), packing.KeyShape, keyNorm,
+        Append(rows, qkv, packing.QueryShape, queryNorm, From(qkv, packing.KeyOffset), From(qkv, packing.ValueOffset), packing.KeyShape, keyNorm,
             cache, positions, layout);
     }
 

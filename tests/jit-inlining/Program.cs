@@ -150,7 +150,7 @@ static int Check(string listing)
     }
 
     // The loops the listing must hold, so the check cannot pass by seeing nothing.
-    string[] families = ["ResidentRotation", "RotationDriver", "ConversionDriver", "NormalizedRotationDriver", "KvAppend", "RmsNorm", "RowReader"];
+    string[] families = ["ResidentRotation", "RotationDriver", "ConversionDriver", "NormalizedRotationDriver", "KvAppend", "NarrowedKeys", "RmsNorm", "RowReader"];
     int missing = 0;
     foreach (string family in families)
     {

@@ -9,6 +9,6 @@ dotnet build -c Release -v q -nologo >/dev/null
 # every run and not interleaved with background compiles, and a spent inlining budget shows there as at Tier1.
 listing=$(mktemp)
 trap 'rm -f "$listing"' EXIT
-DOTNET_JitDisasm="RotateGroup RotateHeads RotateInterleaved RotateHalfSplit RotateRows Rotate Single Widened Convert Narrow Widen Zip AppendChunks AppendTokens StoreRun SumsOfSquares InverseRoots Scale Read Interleaved One Runs" DOTNET_JitStdOutFile="$listing" \
+DOTNET_JitDisasm="RotateGroup RotateHeads RotateInterleaved RotateHalfSplit RotateRows Rotate Single Widened Convert Narrow Widen Zip AppendChunks AppendTokens StoreRun Token Head SumsOfSquares InverseRoots Scale Read Interleaved One Runs" DOTNET_JitStdOutFile="$listing" \
   DOTNET_TieredCompilation=0 dotnet bin/Release/net10.0/Rope.Simd.JitInlining.dll exercise
 dotnet bin/Release/net10.0/Rope.Simd.JitInlining.dll check "$listing"

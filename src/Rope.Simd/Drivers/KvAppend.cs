@@ -39,7 +39,12 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
     private const int ChunkTokens = 256;
 
     /// <summary>The tokens of <paramref name="work"/>: <paramref name="queries"/> (none where rotated apart) and <paramref name="keys"/>.</summary>
+    /// <remarks>
+    /// Never inlined: the instruction-set dispatch would take a copy of this for every path into the public entry, and
+    /// that frame's spans, each zeroed in its prologue, cost a decode call more than the call does.
+    /// </remarks>
     [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.NoInlining)]
     public void Run<TOps, TVector, TElement>(in RotationWork work, scoped in RotationTarget<TElement> queries, scoped in RotationTarget<TElement> keys)
         where TOps : IVectorOps<TVector>
         where TVector : struct

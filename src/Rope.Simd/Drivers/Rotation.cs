@@ -32,6 +32,9 @@ internal static unsafe class Rotation
         where TOperation : struct, IRotationOperation =>
         Run<TElement, TOperation, OnOneThread>(path, 1, rows, positions, layout, inverse, shape, first, second, operation);
 
+    // Never inlined: an entry that calls this on one of two branches (the append's queries over threads, or not) would
+    // otherwise hold both copies' pinned and span locals in its frame and zero them on every call.
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Run<TElement, TOperation, TThreads>(RopePath path, int workers, scoped in RopeRows rows, scoped in RopePositions positions,
         RopeLayout layout, bool inverse, RopeShape shape, scoped in RotationTarget<TElement> first, scoped in RotationTarget<TElement> second,
         in TOperation operation)
