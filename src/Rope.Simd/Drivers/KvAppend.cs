@@ -67,12 +67,13 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
         int tokenCount = tokens.End - tokens.First;
         int chunk = narrowed ? Math.Min(ChunkTokens, tokenCount) : chunked ? Math.Clamp(ChunkFloats / tokenLength, 1, Math.Min(ChunkTokens, tokenCount)) : 1;
         // Rotated keys (float32, or the activations' type) of a chunk or a token (none where they are narrowed in
-        // registers: the slots and a head's normalized tail instead), a bridge for values between two 16-bit types, a
+        // registers: the cos and sin slots instead), a bridge for values between two 16-bit types (none in chunks otherwise), a
         // chunk's positions and cache places (two longs a token, 8-byte aligned: tokenLength is even), the token's row
         // where one is written, and the heads' scales.
         int keyScratch = narrowed ? NarrowedKeys<TOps, TVector, TCache>.ScratchLength(span) : chunk * tokenLength;
         keyScratch += keyScratch % 2;
-        int length = keyScratch + tokenLength + 4 * chunk + rowLength + headCount;
+        int bridge = chunked && (typeof(TElement) == typeof(float) || typeof(TElement) == typeof(TCache)) ? 0 : tokenLength;
+        int length = keyScratch + bridge + 4 * chunk + rowLength + headCount;
         float[]? rented = null;
         Span<float> scratch = length <= Scratch.StackLimit
             ? stackalloc float[length + Scratch.CacheLineFloats]
@@ -85,7 +86,7 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
             scratch = Scratch.AlignToCacheLine(scratch, length);
             if (chunked)
             {
-                AppendChunks<TOps, TVector, TElement>(work, queries, keys, valueSource, scratch, keyScratch, chunk, table, narrowed);
+                AppendChunks<TOps, TVector, TElement>(work, queries, keys, valueSource, scratch, keyScratch, bridge, chunk, table, narrowed);
             }
             else
             {
@@ -218,8 +219,8 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
     /// token into their places. Values go to the cache in runs of places that follow one another.
     /// </summary>
     private void AppendChunks<TOps, TVector, TElement>(in RotationWork work, scoped in RotationTarget<TElement> queries,
-        scoped in RotationTarget<TElement> keys, ReadOnlySpan<TElement> values, Span<float> scratch, int keyScratch, int chunk, ReadOnlySpan<int> table,
-        bool narrowed)
+        scoped in RotationTarget<TElement> keys, ReadOnlySpan<TElement> values, Span<float> scratch, int keyScratch, int bridgeLength, int chunk,
+        ReadOnlySpan<int> table, bool narrowed)
         where TOps : IVectorOps<TVector>
         where TVector : struct
         where TElement : unmanaged
@@ -228,10 +229,11 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
         int tokensPerSequence = tokens.PerSequence;
         RopeShape shape = keys.Shape;
         int headDim = shape.HeadDim, tokenLength = shape.Heads * headDim;
-        Span<float> bridge = scratch.Slice(keyScratch, tokenLength);
-        Span<long> chunkPositions = MemoryMarshal.Cast<float, long>(scratch.Slice(keyScratch + tokenLength, 2 * chunk)), places = MemoryMarshal.Cast<float, long>(
-            scratch.Slice(keyScratch + tokenLength + 2 * chunk, 2 * chunk));
-        Span<float> rowScratch = scratch.Slice(keyScratch + tokenLength + 4 * chunk, work.Rows.ScratchLength);
+        Span<float> bridge = scratch.Slice(keyScratch, bridgeLength);
+        int positionsAt = keyScratch + bridgeLength;
+        Span<long> chunkPositions = MemoryMarshal.Cast<float, long>(scratch.Slice(positionsAt, 2 * chunk)), places = MemoryMarshal.Cast<float, long>(
+            scratch.Slice(positionsAt + 2 * chunk, 2 * chunk));
+        Span<float> rowScratch = scratch.Slice(positionsAt + 4 * chunk, work.Rows.ScratchLength);
         long* positionValues = (long*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(chunkPositions));
 
         for (int chunkStart = tokens.First; chunkStart < tokens.End; chunkStart += chunk)
