@@ -166,7 +166,8 @@ internal static class Report
     private static string Table(List<ResultFile> files)
     {
         var table = new StringBuilder();
-        table.AppendLine($"| % of limit | {string.Join(" | ", files.Select(f => $"{f.Machine.Cpu} {f.Machine.DefaultPath}{(UsesSingleLimitLoop(f) ? "*" : "")}"))} |");
+        // The brand string alone names different CPUs alike ("AMD EPYC" is Zen 3, 4 and 5): the family and model tell them apart.
+        table.AppendLine($"| % of limit | {string.Join(" | ", files.Select(f => $"{f.Machine.Cpu} ({f.Machine.CpuFamily}) {f.Machine.DefaultPath}{(UsesSingleLimitLoop(f) ? "*" : "")}"))} |");
         table.AppendLine($"|---|{string.Concat(files.Select(_ => "---:|"))}");
         foreach ((string label, string section, string caseName) in Headlines)
         {
