@@ -7,8 +7,8 @@ namespace Rope.Simd.Drivers;
 
 /// <summary>
 /// Span conversions between float32 and a 16-bit element type on one ISA. A block is 2·Count elements: two float
-/// registers in natural order, unzipped into even and odd elements for the codec's lane halves (zipped back when
-/// widening). The final block ends exactly at the end and may overlap the previous one (the spans do not overlap each
+/// registers in natural order, each rounded lane by lane and the two packed in order when narrowing; when widening,
+/// the codec's even and odd lane halves zipped back into order. The final block ends exactly at the end and may overlap the previous one (the spans do not overlap each
 /// other, so converting an element twice writes the same bits); spans shorter than a block go through stack copies.
 /// </summary>
 internal static class ConversionDriver<TOps, TVector, TCodec, TElement>
@@ -25,17 +25,19 @@ internal static class ConversionDriver<TOps, TVector, TCodec, TElement>
 
     /// <summary>
     /// The 2·Count floats of two registers (<paramref name="low"/> first, in element order) rounded into one register of
-    /// elements, as the span conversion rounds them: unzipped into even and odd elements for the codec's lane halves.
+    /// elements, as the span conversion rounds them: each register rounded lane by lane, then the two packed in order.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVector NarrowBlock(TVector low, TVector high)
     {
-        TVector even = TOps.UnzipEven(low, high), odd = TOps.UnzipOdd(low, high);
         // float16: the cheap rounding where every value of the block lies in binary16's normal range (exact there),
         // the full one elsewhere: the same bits either way.
-        return typeof(TCodec) == typeof(HalfCodec) && HalfCodec.InFastRange<TOps, TVector>(HalfCodec.RangeKey<TOps, TVector>(even, odd))
-            ? HalfCodec.NarrowFast<TOps, TVector>(even, odd)
-            : TCodec.Narrow<TOps, TVector>(even, odd);
+        if (typeof(TCodec) == typeof(HalfCodec) && HalfCodec.InFastRange<TOps, TVector>(HalfCodec.RangeKey<TOps, TVector>(low, high)))
+        {
+            return TOps.PackLowHalves(HalfCodec.NarrowInRange<TOps, TVector>(low), HalfCodec.NarrowInRange<TOps, TVector>(high));
+        }
+
+        return TOps.PackLowHalves(TCodec.NarrowToLowHalves<TOps, TVector>(low), TCodec.NarrowToLowHalves<TOps, TVector>(high));
     }
 
     [SkipLocalsInit]

@@ -34,6 +34,12 @@ internal readonly struct BFloat16Codec : IPackedCodec<BFloat16>
         where TVector : struct =>
         UpperHalves<TOps, TVector>(RoundToHighHalf<TOps, TVector>(low), RoundToHighHalf<TOps, TVector>(high));
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVector NarrowToLowHalves<TOps, TVector>(TVector value)
+        where TOps : IVectorOps<TVector>
+        where TVector : struct =>
+        TOps.ShiftRightLogical(RoundToHighHalf<TOps, TVector>(value), 16);
+
     /// <summary>The float32 bits with the rounded bfloat16 in the upper 16 bits (the lower 16 are garbage).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static TVector RoundToHighHalf<TOps, TVector>(TVector value)

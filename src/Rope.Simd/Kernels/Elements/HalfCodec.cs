@@ -77,6 +77,11 @@ internal readonly struct HalfCodec : IRangedCodec<Half>
         return TOps.Or(result, sign);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVector NarrowToLowHalves<TOps, TVector>(TVector value)
+        where TOps : IVectorOps<TVector>
+        where TVector : struct => FromSingle<TOps, TVector>(value);
+
     /// <summary>binary16 bit patterns, in the low 16 bits of each lane (upper bits zero), of float32 values.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static TVector FromSingle<TOps, TVector>(TVector value)
@@ -139,9 +144,9 @@ internal readonly struct HalfCodec : IRangedCodec<Half>
         where TOps : IVectorOps<TVector>
         where TVector : struct => !TOps.AnyGreaterThanBits(key, TOps.Broadcast(unchecked((uint)FastRangeTop)));
 
-    /// <summary>binary16 bits (low 16 bits of each lane) of values whose magnitudes lie in [2^-14, 2^16).</summary>
+    /// <summary>binary16 bits (low 16 bits of each lane, upper 16 zero) of values whose magnitudes lie in [2^-14, 2^16).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TVector NarrowInRange<TOps, TVector>(TVector value)
+    public static TVector NarrowInRange<TOps, TVector>(TVector value)
         where TOps : IVectorOps<TVector>
         where TVector : struct
     {

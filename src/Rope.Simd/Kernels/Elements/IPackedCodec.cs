@@ -28,6 +28,14 @@ internal interface IPackedCodec<TElement>
         where TOps : IVectorOps<TVector>
         where TVector : struct;
 
+    /// <summary>
+    /// Each lane rounded as <see cref="Narrow"/> rounds it, its bits in the low 16 bits of the lane (the upper 16 zero):
+    /// for values in element order, packed by <see cref="IVectorOps{TVector}.PackLowHalves"/>.
+    /// </summary>
+    static abstract TVector NarrowToLowHalves<TOps, TVector>(TVector value)
+        where TOps : IVectorOps<TVector>
+        where TVector : struct;
+
     /// <summary>Cos or sin values as the kernel keeps them in its slots; the rotation's results narrow the same either way.</summary>
     static abstract TVector SlotValues<TOps, TVector>(TVector values)
         where TOps : IVectorOps<TVector>

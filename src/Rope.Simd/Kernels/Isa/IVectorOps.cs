@@ -77,6 +77,12 @@ internal interface IVectorOps<TVector>
     /// <summary>[e_h, o_h, ...] for the second half of the lanes (h = Count / 2).</summary>
     static abstract TVector ZipHigh(TVector even, TVector odd);
 
+    /// <summary>
+    /// The low 16 bits of every lane of <paramref name="first"/>, then those of <paramref name="second"/>, in lane
+    /// order: one register of 2·Count 16-bit values. The upper 16 bits of every lane of both must be zero.
+    /// </summary>
+    static abstract TVector PackLowHalves(TVector first, TVector second);
+
     /// <summary>Every lane holds the bit pattern <paramref name="bits"/>.</summary>
     static abstract TVector Broadcast(uint bits);
 

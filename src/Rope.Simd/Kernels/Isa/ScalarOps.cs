@@ -86,6 +86,9 @@ internal readonly struct ScalarOps : IVectorOps<LanePair>
     public static LanePair Broadcast(uint bits) => new(bits, bits);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static LanePair PackLowHalves(LanePair first, LanePair second) => new(first.Low | (first.High << 16), second.Low | (second.High << 16));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static LanePair BroadcastPair(uint evenBits, uint oddBits) => new(evenBits, oddBits);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -71,6 +71,12 @@ internal readonly struct Vector256Ops : IVectorOps<Vector256<float>>
     public static Vector256<float> ZipHigh(Vector256<float> even, Vector256<float> odd) =>
         Avx.Permute2x128(Avx.UnpackLow(even, odd), Avx.UnpackHigh(even, odd), 0x31);
 
+    // vpackusdw packs within each 128-bit lane ([f0-3 s0-3 | f4-7 s4-7], exact: every value fits 16 bits); vpermq puts
+    // the 64-bit quarters in order.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> PackLowHalves(Vector256<float> first, Vector256<float> second) =>
+        Avx2.Permute4x64(Avx2.PackUnsignedSaturate(first.AsInt32(), second.AsInt32()).AsInt64(), 0b11_01_10_00).AsSingle();
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Broadcast(uint bits) => Vector256.Create(bits).AsSingle();
 

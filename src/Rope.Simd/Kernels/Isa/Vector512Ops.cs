@@ -71,6 +71,11 @@ internal readonly struct Vector512Ops : IVectorOps<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Broadcast(uint bits) => Vector512.Create(bits).AsSingle();
 
+    // Truncating narrows (vpmovdw) of each register, joined: exact, every value fits 16 bits.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> PackLowHalves(Vector512<float> first, Vector512<float> second) =>
+        Vector512.Narrow(first.AsUInt32(), second.AsUInt32()).AsSingle();
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> BroadcastPair(uint evenBits, uint oddBits) =>
         Vector512.Create(((ulong)oddBits << 32) | evenBits).AsSingle();
