@@ -19,9 +19,11 @@ namespace Rope.Simd.Drivers;
 /// for all of it, and a packed QKV row is one pass.
 /// </summary>
 /// <remarks>
-/// float32 keys, and 16-bit keys into a cache of their own type, go through the very driver call that rotates the
-/// token's queries (normalized first where they have a norm: the bits of <c>ApplyWithNorm</c>, of <c>Apply</c>
-/// without), from where they lie into the cache or an L1-resident copy that is then rounded into it. Other keys are
+/// float32 keys without a norm bound for a 16-bit cache, with table rows, are rotated and rounded in registers straight
+/// into the cache (<see cref="NarrowedKeys{TOps, TVector, TCache}"/>, the table row read again for them). Other float32
+/// keys, and 16-bit keys into a cache of their own type, go through the very driver call that rotates the token's
+/// queries (normalized first where they have a norm: the bits of <c>ApplyWithNorm</c>, of <c>Apply</c> without), from
+/// where they lie into the cache or into scratch that is then rounded into it. Other keys are
 /// widened into float32 scratch and rotated there (into a float32 cache as <c>Apply</c> rotates float32; into a 16-bit
 /// cache with each product and sum rounded, the same bits on every path), then rounded once. Values are converted
 /// exactly as the span conversions do. Positions and block-table entries were checked at the entry and are checked
@@ -60,19 +62,19 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
         var valueSource = new ReadOnlySpan<TElement>(values, valuesLength);
         int rotaryDim = work.Rows.RotaryDim, headDim = shape.HeadDim, headCount = shape.Heads, tokenLength = headCount * headDim;
         int span = work.Interleaved ? rotaryDim : rotaryDim / 2;
-        bool narrowed = KeysNarrowInRegisters<TOps, TVector, TElement>(span);
+        bool narrowed = KeysNarrowInRegisters<TOps, TVector, TElement>(work, span);
         bool sameDriver = !narrowed && KeysRotateWithQueries<TElement>(shape);
         int rowLength = work.Rows.ScratchLength;
         bool chunked = narrowed || (sameDriver && KeysGoInChunks<TOps, TVector, TElement>(work));
         int tokenCount = tokens.End - tokens.First;
         int chunk = narrowed ? Math.Min(ChunkTokens, tokenCount) : chunked ? Math.Clamp(ChunkFloats / tokenLength, 1, Math.Min(ChunkTokens, tokenCount)) : 1;
         // Rotated keys (float32, or the activations' type) of a chunk or a token (none where they are narrowed in
-        // registers: the cos and sin slots instead), a bridge for values between two 16-bit types (none in chunks otherwise), a
-        // chunk's positions and cache places (two longs a token, 8-byte aligned: tokenLength is even), the token's row
-        // where one is written, and the heads' scales.
+        // registers: the cos and sin slots instead), a bridge for values between two 16-bit types (token by token only:
+        // chunks take float32 values or values of the cache's type), a chunk's positions and cache places (two longs a
+        // token, 8-byte aligned by the padding below), the token's row where one is written, and the heads' scales.
         int keyScratch = narrowed ? NarrowedKeys<TOps, TVector, TCache>.ScratchLength(span) : chunk * tokenLength;
         keyScratch += keyScratch % 2;
-        int bridge = chunked && (typeof(TElement) == typeof(float) || typeof(TElement) == typeof(TCache)) ? 0 : tokenLength;
+        int bridge = chunked ? 0 : tokenLength;
         int length = keyScratch + bridge + 4 * chunk + rowLength + headCount;
         float[]? rented = null;
         Span<float> scratch = length <= Scratch.StackLimit
@@ -102,16 +104,17 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
 
     /// <summary>
     /// Whether float32 keys go to a 16-bit cache rotated and rounded in registers (<see cref="NarrowedKeys{TOps, TVector, TCache}"/>),
-    /// never stored as float32: where they lie apart from the cache, have no norm and the rotated span is whole pairs of
-    /// blocks. (Normalized keys measured 7-10% slower this way than rotated with the queries into L2-resident scratch and
-    /// converted, so they stay there.)
+    /// never stored as float32: where they lie apart from the cache, have no norm, the rotated span is whole pairs of
+    /// blocks and rows come from a table (the keys read each token's row again after the queries' driver call: a
+    /// caller's rows would be read twice, computed rows computed twice). (Normalized keys measured 7-10% slower this way
+    /// than rotated with the queries into L2-resident scratch and converted, so they stay there.)
     /// </summary>
-    private bool KeysNarrowInRegisters<TOps, TVector, TElement>(int span)
+    private bool KeysNarrowInRegisters<TOps, TVector, TElement>(in RotationWork work, int span)
         where TOps : IVectorOps<TVector>
         where TVector : struct
         where TElement : unmanaged =>
         typeof(TElement) == typeof(float) && typeof(TCache) != typeof(float) && !sourcesInCache && keyNorm.Kind == RopeHeadNormKind.None
-        && NarrowedKeys<TOps, TVector, TCache>.Fits(span);
+        && work.Rows.ReadsTable && NarrowedKeys<TOps, TVector, TCache>.Fits(span);
 
     /// <summary>
     /// Whether the keys are rotated by the very driver call that rotates the queries (the bits of <c>Apply</c> and
@@ -126,7 +129,8 @@ internal readonly unsafe struct KvAppend<TCache>(void* keyCache, void* valueCach
     /// <summary>
     /// Whether the driver takes a key destination of its own layout (everywhere but float32 heads normalized by the
     /// fallback, for spans of no whole register blocks): then tokens go in chunks, one driver call rotating a chunk's
-    /// queries in place and its keys into L2-resident scratch before the chunk's keys and values go to the cache.
+    /// queries in place and its keys straight into the cache or into L2-resident scratch before they and the chunk's
+    /// values go to the cache (narrowed keys take chunks too, the driver call rotating the queries alone).
     /// Otherwise each token has its own driver call, its row serving as a one-row cache.
     /// </summary>
     private bool KeysGoInChunks<TOps, TVector, TElement>(in RotationWork work)

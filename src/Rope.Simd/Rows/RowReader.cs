@@ -95,6 +95,9 @@ internal readonly unsafe struct RowReader
     /// <summary>Whether <see cref="Read{TOps, TVector}"/> gives two runs (caller cosines and sines kept apart, one position per token).</summary>
     public bool GivesRuns => kind >= RowKind.RunsSingle && streams is null;
 
+    /// <summary>Whether rows come from a table (the library's own memory: reading a row again costs a load, not a computation, and no caller can change it).</summary>
+    public bool ReadsTable => kind == RowKind.Table && streams is null;
+
     /// <summary>Floats of scratch one token's row needs (0 when rows are read where they lie).</summary>
     public int ScratchLength => streams is null ? OneRowScratch : rotaryDim + 3 * OneRowScratch;
 
